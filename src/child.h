@@ -1,0 +1,40 @@
+/*
+ * child.h - the supervised process: start it, follow its state, end it.
+ */
+#ifndef OSTIARY_CHILD_H
+#define OSTIARY_CHILD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum child_state {
+	CHILD_RUNNING = 0,
+	CHILD_STOPPED, /* SIGSTOP / SIGTSTP: alive but not serving */
+	CHILD_EXITED,
+};
+
+struct child {
+	pid_t pid;
+	enum child_state state;
+	int wait_status; /* valid once CHILD_EXITED */
+	int stop_signal; /* valid while CHILD_STOPPED */
+	const char *name; /* argv[0], for messages */
+};
+
+/*
+ * fork and exec argv (searched on PATH).  Returns 0 once the exec has
+ * succeeded; otherwise logs why and returns the exit code ostiary must
+ * use (126, 127, or 125 if fork itself failed).
+ */
+int child_spawn(struct child *child, char *const argv[]);
+
+/* What waitpid reported for this child: updates state; returns true if changed. */
+bool child_update(struct child *child, int wait_status);
+
+/* Send a signal; a child that is already gone is not an error. */
+void child_signal(const struct child *child, int signo);
+
+/* The exit code ostiary reports for the child (0..255). */
+int child_exit_code(const struct child *child);
+
+#endif

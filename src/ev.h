@@ -1,0 +1,81 @@
+/*
+ * ev.h - ostiary's event loop: one thread, one monotonic clock.
+ *
+ * Three kinds of event source:
+ *   - timers, whose callback returns its next interval (redis ae.c style);
+ *   - file descriptors (the signal self-pipe, later probe pipes);
+ *   - HTTP transfers on a libcurl multi handle, so no agent request ever
+ *     blocks the loop.
+ * All callbacks run on the loop's thread; ev_now() is the time the current
+ * iteration started.
+ */
+#ifndef OSTIARY_EV_H
+#define OSTIARY_EV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+typedef struct ev_loop ev_loop;
+
+/* ------------------------------------------------------------------ timers */
+
+#define EV_TIMER_STOP (-1)
+
+typedef struct ev_timer ev_timer;
+/* Return the delay in ms until the next run, or EV_TIMER_STOP. */
+typedef int64_t (*ev_timer_fn)(ev_loop *loop, ev_timer *timer, void *arg);
+
+struct ev_timer {
+	ev_timer_fn fn;
+	void *arg;
+	int64_t due;   /* ev clock, ms */
+	size_t slot;   /* position in the heap; SIZE_MAX when not armed */
+};
+
+void ev_timer_init(ev_timer *timer, ev_timer_fn fn, void *arg);
+/* (Re)arm to fire after_ms from now. */
+void ev_timer_start(ev_loop *loop, ev_timer *timer, int64_t after_ms);
+void ev_timer_stop(ev_loop *loop, ev_timer *timer);
+bool ev_timer_active(const ev_timer *timer);
+
+/* -------------------------------------------------------------------- fds */
+
+typedef struct ev_io ev_io;
+typedef void (*ev_io_fn)(ev_loop *loop, ev_io *io, short revents, void *arg);
+
+struct ev_io {
+	int fd;
+	short events; /* POLLIN, POLLOUT */
+	ev_io_fn fn;
+	void *arg;
+	bool active;
+};
+
+void ev_io_init(ev_io *io, int fd, short events, ev_io_fn fn, void *arg);
+int ev_io_start(ev_loop *loop, ev_io *io);
+void ev_io_stop(ev_loop *loop, ev_io *io);
+
+/* ------------------------------------------------------------------- http */
+
+/* Called once per transfer, after the handle was removed from the multi. */
+typedef void (*ev_http_fn)(ev_loop *loop, CURL *easy, CURLcode result, void *arg);
+
+int ev_http_start(ev_loop *loop, CURL *easy, ev_http_fn fn, void *arg);
+/* Abandon a transfer; its callback will not run. */
+void ev_http_cancel(ev_loop *loop, CURL *easy);
+
+/* ------------------------------------------------------------------- loop */
+
+ev_loop *ev_loop_new(void);
+void ev_loop_free(ev_loop *loop);
+/* Run until ev_break(); returns 0, or -1 if polling failed for good. */
+int ev_run(ev_loop *loop);
+void ev_break(ev_loop *loop);
+/* Milliseconds on the monotonic clock, as of the current iteration. */
+int64_t ev_now(const ev_loop *loop);
+/* Read the monotonic clock afresh. */
+int64_t ev_clock_ms(void);
+
+#endif

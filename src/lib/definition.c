@@ -1,0 +1,449 @@
+/*
+ * Service and check definitions: the JSON the agent's strict decoder accepts
+ * (agent/structs/service_definition.go, check_type.go, check_definition.go),
+ * the agent's validation rules checked locally, and URL path escaping.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/internal.h"
+
+/* agent/structs/structs.go: metaMaxKeyPairs, metaKeyMaxLength, ... */
+#define META_MAX_PAIRS 64
+#define META_KEY_MAX 128
+#define META_VALUE_MAX 512
+#define META_RESERVED_PREFIX "consul-"
+#define META_KEY_RULE "use 1-128 characters from a-z, A-Z, 0-9, _ and -"
+
+/* ---------------------------------------------------------------- statuses */
+
+static const char *const definition_status_names[] = {
+	[CONSUL_PASSING] = "passing",
+	[CONSUL_WARNING] = "warning",
+	[CONSUL_CRITICAL] = "critical",
+};
+
+const char *consul_status_name(enum consul_status status)
+{
+	if ((unsigned)status >= sizeof definition_status_names / sizeof definition_status_names[0])
+		return "unknown";
+	return definition_status_names[status];
+}
+
+int consul_status_parse(const char *name, enum consul_status *out)
+{
+	for (unsigned i = 0;
+	     name && i < sizeof definition_status_names / sizeof definition_status_names[0]; i++) {
+		if (strcmp(name, definition_status_names[i]) == 0) {
+			*out = (enum consul_status)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool definition_status_valid(enum consul_status status)
+{
+	return (unsigned)status <= CONSUL_CRITICAL;
+}
+
+/* -------------------------------------------------------------------- UTF-8 */
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs or
+ * surrogates, at most U+10FFFF), or 0 if there is none.  Stops at NUL. */
+static size_t definition_utf8_len(const unsigned char *p)
+{
+	uint32_t cp, min;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2, cp = p[0] & 0x1f, min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		n = 3, cp = p[0] & 0x0f, min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4, cp = p[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static bool definition_utf8_valid(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		size_t n = definition_utf8_len(p);
+
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+json_t *definition_json_string(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	struct strbuf buf = {0};
+	json_t *json;
+
+	if (!text)
+		return NULL;
+	if (definition_utf8_valid(text))
+		return json_string(text);
+	while (*p) {
+		size_t n = definition_utf8_len(p);
+		int rc = n ? strbuf_append(&buf, p, n) : strbuf_append(&buf, "\xef\xbf\xbd", 3);
+
+		if (rc < 0) {
+			strbuf_free(&buf);
+			return NULL;
+		}
+		p += n ? n : 1;
+	}
+	json = json_string(buf.data);
+	strbuf_free(&buf);
+	return json;
+}
+
+/* --------------------------------------------------------------------- JSON */
+
+/* The set_* helpers omit absent values (NULL, "", 0) and return -1 only
+ * when out of memory. */
+static int definition_set_string(json_t *obj, const char *key, const char *value)
+{
+	if (!value || !*value)
+		return 0;
+	return json_object_set_new(obj, key, definition_json_string(value));
+}
+
+static int definition_set_duration(json_t *obj, const char *key, int64_t ms)
+{
+	char text[48];
+
+	/* Always a Go duration string: a JSON number would mean nanoseconds. */
+	if (ms <= 0)
+		return 0;
+	consul_duration_format(ms, text, sizeof text);
+	return json_object_set_new(obj, key, json_string(text));
+}
+
+static json_t *definition_check_json(const consul_check *check, bool embedded)
+{
+	json_t *obj = json_object();
+
+	if (!obj)
+		return NULL;
+	/* The agent's strict decoder wants "CheckID" inside a service
+	 * (structs.CheckType) but "ID" for /v1/agent/check/register. */
+	if (definition_set_string(obj, embedded ? "CheckID" : "ID", check->id) < 0 ||
+	    definition_set_string(obj, "Name", check->name) < 0 ||
+	    definition_set_string(obj, "Notes", check->notes) < 0 ||
+	    (!embedded && definition_set_string(obj, "ServiceID", check->service_id) < 0) ||
+	    definition_set_duration(obj, "TTL", check->ttl_ms) < 0 ||
+	    (check->has_status &&
+	     definition_set_string(obj, "Status", consul_status_name(check->status)) < 0) ||
+	    definition_set_duration(obj, "DeregisterCriticalServiceAfter",
+				    check->deregister_after_ms) < 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static json_t *definition_tags_json(const consul_service *svc)
+{
+	json_t *tags = json_array();
+
+	for (size_t i = 0; tags && i < svc->ntags; i++) {
+		if (json_array_append_new(tags, definition_json_string(svc->tags[i])) < 0) {
+			json_decref(tags);
+			return NULL;
+		}
+	}
+	return tags;
+}
+
+static json_t *definition_meta_json(const consul_service *svc)
+{
+	json_t *meta = json_object();
+
+	for (size_t i = 0; meta && i < svc->nmeta; i++) {
+		const consul_kv *kv = &svc->meta[i];
+
+		if (json_object_set_new(meta, kv->key,
+					definition_json_string(kv->value ? kv->value : "")) < 0) {
+			json_decref(meta);
+			return NULL;
+		}
+	}
+	return meta;
+}
+
+/* "Check" for a single check, "Checks" for several: both are accepted. */
+static int definition_set_checks(json_t *obj, const consul_service *svc)
+{
+	json_t *checks;
+
+	if (svc->nchecks == 1)
+		return json_object_set_new(obj, "Check",
+					   definition_check_json(&svc->checks[0], true));
+	checks = json_array();
+	for (size_t i = 0; checks && i < svc->nchecks; i++) {
+		json_t *check = definition_check_json(&svc->checks[i], true);
+
+		if (json_array_append_new(checks, check) < 0) {
+			json_decref(checks);
+			return -1;
+		}
+	}
+	return json_object_set_new(obj, "Checks", checks);
+}
+
+json_t *consul_service_to_json(const consul_service *svc)
+{
+	json_t *obj = json_object();
+
+	if (!obj)
+		return NULL;
+	if (definition_set_string(obj, "ID", svc->id) < 0 ||
+	    definition_set_string(obj, "Name", svc->name) < 0 ||
+	    (svc->ntags && json_object_set_new(obj, "Tags", definition_tags_json(svc)) < 0) ||
+	    definition_set_string(obj, "Address", svc->address) < 0 ||
+	    (svc->port > 0 && json_object_set_new(obj, "Port", json_integer(svc->port)) < 0) ||
+	    (svc->nmeta && json_object_set_new(obj, "Meta", definition_meta_json(svc)) < 0) ||
+	    (svc->nchecks && definition_set_checks(obj, svc) < 0)) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+json_t *consul_check_to_json(const consul_check *check)
+{
+	return definition_check_json(check, false);
+}
+
+/* --------------------------------------------------------------- validation */
+
+static int definition_require_utf8(const char *value, const char *field, consul_error *err)
+{
+	if (value && !definition_utf8_valid(value))
+		return consul_error_set(err, field, "%s is not valid UTF-8", field);
+	return 0;
+}
+
+/*
+ * agent.go rejects exactly "0.0.0.0", "::" and "[::]" (lib/ipaddr IsAny);
+ * other spellings of the unspecified address are refused as well, since
+ * they are just as unusable for reaching the service.
+ */
+static bool definition_address_unspecified(const char *address)
+{
+	char text[INET6_ADDRSTRLEN + 1];
+	size_t len = strlen(address);
+	struct in6_addr v6;
+	struct in_addr v4;
+
+	if (len >= 2 && address[0] == '[' && address[len - 1] == ']') {
+		address++;
+		len -= 2;
+	}
+	if (len >= sizeof text)
+		return false;
+	memcpy(text, address, len);
+	text[len] = '\0';
+	if (inet_pton(AF_INET, text, &v4) == 1)
+		return v4.s_addr == 0;
+	if (inet_pton(AF_INET6, text, &v6) != 1)
+		return false;
+	if (IN6_IS_ADDR_UNSPECIFIED(&v6))
+		return true;
+	return IN6_IS_ADDR_V4MAPPED(&v6) && !v6.s6_addr[12] && !v6.s6_addr[13] && !v6.s6_addr[14] &&
+	       !v6.s6_addr[15];
+}
+
+static bool definition_meta_key_chars(const char *key)
+{
+	for (; *key; key++) {
+		char c = *key;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* validateMetaPair in agent/structs/structs.go, in the same order. */
+static int definition_validate_meta_pair(const consul_kv *kv, consul_error *err)
+{
+	const char *key = kv->key ? kv->key : "";
+	const char *value = kv->value ? kv->value : "";
+
+	if (!*key)
+		return consul_error_set(err, "Meta",
+					"Meta key cannot be blank (" META_KEY_RULE ")");
+	if (!definition_meta_key_chars(key))
+		return consul_error_set(
+			err, "Meta",
+			"Meta key \"%.64s\" contains invalid characters (" META_KEY_RULE ")", key);
+	if (strlen(key) > META_KEY_MAX)
+		return consul_error_set(
+			err, "Meta", "Meta key \"%.64s...\" is too long (" META_KEY_RULE ")", key);
+	if (strncmp(key, META_RESERVED_PREFIX, strlen(META_RESERVED_PREFIX)) == 0)
+		return consul_error_set(err, "Meta",
+					"Meta key \"%.64s\": the prefix \"" META_RESERVED_PREFIX
+					"\" is reserved for Consul's own use (choose another key)",
+					key);
+	if (strlen(value) > META_VALUE_MAX)
+		return consul_error_set(err, "Meta",
+					"Meta value of \"%s\" is too long (%zu bytes; at most %d)",
+					key, strlen(value), META_VALUE_MAX);
+	return definition_require_utf8(value, "Meta", err);
+}
+
+static int definition_validate_meta(const consul_service *svc, consul_error *err)
+{
+	if (svc->nmeta > META_MAX_PAIRS)
+		return consul_error_set(err, "Meta", "Meta has %zu pairs; at most %d are allowed",
+					svc->nmeta, META_MAX_PAIRS);
+	for (size_t i = 0; i < svc->nmeta; i++) {
+		if (definition_validate_meta_pair(&svc->meta[i], err) < 0)
+			return -1;
+		/* A JSON object keeps one of two equal keys: refuse the ambiguity. */
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(svc->meta[i].key, svc->meta[j].key) == 0)
+				return consul_error_set(err, "Meta", "duplicate Meta key \"%s\"",
+							svc->meta[i].key);
+		}
+	}
+	return 0;
+}
+
+/* check_type.go Validate for a TTL check, plus what the agent would otherwise
+ * default or reject later (empty IDs and names, bad Status). */
+static int definition_validate_check(const consul_check *check, size_t index, consul_error *err)
+{
+	char label[160];
+
+	if (check->id)
+		snprintf(label, sizeof label, "check \"%s\"", check->id);
+	else
+		snprintf(label, sizeof label, "check #%zu", index + 1);
+	if (check->id && !*check->id)
+		return consul_error_set(
+			err, "CheckID",
+			"check #%zu: CheckID must not be empty (omit it to let the agent choose one)",
+			index + 1);
+	if (check->name && !*check->name)
+		return consul_error_set(
+			err, "Name",
+			"%s: Name must not be empty (omit it to let the agent choose one)", label);
+	if (check->ttl_ms <= 0)
+		return consul_error_set(err, "TTL", "%s: TTL must be > 0 for TTL checks (e.g. 10s)",
+					label);
+	if (check->deregister_after_ms < 0)
+		return consul_error_set(
+			err, "DeregisterCriticalServiceAfter",
+			"%s: DeregisterCriticalServiceAfter must be 0 (never) or a positive duration",
+			label);
+	if (check->has_status && !definition_status_valid(check->status))
+		return consul_error_set(err, "Status",
+					"%s: Status must be passing, warning or critical", label);
+	if (definition_require_utf8(check->id, "CheckID", err) < 0 ||
+	    definition_require_utf8(check->name, "Name", err) < 0 ||
+	    definition_require_utf8(check->notes, "Notes", err) < 0)
+		return -1;
+	return 0;
+}
+
+static int definition_validate_checks(const consul_service *svc, consul_error *err)
+{
+	for (size_t i = 0; i < svc->nchecks; i++) {
+		const char *id = svc->checks[i].id;
+
+		if (definition_validate_check(&svc->checks[i], i, err) < 0)
+			return -1;
+		for (size_t j = 0; id && j < i; j++) {
+			if (svc->checks[j].id && strcmp(id, svc->checks[j].id) == 0)
+				return consul_error_set(
+					err, "CheckID",
+					"duplicate CheckID \"%s\": each check needs its own ID",
+					id);
+		}
+	}
+	return 0;
+}
+
+int consul_service_validate(const consul_service *svc, consul_error *err)
+{
+	if (!svc->name || !*svc->name)
+		return consul_error_set(err, "Name",
+					"Missing service name (a service needs a non-empty name)");
+	if (definition_require_utf8(svc->name, "Name", err) < 0 ||
+	    definition_require_utf8(svc->id, "ID", err) < 0 ||
+	    definition_require_utf8(svc->address, "Address", err) < 0)
+		return -1;
+	for (size_t i = 0; i < svc->ntags; i++) {
+		if (!svc->tags[i])
+			return consul_error_set(err, "Tags", "tag #%zu is missing", i + 1);
+		if (definition_require_utf8(svc->tags[i], "Tags", err) < 0)
+			return -1;
+	}
+	if (svc->address && definition_address_unspecified(svc->address))
+		return consul_error_set(
+			err, "Address",
+			"Invalid service address \"%s\": an unspecified address (0.0.0.0 or ::) cannot be reached; give the service's real address or none",
+			svc->address);
+	if (svc->port < 0 || svc->port > 65535)
+		return consul_error_set(err, "Port", "invalid port %d (use 1-65535, or 0 for none)",
+					svc->port);
+	if (definition_validate_meta(svc, err) < 0)
+		return -1;
+	return definition_validate_checks(svc, err);
+}
+
+/* ------------------------------------------------------------ path escaping */
+
+/* The agent takes everything after the endpoint's prefix of the decoded path,
+ * so every byte outside RFC 3986's unreserved set is escaped; '/' in an ID
+ * would otherwise make Go's mux answer 301 (hashicorp/consul#4992). */
+char *consul_path_escape(const char *id)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out, *o;
+
+	if (!id)
+		return NULL;
+	out = malloc(strlen(id) * 3 + 1);
+	if (!out)
+		return NULL;
+	o = out;
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 0x0f];
+		}
+	}
+	*o = '\0';
+	return out;
+}

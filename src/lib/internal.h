@@ -1,0 +1,54 @@
+/*
+ * Private helpers shared by the files of libostiary (src/lib/).  Nothing here
+ * is installed; the public API is include/ostiary/consul.h.
+ */
+#ifndef OSTIARY_LIB_INTERNAL_H
+#define OSTIARY_LIB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "ostiary/consul.h"
+
+#if defined(__GNUC__)
+#define LIB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define LIB_PRINTF(fmt, args)
+#endif
+
+/* strbuf.c: a growable, always NUL-terminated byte buffer. */
+struct strbuf {
+	char *data; /* NULL until something is appended */
+	size_t len;
+	size_t cap;
+};
+
+int strbuf_append(struct strbuf *buf, const void *data, size_t len);
+int strbuf_printf(struct strbuf *buf, const char *fmt, ...) LIB_PRINTF(2, 3);
+/* A malloc'ed formatted string, or NULL when out of memory. */
+char *strbuf_format(const char *fmt, ...) LIB_PRINTF(1, 2);
+void strbuf_free(struct strbuf *buf);
+
+/* config.c */
+/* Overwrite a secret before its memory goes back to the allocator. */
+void config_secret_wipe(char *secret);
+/* The host to use even if consul_config_init could not allocate one. */
+const char *config_host(const consul_config *cfg);
+const char *config_path_prefix(const consul_config *cfg);
+/* True when host must be written in brackets in a URL (an IPv6 literal). */
+bool config_host_needs_brackets(const char *host);
+/* Append host, in brackets when it is an IPv6 literal. */
+int config_append_host(struct strbuf *buf, const char *host);
+/* Append "scheme://host[:port]" for a TCP config, host given by the caller. */
+int config_append_origin(struct strbuf *buf, const consul_config *cfg, const char *host);
+/* api/api.go SetupTLSConfig's wording. */
+#define CONFIG_CERT_PAIR_TEXT "both client cert and client key must be provided"
+
+/* definition.c */
+/* A JSON string of text, invalid UTF-8 replaced by U+FFFD as Go's
+ * encoding/json does; NULL when text is NULL or memory runs out. */
+json_t *definition_json_string(const char *text);
+
+#endif /* OSTIARY_LIB_INTERNAL_H */

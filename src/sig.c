@@ -1,0 +1,159 @@
+/* sig.c - self-pipe signal delivery (see sig.h). */
+#include "sig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int sig_pipe[2] = { -1, -1 };
+
+/* Stop the child: deregister first, then pass the signal on. */
+static const int sig_terminating[] = { SIGTERM, SIGINT, SIGQUIT };
+/* Passed on as they are: reload, log rotation, window size, and the rest
+ * a daemon may use.  Job-control stops (TSTP, TTIN, TTOU) keep their
+ * default so ostiary can be suspended from a shell like any program. */
+static const int sig_forwarded[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGURG,
+				     SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ };
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static void
+sig_handler(int signo)
+{
+	int saved = errno;
+	unsigned char byte = (unsigned char)signo;
+
+	/* A full pipe means the loop already has work waiting; dropping a
+	 * repeat is harmless, blocking here would not be. */
+	(void)!write(sig_pipe[1], &byte, 1);
+	errno = saved;
+}
+
+static int
+sig_catch(int signo)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sig_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	return sigaction(signo, &sa, NULL);
+}
+
+static int
+sig_nonblocking_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+int
+sig_init(void)
+{
+	sigset_t none;
+
+	if (pipe(sig_pipe) < 0)
+		return -1;
+	if (sig_nonblocking_cloexec(sig_pipe[0]) < 0 || sig_nonblocking_cloexec(sig_pipe[1]) < 0)
+		return -1;
+	for (size_t i = 0; i < NELEMS(sig_terminating); i++)
+		if (sig_catch(sig_terminating[i]) < 0)
+			return -1;
+	for (size_t i = 0; i < NELEMS(sig_forwarded); i++)
+		if (sig_catch(sig_forwarded[i]) < 0)
+			return -1;
+	if (sig_catch(SIGCHLD) < 0)
+		return -1;
+	/* Writes to a closed agent connection must be errors, not death. */
+	signal(SIGPIPE, SIG_IGN);
+	/* A container runtime may start us with signals blocked. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	return sig_pipe[0];
+}
+
+int
+sig_next(int fd)
+{
+	unsigned char byte;
+	ssize_t n;
+
+	do {
+		n = read(fd, &byte, 1);
+	} while (n < 0 && errno == EINTR);
+	return n == 1 ? byte : 0;
+}
+
+void
+sig_reset_for_child(void)
+{
+	sigset_t none;
+
+	for (size_t i = 0; i < NELEMS(sig_terminating); i++)
+		signal(sig_terminating[i], SIG_DFL);
+	for (size_t i = 0; i < NELEMS(sig_forwarded); i++)
+		signal(sig_forwarded[i], SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	/* An ignored disposition survives exec: give the child a clean one. */
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static bool
+sig_in(int signo, const int *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == signo)
+			return true;
+	return false;
+}
+
+bool
+sig_is_terminating(int signo)
+{
+	return sig_in(signo, sig_terminating, NELEMS(sig_terminating));
+}
+
+bool
+sig_is_forwarded(int signo)
+{
+	return sig_in(signo, sig_forwarded, NELEMS(sig_forwarded));
+}
+
+/* A table rather than sigabbrev_np(3), which is glibc-only. */
+static const struct {
+	int signo;
+	const char *name;
+} sig_names[] = {
+	{ SIGHUP, "SIGHUP" },   { SIGINT, "SIGINT" },     { SIGQUIT, "SIGQUIT" },
+	{ SIGILL, "SIGILL" },   { SIGTRAP, "SIGTRAP" },   { SIGABRT, "SIGABRT" },
+	{ SIGBUS, "SIGBUS" },   { SIGFPE, "SIGFPE" },     { SIGKILL, "SIGKILL" },
+	{ SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" },   { SIGUSR2, "SIGUSR2" },
+	{ SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" },   { SIGTERM, "SIGTERM" },
+	{ SIGCHLD, "SIGCHLD" }, { SIGCONT, "SIGCONT" },   { SIGSTOP, "SIGSTOP" },
+	{ SIGTSTP, "SIGTSTP" }, { SIGTTIN, "SIGTTIN" },   { SIGTTOU, "SIGTTOU" },
+	{ SIGURG, "SIGURG" },   { SIGXCPU, "SIGXCPU" },   { SIGXFSZ, "SIGXFSZ" },
+	{ SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" }, { SIGWINCH, "SIGWINCH" },
+	{ SIGSYS, "SIGSYS" },
+};
+
+const char *
+sig_name(int signo, char *buf, unsigned len)
+{
+	for (size_t i = 0; i < NELEMS(sig_names); i++) {
+		if (sig_names[i].signo == signo) {
+			snprintf(buf, len, "%s", sig_names[i].name);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "signal %d", signo);
+	return buf;
+}

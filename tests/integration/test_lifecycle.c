@@ -1,0 +1,233 @@
+/* Registration, heartbeats, exit statuses: what the agent sees and what a
+ * shell sees when ostiary wraps a command. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static char *
+helper(const char *name)
+{
+	char *path;
+
+	cr_assert(asprintf(&path, "%s/%s", helpers_dir(), name) > 0);
+	return path;
+}
+
+static void
+assert_keys(json_t *obj, const char *const *keys, const char *what)
+{
+	size_t n = 0;
+
+	for (; keys[n] != NULL; n++)
+		cr_assert_not_null(json_object_get(obj, keys[n]), "%s lacks \"%s\"", what, keys[n]);
+	cr_assert_eq(json_object_size(obj), n, "%s has %zu keys, expected exactly %zu", what,
+		     json_object_size(obj), n);
+}
+
+Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
+{
+	sim s;
+	proc p;
+	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *args[] = { "--ttl", "10s", "--heartbeat", "3s", "--tags", "a", "--tags", "b",
+			       "--meta", "version=1.2", "--address", "10.0.0.5", "--port", "8080",
+			       "--id", "web-1", "web", "--", sigrec, rec, NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:web-1", "passing", DEADLINE_MS));
+
+	json_t *req = first_request(&s, "PUT", "/v1/agent/service/register");
+	cr_assert_not_null(req);
+	cr_assert_eq(json_integer_value(json_object_get(req, "status")), 200);
+	json_error_t jerr;
+	json_t *body = json_loads(json_string_value(json_object_get(req, "body")), 0, &jerr);
+	cr_assert_not_null(body, "register body is not JSON: %s", jerr.text);
+	const char *service_keys[] = { "ID", "Name", "Tags", "Address", "Port", "Meta", "Check", NULL };
+	assert_keys(body, service_keys, "service");
+	cr_assert_str_eq(json_string_value(json_object_get(body, "ID")), "web-1");
+	cr_assert_str_eq(json_string_value(json_object_get(body, "Name")), "web");
+	cr_assert_eq(json_integer_value(json_object_get(body, "Port")), 8080);
+	cr_assert_str_eq(json_string_value(json_object_get(body, "Address")), "10.0.0.5");
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(body, "Tags"), 1)), "b");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(body, "Meta"), "version")),
+			 "1.2");
+	json_t *check = json_object_get(body, "Check");
+	const char *check_keys[] = { "CheckID", "Name", "Notes", "TTL", "Status",
+				     "DeregisterCriticalServiceAfter", NULL };
+	assert_keys(check, check_keys, "Check");
+	cr_assert_str_eq(json_string_value(json_object_get(check, "CheckID")), "service:web-1");
+	cr_assert_str_eq(json_string_value(json_object_get(check, "TTL")), "10s");
+	cr_assert_str_eq(json_string_value(json_object_get(check, "Status")), "critical");
+	cr_assert_str_eq(json_string_value(json_object_get(check, "DeregisterCriticalServiceAfter")),
+			 "10m0s");
+	json_decref(body);
+	json_decref(req);
+
+	/* The first push follows the registration at once, as an update. */
+	req = first_request(&s, "PUT", "/v1/agent/check/update/");
+	cr_assert_not_null(req);
+	cr_assert_str_eq(json_string_value(json_object_get(req, "path")),
+			 "/v1/agent/check/update/service%3Aweb-1");
+	json_decref(req);
+
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	cr_assert_eq(sim_count(&s, "GET", NULL), 0, "ostiary made no reads here");
+	cr_assert_eq(sim_count(&s, "POST", NULL), 0, "every write is a PUT");
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(lifecycle, heartbeat_keeps_its_cadence)
+{
+	sim s;
+	proc p;
+	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *args[] = { "--ttl", "3s", "--heartbeat", "200ms", "svc", "--", sigrec, rec, NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_requests(&s, "PUT", "/v1/agent/check/update/", 8, DEADLINE_MS));
+
+	json_t *log = sim_log(&s), *entry;
+	size_t i;
+	double prev = -1, first = -1, last = -1;
+	int pushes = 0;
+	json_array_foreach(log, i, entry) {
+		const char *path = json_string_value(json_object_get(entry, "path"));
+		double t = json_number_value(json_object_get(entry, "t"));
+		if (strncmp(path, "/v1/agent/check/update/", 23) != 0)
+			continue;
+		/* Skip the immediate push after registration; time the rest. */
+		if (++pushes >= 2) {
+			if (first < 0)
+				first = t;
+			last = t;
+			cr_assert_lt(t - prev, 1.5, "a %.0f ms gap between heartbeats", (t - prev) * 1000);
+		}
+		prev = t;
+	}
+	json_decref(log);
+	double mean_ms = (last - first) * 1000 / (pushes - 2);
+	cr_assert(mean_ms > 150 && mean_ms < 400, "mean heartbeat %.0f ms for a 200 ms setting",
+		  mean_ms);
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+static int
+run_command(sim *s, const char *const *command, proc *p)
+{
+	const char *args[16] = { "--ttl", "5s", "svc" , "--" };
+	int n = 4;
+
+	for (int i = 0; command[i] != NULL; i++)
+		args[n++] = command[i];
+	args[n] = NULL;
+	start_ostiary(p, s, args, NULL);
+	return exit_code(expect_exit(p, DEADLINE_MS));
+}
+
+Test(lifecycle, exit_status_is_the_childs)
+{
+	sim s;
+	proc p;
+	const char *ok[] = { "true", NULL };
+	const char *three[] = { "sh", "-c", "exit 3", NULL };
+	const char *killed[] = { "sh", "-c", "kill -KILL $$", NULL };
+	const char *segv[] = { "sh", "-c", "kill -SEGV $$", NULL };
+
+	start_sim(&s, NULL);
+	cr_assert_eq(run_command(&s, ok, &p), 0);
+	proc_kill(&p);
+	cr_assert_eq(run_command(&s, three, &p), 3);
+	proc_kill(&p);
+	cr_assert_eq(run_command(&s, killed, &p), 128 + SIGKILL);
+	proc_kill(&p);
+	cr_assert_eq(run_command(&s, segv, &p), 128 + SIGSEGV);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(lifecycle, child_exit_deregisters_before_ostiary_exits)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--ttl", "5s", "svc", "--", "sh", "-c", "sleep 0.3; exit 4", NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 4);
+	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/deregister/svc"), 1);
+	cr_assert_not(sim_has_service(&s, "svc"));
+	cr_assert(proc_output_contains(&p, "deregistered service svc"));
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(lifecycle, missing_command_is_127_and_registers_nothing)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "svc", "--", "/nonexistent/ostiary-no-such-command", NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 127);
+	cr_assert(proc_output_contains(&p, "command not found"));
+	cr_assert_eq(sim_count(&s, NULL, NULL), 0);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(lifecycle, non_executable_command_is_126)
+{
+	proc p;
+	char *file = scratch_path("not-executable");
+	FILE *f = fopen(file, "w");
+	const char *args[] = { "--http-addr", "127.0.0.1:1", "svc", "--", file, NULL };
+
+	cr_assert_not_null(f);
+	fputs("#!/bin/sh\nexit 0\n", f);
+	fclose(f);
+	chmod(file, 0644);
+	start_ostiary(&p, NULL, args, NULL);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 126);
+	proc_kill(&p);
+}
+
+Test(lifecycle, usage_errors_are_125_and_name_the_flag)
+{
+	proc p;
+	const char *args[] = { "--ttl", "ten", "svc", "--", "true", NULL };
+
+	start_ostiary(&p, NULL, args, NULL);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 125);
+	cr_assert(proc_output_contains(&p, "--ttl"));
+	proc_kill(&p);
+}
+
+Test(lifecycle, help_and_version)
+{
+	proc p;
+	const char *help[] = { "--help", NULL };
+	const char *version[] = { "--version", NULL };
+
+	start_ostiary(&p, NULL, help, NULL);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	cr_assert(proc_output_contains(&p, "usage: ostiary"));
+	cr_assert(proc_output_contains(&p, "--deregister-after"));
+	proc_kill(&p);
+	start_ostiary(&p, NULL, version, NULL);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	cr_assert(proc_output_contains(&p, "ostiary "));
+	proc_kill(&p);
+}

@@ -1,0 +1,299 @@
+/* Signals and the shutdown order: deregister, then signal, then SIGKILL. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static char *
+helper(const char *name)
+{
+	char *path;
+
+	cr_assert(asprintf(&path, "%s/%s", helpers_dir(), name) > 0);
+	return path;
+}
+
+static pid_t
+recorder_pid(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	int pid = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "ready %d", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
+Test(signals, sigterm_deregisters_before_the_child_is_signalled)
+{
+	sim s;
+	proc p;
+	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *args[] = { "--ttl", "5s", "svc", "--", sigrec, rec, "--exit", "0", NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+
+	long long deregistered = first_request_ms(&s, "PUT", "/v1/agent/service/deregister/svc");
+	long long signalled = recorder_signal_ms(rec, SIGTERM);
+	cr_assert_geq(deregistered, 0, "no deregistration reached the agent");
+	cr_assert_geq(signalled, 0, "the child never got SIGTERM");
+	cr_assert_leq(deregistered, signalled,
+		      "the child got SIGTERM (%lld) before the agent saw the deregistration (%lld)",
+		      signalled, deregistered);
+	cr_assert_not(sim_has_service(&s, "svc"));
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(signals, child_killed_by_the_forwarded_signal_gives_128_plus_n)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--ttl", "5s", "svc", "--", "sleep", "600", NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	kill(p.pid, SIGINT);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 128 + SIGINT);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(signals, kill_timeout_escalates_to_sigkill)
+{
+	sim s;
+	proc p;
+	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *args[] = { "--kill-timeout", "300ms", "svc", "--", sigrec, rec, "--ignore-term",
+			       NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 128 + SIGKILL);
+	cr_assert_geq(recorder_signal_ms(rec, SIGTERM), 0, "SIGTERM was not passed on first");
+	cr_assert(proc_output_contains(&p, "sending SIGKILL"));
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(signals, other_signals_are_forwarded_and_the_service_stays)
+{
+	sim s;
+	proc p;
+	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *args[] = { "svc", "--", sigrec, rec, NULL };
+	const int forwarded[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+		kill(p.pid, forwarded[i]);
+		cr_assert(wait_recorder_signal(rec, forwarded[i], DEADLINE_MS),
+			  "signal %d did not reach the child", forwarded[i]);
+	}
+	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/deregister/"), 0);
+	cr_assert(sim_has_service(&s, "svc"));
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(signals, stopped_child_is_critical_until_continued)
+{
+	sim s;
+	proc p;
+	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *args[] = { "--heartbeat", "1s", "svc", "--", sigrec, rec, NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	pid_t child = recorder_pid(rec);
+	cr_assert_gt(child, 0);
+
+	kill(child, SIGSTOP);
+	cr_assert(wait_check_status(&s, "service:svc", "critical", DEADLINE_MS));
+	char *output = sim_check_output(&s, "service:svc");
+	cr_assert(output && strstr(output, "stopped"), "output: %s", output ? output : "(none)");
+	free(output);
+
+	kill(child, SIGCONT);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+Test(signals, sigterm_reaches_a_stopped_child)
+{
+	sim s;
+	proc p;
+	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *args[] = { "svc", "--", sigrec, rec, "--exit", "5", NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	kill(recorder_pid(rec), SIGSTOP);
+	cr_assert(wait_check_status(&s, "service:svc", "critical", DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 5);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* ------------------------------------------------------------ PID 1 duty */
+
+/* Number of zombie processes whose parent is ppid. */
+static int
+zombie_children(pid_t ppid)
+{
+	DIR *proc_dir = opendir("/proc");
+	struct dirent *de;
+	int zombies = 0;
+
+	if (proc_dir == NULL)
+		return -1;
+	while ((de = readdir(proc_dir)) != NULL) {
+		char path[300], buf[512], state;
+		int parent;
+		FILE *f;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			char *close_paren = strrchr(buf, ')');
+			if (close_paren && sscanf(close_paren + 2, "%c %d", &state, &parent) == 2 &&
+			    parent == ppid && state == 'Z')
+				zombies++;
+		}
+		fclose(f);
+	}
+	closedir(proc_dir);
+	return zombies;
+}
+
+/* The pid of the first child of ppid, or -1. */
+static pid_t
+first_child_of(pid_t ppid)
+{
+	DIR *proc_dir = opendir("/proc");
+	struct dirent *de;
+	pid_t found = -1;
+
+	while (proc_dir && found < 0 && (de = readdir(proc_dir)) != NULL) {
+		char path[300], buf[512];
+		int parent;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || (f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			char *close_paren = strrchr(buf, ')');
+			if (close_paren && sscanf(close_paren + 4, "%d", &parent) == 1 &&
+			    parent == ppid)
+				found = atoi(de->d_name);
+		}
+		fclose(f);
+	}
+	if (proc_dir)
+		closedir(proc_dir);
+	return found;
+}
+
+static bool
+no_zombies(void *arg)
+{
+	return zombie_children(*(pid_t *)arg) == 0;
+}
+
+static bool
+file_exists(void *arg)
+{
+	return access(arg, F_OK) == 0;
+}
+
+static bool
+has_child(void *arg)
+{
+	pid_t *pids = arg;
+
+	pids[1] = first_child_of(pids[0]);
+	return pids[1] > 0;
+}
+
+static bool
+pid_namespaces_work(void)
+{
+	int status = system("unshare --pid --fork --mount-proc true >/dev/null 2>&1");
+
+	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* As PID 1 of a PID namespace (what a container gives it), or as a
+ * subreaper where namespaces are not allowed, ostiary reaps orphans. */
+Test(signals, orphaned_zombies_are_reaped)
+{
+	sim s;
+	proc p;
+	char *done = scratch_path("zombies-done"), *maker = helper("zombie-maker");
+	bool as_pid1 = pid_namespaces_work();
+	const char *with_ns[] = { "unshare", "--pid", "--fork", "--kill-child", ostiary_bin(),
+				  "--http-addr", NULL, "svc", "--", maker, "20", done, NULL };
+	const char *with_subreaper[] = { ostiary_bin(), "--http-addr", NULL, "--subreaper", "svc",
+					 "--", maker, "20", done, NULL };
+	const char **argv;
+
+	start_sim(&s, NULL);
+	with_ns[6] = s.agent_addr;
+	with_subreaper[2] = s.agent_addr;
+	argv = as_pid1 ? with_ns : with_subreaper;
+	if (as_pid1) {
+		/* unshare needs an absolute path to find itself the same way everywhere */
+		argv[0] = access("/usr/bin/unshare", X_OK) == 0 ? "/usr/bin/unshare" : "/bin/unshare";
+	}
+	cr_log_info("reaping as %s", as_pid1 ? "PID 1 in a PID namespace" : "a subreaper");
+	cr_assert_eq(proc_start(&p, argv, NULL), 0);
+	cr_assert(wait_until(file_exists, done, DEADLINE_MS), "zombie-maker did not finish");
+
+	pid_t ostiary_pid = p.pid;
+	if (as_pid1) {
+		pid_t pids[2] = { p.pid, -1 };
+		cr_assert(wait_until(has_child, pids, DEADLINE_MS));
+		ostiary_pid = pids[1];
+	}
+	cr_assert(wait_until(no_zombies, &ostiary_pid, DEADLINE_MS),
+		  "%d zombies still wait for ostiary (pid %d)", zombie_children(ostiary_pid),
+		  (int)ostiary_pid);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	kill(as_pid1 ? ostiary_pid : p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+	sim_stop(&s);
+}

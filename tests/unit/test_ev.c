@@ -1,0 +1,97 @@
+/* The event loop: timers in due order, self-rescheduling, fds. */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "ev.h"
+
+struct order {
+	int fired[16];
+	int n;
+	ev_loop *loop;
+};
+
+struct tagged {
+	ev_timer timer;
+	struct order *order;
+	int tag;
+	int repeats; /* how many more times to re-arm */
+};
+
+static int64_t
+record_fire(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct tagged *t = arg;
+
+	t->order->fired[t->order->n++] = t->tag;
+	if (t->order->n == 6)
+		ev_break(loop);
+	return t->repeats-- > 0 ? 1 : EV_TIMER_STOP;
+}
+
+Test(ev, timers_fire_in_due_order_and_return_their_next_interval)
+{
+	ev_loop *loop = ev_loop_new();
+	struct order order = { .loop = loop };
+	struct tagged t[4];
+	const int64_t after[] = { 30, 10, 20, 40 };
+
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct tagged){ .order = &order, .tag = i, .repeats = 0 };
+		ev_timer_init(&t[i].timer, record_fire, &t[i]);
+	}
+	t[1].repeats = 2; /* the 10 ms timer runs three times, 1 ms apart */
+	for (int i = 0; i < 4; i++)
+		ev_timer_start(loop, &t[i].timer, after[i]);
+	cr_assert_eq(ev_run(loop), 0);
+	cr_assert_eq(order.n, 6);
+	const int expected[] = { 1, 1, 1, 2, 0, 3 };
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(order.fired[i], expected[i], "position %d", i);
+	ev_loop_free(loop);
+}
+
+Test(ev, stopped_timer_never_fires)
+{
+	ev_loop *loop = ev_loop_new();
+	struct order order = { .loop = loop };
+	struct tagged a = { .order = &order, .tag = 7 }, b = { .order = &order, .tag = 8 };
+
+	ev_timer_init(&a.timer, record_fire, &a);
+	ev_timer_init(&b.timer, record_fire, &b);
+	ev_timer_start(loop, &a.timer, 5);
+	ev_timer_start(loop, &b.timer, 10);
+	ev_timer_stop(loop, &a.timer);
+	cr_assert_not(ev_timer_active(&a.timer));
+	order.n = 5; /* b's firing makes six and breaks the loop */
+	cr_assert_eq(ev_run(loop), 0);
+	cr_assert_eq(order.fired[5], 8);
+	ev_loop_free(loop);
+}
+
+static void
+on_readable(ev_loop *loop, ev_io *io, short revents, void *arg)
+{
+	char c;
+
+	*(int *)arg = (revents & POLLIN) && read(io->fd, &c, 1) == 1 ? c : -1;
+	ev_break(loop);
+}
+
+Test(ev, fd_watcher_wakes_the_loop)
+{
+	ev_loop *loop = ev_loop_new();
+	int fds[2], got = 0;
+	ev_io io;
+
+	cr_assert_eq(pipe(fds), 0);
+	ev_io_init(&io, fds[0], POLLIN, on_readable, &got);
+	cr_assert_eq(ev_io_start(loop, &io), 0);
+	cr_assert_eq(write(fds[1], "x", 1), 1);
+	cr_assert_eq(ev_run(loop), 0);
+	cr_assert_eq(got, 'x');
+	ev_io_stop(loop, &io);
+	ev_loop_free(loop);
+	close(fds[0]);
+	close(fds[1]);
+}

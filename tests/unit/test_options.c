@@ -1,0 +1,277 @@
+/* Command-line and environment parsing of the ostiary tool. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+
+/* A fake environment: NULL-terminated "NAME=value" strings. */
+static const char *const *fake_env;
+
+static const char *
+fake_getenv(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *const *e = fake_env; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static char warnings[512];
+
+static void
+collect_warning(void *arg, const char *message)
+{
+	strncat(warnings, message, sizeof(warnings) - strlen(warnings) - 1);
+}
+
+/* argv must be writable (getopt permutes it, --meta splits values). */
+#define MAXARGS 40
+static char *argv_store[MAXARGS];
+static int argc_store;
+
+static char **
+make_argv(const char *first, ...)
+{
+	va_list ap;
+	const char *a;
+
+	argc_store = 0;
+	argv_store[argc_store++] = strdup("ostiary");
+	va_start(ap, first);
+	for (a = first; a != NULL; a = va_arg(ap, const char *))
+		argv_store[argc_store++] = strdup(a);
+	va_end(ap);
+	argv_store[argc_store] = NULL;
+	return argv_store;
+}
+
+static int
+parse(struct options *o, consul_error *err, const char *const *env, char **argv)
+{
+	fake_env = env;
+	warnings[0] = '\0';
+	return options_parse(o, argc_store, argv, fake_getenv, collect_warning, err);
+}
+
+Test(options, ianitor_command_line)
+{
+	struct options o;
+	consul_error err = { 0 };
+	char **argv = make_argv("--consul-agent", "consul.local", "--ttl", "30", "--heartbeat",
+				"5", "--tags", "a", "--tags", "b", "--id", "web-1", "--port",
+				"8080", "-v", "web", "--", "python3", "-m", "http.server", NULL);
+
+	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s: %s", err.source, err.text);
+	cr_assert_str_eq(o.service_name, "web");
+	cr_assert_str_eq(o.service_id, "web-1");
+	cr_assert_str_eq(o.check_id, "service:web-1");
+	cr_assert_eq(o.ttl_ms, 30000);
+	cr_assert_eq(o.heartbeat_ms, 5000);
+	cr_assert_eq(o.ntags, 2);
+	cr_assert_str_eq(o.tags[0], "a");
+	cr_assert_str_eq(o.tags[1], "b");
+	cr_assert_eq(o.port, 8080);
+	cr_assert_eq(o.verbosity, 1);
+	cr_assert_str_eq(o.consul.host, "consul.local");
+	cr_assert_eq(o.consul.port, 8500, "ianitor's --consul-agent defaults to port 8500");
+	cr_assert_str_eq(o.command[0], "python3");
+	cr_assert_str_eq(o.command[2], "http.server");
+	cr_assert_null(o.command[3]);
+	options_free(&o);
+}
+
+Test(options, defaults_are_documented_values)
+{
+	struct options o;
+	consul_error err = { 0 };
+
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("svc", "--", "true", NULL)), 0);
+	cr_assert_eq(o.ttl_ms, 10000);
+	cr_assert_eq(o.heartbeat_ms, 3333, "heartbeat defaults to a third of the TTL");
+	cr_assert_eq(o.deregister_after_ms, 10 * 60 * 1000);
+	cr_assert_eq(o.kill_timeout_ms, 7000);
+	cr_assert_str_eq(o.service_id, "svc");
+	cr_assert_str_eq(o.consul.host, "127.0.0.1");
+	cr_assert_eq(o.consul.port, 8500);
+	cr_assert_null(o.consul.token);
+	cr_assert(o.consul.tls.verify);
+	options_free(&o);
+}
+
+Test(options, consul_duration_forms)
+{
+	struct options o;
+	consul_error err = { 0 };
+	char **argv = make_argv("--ttl", "1m30s", "--heartbeat", "500ms", "--kill-timeout", "2s",
+				"--deregister-after", "0", "svc", "--", "true", NULL);
+
+	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s", err.text);
+	cr_assert_eq(o.ttl_ms, 90000);
+	cr_assert_eq(o.heartbeat_ms, 500);
+	cr_assert_eq(o.kill_timeout_ms, 2000);
+	cr_assert_eq(o.deregister_after_ms, 0, "0 turns deregister-after off");
+	options_free(&o);
+}
+
+Test(options, meta_pairs_split_at_first_equals)
+{
+	struct options o;
+	consul_error err = { 0 };
+	char **argv = make_argv("--meta", "version=1.2", "--meta", "expr=a=b", "svc", "--", "true",
+				NULL);
+
+	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s", err.text);
+	cr_assert_eq(o.nmeta, 2);
+	cr_assert_str_eq(o.meta[0].key, "version");
+	cr_assert_str_eq(o.meta[0].value, "1.2");
+	cr_assert_str_eq(o.meta[1].key, "expr");
+	cr_assert_str_eq(o.meta[1].value, "a=b");
+	options_free(&o);
+}
+
+/* Each bad input names the flag (source) that caused it. */
+struct bad_case {
+	const char *args[8];
+	const char *source;
+	const char *text_part;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ { "--ttl", "10x", "svc", "--", "true" }, "--ttl", "10x" },
+	{ { "--ttl", "5s", "--heartbeat", "5s", "svc", "--", "true" }, "--heartbeat", "shorter" },
+	{ { "--port", "70000", "svc", "--", "true" }, "--port", "65535" },
+	{ { "--meta", "novalue", "svc", "--", "true" }, "--meta", "KEY=VALUE" },
+	{ { "--meta", "consul-x=1", "svc", "--", "true" }, "", "consul-" },
+	{ { "--bogus", "svc", "--", "true" }, "--bogus", "unknown option" },
+	{ { "svc", "--", NULL }, "COMMAND", "COMMAND" },
+	{ { "svc", "true", NULL }, "true", "\"--\"" },
+	{ { "--", "true", NULL }, "SERVICE", "service name" },
+	{ { "--http-addr", "ftp://x", "svc", "--", "true" }, "--http-addr", "ftp" },
+	{ { "--address", "0.0.0.0", "svc", "--", "true" }, "", "address" },
+	{ { "--ttl", NULL }, "--ttl", "value" },
+};
+
+Test(options, bad_input_names_the_flag)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		struct options o;
+		consul_error err = { 0 };
+		char **argv;
+
+		argc_store = 0;
+		argv_store[argc_store++] = strdup("ostiary");
+		for (int k = 0; k < 8 && c->args[k]; k++)
+			argv_store[argc_store++] = strdup(c->args[k]);
+		argv_store[argc_store] = NULL;
+		argv = argv_store;
+		cr_assert_eq(parse(&o, &err, NULL, argv), -1, "case %zu should fail", i);
+		if (c->source[0])
+			cr_expect_str_eq(err.source, c->source, "case %zu: source", i);
+		cr_expect(strstr(err.text, c->text_part) != NULL || strstr(err.source, c->text_part),
+			  "case %zu: \"%s\" lacks \"%s\"", i, err.text, c->text_part);
+		options_free(&o);
+	}
+}
+
+Test(options, flags_override_environment)
+{
+	struct options o;
+	consul_error err = { 0 };
+	const char *env[] = { "CONSUL_HTTP_ADDR=10.1.1.1:8600", "CONSUL_HTTP_TOKEN=from-env", NULL };
+
+	cr_assert_eq(parse(&o, &err, env, make_argv("svc", "--", "true", NULL)), 0, "%s", err.text);
+	cr_assert_str_eq(o.consul.host, "10.1.1.1");
+	cr_assert_eq(o.consul.port, 8600);
+	cr_assert_str_eq(o.consul.token, "from-env");
+	options_free(&o);
+
+	cr_assert_eq(parse(&o, &err, env,
+			   make_argv("--http-addr", "127.0.0.2:9000", "svc", "--", "true", NULL)),
+		     0, "%s", err.text);
+	cr_assert_str_eq(o.consul.host, "127.0.0.2");
+	cr_assert_eq(o.consul.port, 9000);
+	options_free(&o);
+}
+
+Test(options, flag_hides_a_broken_variable_it_overrides)
+{
+	struct options o;
+	consul_error err = { 0 };
+	const char *env[] = { "CONSUL_HTTP_ADDR=ftp://broken", NULL };
+
+	cr_assert_eq(parse(&o, &err, env, make_argv("svc", "--", "true", NULL)), -1);
+	cr_assert_str_eq(err.source, "CONSUL_HTTP_ADDR");
+	cr_assert_eq(parse(&o, &err, env,
+			   make_argv("--http-addr", "unix:///run/consul.sock", "svc", "--", "true",
+				     NULL)),
+		     0, "%s", err.text);
+	cr_assert_eq(o.consul.transport, CONSUL_TRANSPORT_UNIX);
+	cr_assert_str_eq(o.consul.socket_path, "/run/consul.sock");
+	options_free(&o);
+}
+
+Test(options, token_file_flag_beats_token_variables)
+{
+	struct options o;
+	consul_error err = { 0 };
+	char path[] = "/tmp/ostiary-token-XXXXXX";
+	int fd = mkstemp(path);
+	const char *env[] = { "CONSUL_HTTP_TOKEN=env-token", "CONSUL_HTTP_TOKEN_FILE=/nonexistent",
+			      NULL };
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "  file-token\n", 13), 13);
+	close(fd);
+	cr_assert_eq(parse(&o, &err, env,
+			   make_argv("--token-file", path, "svc", "--", "true", NULL)),
+		     0, "%s", err.text);
+	cr_assert_str_eq(o.consul.token, "file-token");
+	options_free(&o);
+	unlink(path);
+}
+
+Test(options, short_deregister_after_is_warned_about)
+{
+	struct options o;
+	consul_error err = { 0 };
+
+	cr_assert_eq(parse(&o, &err, NULL,
+			   make_argv("--deregister-after", "30s", "svc", "--", "true", NULL)),
+		     0);
+	cr_assert(strstr(warnings, "1m") != NULL, "warning: \"%s\"", warnings);
+	options_free(&o);
+}
+
+Test(options, help_and_version_need_nothing_else)
+{
+	struct options o;
+	consul_error err = { 0 };
+
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("--help", NULL)), 0);
+	cr_assert(o.show_help);
+	options_free(&o);
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("-V", NULL)), 0);
+	cr_assert(o.show_version);
+	options_free(&o);
+}
+
+Test(options, command_arguments_are_never_taken_as_options)
+{
+	struct options o;
+	consul_error err = { 0 };
+	char **argv = make_argv("svc", "--", "ls", "--ttl", "-v", "--", NULL);
+
+	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s", err.text);
+	cr_assert_eq(o.verbosity, 0);
+	cr_assert_eq(o.ttl_ms, 10000);
+	cr_assert_str_eq(o.command[1], "--ttl");
+	cr_assert_str_eq(o.command[3], "--");
+	options_free(&o);
+}
