@@ -4,10 +4,10 @@
 #   packaging/build-deb.sh [-g] [-o OUTDIR] [-- DPKG-BUILDPACKAGE-ARGS...]
 #
 # debian/ has to be at the top of the source tree, so the tree is copied to a
-# temporary directory (without build/, build-asan/ and .git/), packaging/debian
-# is copied to debian/ there, and dpkg-buildpackage runs in the copy; this
-# tree is left as it was.  The .deb files (and .changes, .buildinfo) land in
-# OUTDIR, build/deb by default.
+# temporary directory (without build/, build-asan/, .git/ and __pycache__/),
+# packaging/debian is copied to debian/ there, and dpkg-buildpackage runs in
+# the copy; this tree is left as it was.  The .deb files (and .changes,
+# .buildinfo) land in OUTDIR, build/deb by default.
 #
 #   -g   copy the last commit (git archive HEAD) instead of the work tree
 #
@@ -18,7 +18,7 @@
 set -eu
 
 usage() {
-	sed -n '2,17s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,18s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -53,10 +53,10 @@ mkdir "$src"
 if [ "$from_git" = yes ]; then
 	git -C "$root" archive --format=tar HEAD | tar -C "$src" -xf -
 else
-	# GNU tar (dpkg-dev depends on it): --exclude matches these names
-	# at the top of the tree only, because of the leading "./".
+	# GNU tar (dpkg-dev depends on it): the "./" names match at the
+	# top of the tree only; Python caches are left out everywhere.
 	tar -C "$root" --exclude=./build --exclude=./build-asan --exclude=./.git \
-		--exclude=./debian -cf - . | tar -C "$src" -xf -
+		--exclude=./debian --exclude=__pycache__ -cf - . | tar -C "$src" -xf -
 fi
 rm -rf "$src/debian"
 cp -R "$src/packaging/debian" "$src/debian"

@@ -107,8 +107,9 @@ def main():
         code = proc.wait(timeout=15)
         show_check(ready)
         print("ostiary exited with %d (128 + SIGTERM: sleep was killed by the signal)" % code)
-        requests = http(ready["control_port"], "GET", "/log")
-        say("the requests the agent received")
+        requests = [r for r in http(ready["control_port"], "GET", "/log")
+                    if r["headers"].get("user-agent", "").startswith("ostiary")]
+        say("the requests ostiary sent to the agent")
         for r in requests:
             print("  %-4s %-48s -> %d" % (r["method"], r["path"], r["status"]))
     finally:

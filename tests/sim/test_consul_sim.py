@@ -291,8 +291,8 @@ class TestRegistration(SharedSimTest):
         self.assertNotIn("v", self.sim.state()["services"])
 
     def test_http_check_is_stored_not_run(self):
-        self.register({"Name": "httpc", "Check": {"CheckID": "httpc:h",
-                                                  "HTTP": "http://127.0.0.1:1/", "Interval": "10s"}})
+        http_check = {"CheckID": "httpc:h", "HTTP": "http://127.0.0.1:1/", "Interval": "10s"}
+        self.register({"Name": "httpc", "Check": http_check})
         check = self.sim.check("httpc:h")
         self.assertEqual((check["Type"], check["Interval"], check["Status"]),
                          ("http", "10s", "critical"))
