@@ -3,8 +3,8 @@
  *
  *   sigrecorder FILE [--ignore-term] [--exit CODE]
  *
- * Appends "ready PID" to FILE at start, then "SIGNO MONO_MS" for every
- * signal it receives (MONO_MS: CLOCK_MONOTONIC in milliseconds, comparable
+ * Appends "ready PID" to FILE at start, then "SIGNO MONO_US" for every
+ * signal it receives (MONO_US: CLOCK_MONOTONIC in microseconds, comparable
  * with the simulator's request log).  SIGTERM ends it with CODE (default 0)
  * unless --ignore-term is given.  SIGINT and SIGQUIT end it the same way.
  */
@@ -65,7 +65,7 @@ main(int argc, char **argv)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		snprintf(line, sizeof(line), "%d %lld\n", signo,
-			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+			 (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 		record(argv[1], line);
 		if ((signo == SIGTERM && !ignore_term) || signo == SIGINT || signo == SIGQUIT)
 			return code;

@@ -170,7 +170,7 @@ wait_recorder_ready(const char *file, int timeout_ms)
 }
 
 long long
-recorder_signal_ms(const char *file, int signo)
+recorder_signal_us(const char *file, int signo)
 {
 	char *text = read_file(file);
 	long long when = -1;
@@ -200,7 +200,7 @@ recorder_has_signal(void *arg)
 {
 	struct signal_wait *w = arg;
 
-	return recorder_signal_ms(w->file, w->signo) >= 0;
+	return recorder_signal_us(w->file, w->signo) >= 0;
 }
 
 bool
@@ -238,13 +238,13 @@ first_request(sim *s, const char *method, const char *path_prefix)
 }
 
 long long
-first_request_ms(sim *s, const char *method, const char *path_prefix)
+first_request_us(sim *s, const char *method, const char *path_prefix)
 {
 	json_t *entry = first_request(s, method, path_prefix);
 	long long ms = -1;
 
 	if (entry != NULL)
-		ms = (long long)(json_number_value(json_object_get(entry, "t")) * 1000.0);
+		ms = (long long)(json_number_value(json_object_get(entry, "t")) * 1e6);
 	json_decref(entry);
 	return ms;
 }

@@ -29,14 +29,14 @@ bool wait_requests(sim *s, const char *method, const char *path_prefix, int n, i
 /* Wait until ostiary's captured output contains needle. */
 bool wait_output(proc *p, const char *needle, int timeout_ms);
 
-/* sigrecorder files: "ready PID" then "SIGNO MONO_MS" lines. */
+/* sigrecorder files: "ready PID" then "SIGNO MONO_US" lines. */
 bool wait_recorder_ready(const char *file, int timeout_ms);
 /* The time the recorder got signo (first time), or -1. */
-long long recorder_signal_ms(const char *file, int signo);
+long long recorder_signal_us(const char *file, int signo);
 bool wait_recorder_signal(const char *file, int signo, int timeout_ms);
 
-/* Time (ms, CLOCK_MONOTONIC) of the first logged request matching, or -1. */
-long long first_request_ms(sim *s, const char *method, const char *path_prefix);
+/* Time (us, CLOCK_MONOTONIC) the first matching request arrived, or -1. */
+long long first_request_us(sim *s, const char *method, const char *path_prefix);
 /* The first logged request matching (new reference) or NULL. */
 json_t *first_request(sim *s, const char *method, const char *path_prefix);
 
