@@ -59,7 +59,7 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
 
-.PHONY: all deps check unit integration sim-selftest demo bench install uninstall clean
+.PHONY: all deps check unit integration sim-selftest valgrind demo bench install uninstall clean
 
 all: $(PROGRAM) $(LIBRARY)
 
@@ -108,6 +108,15 @@ integration: $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
 	OSTIARY_BIN=$(abspath $(PROGRAM)) OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) \
 	OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) \
 	$(BUILD)/tests/integration-tests --jobs=2 $(CRITERION_ARGS)
+
+# The unit tests and the integration suite with ostiary under memcheck:
+# zero errors and zero leaks, or the tests fail.
+valgrind: $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
+	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--trace-children=no $(BUILD)/tests/unit-tests --jobs=1
+	OSTIARY_BIN=$(abspath tests/valgrind-ostiary.sh) OSTIARY_REAL_BIN=$(abspath $(PROGRAM)) \
+	OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) \
+	$(BUILD)/tests/integration-tests --jobs=1
 
 demo: deps
 	$(MAKE) $(PROGRAM)

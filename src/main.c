@@ -51,8 +51,8 @@ main_run(struct options *opts)
 	struct child child;
 	consul_error err = { 0 };
 	consul_client *client;
-	ev_loop *loop;
-	struct agent *agent;
+	ev_loop *loop = NULL;
+	struct agent *agent = NULL;
 	int signal_fd, code;
 
 	options_service(opts, &service, &check);
@@ -70,21 +70,20 @@ main_run(struct options *opts)
 
 	/* The child starts whatever the agent is doing. */
 	code = child_spawn(&child, opts->command);
-	if (code != 0)
-		return code;
+	if (code == 0) {
+		struct agent_settings settings = {
+			.service = &service,
+			.check_id = opts->check_id,
+			.heartbeat_ms = opts->heartbeat_ms,
+			.retry_max_ms = opts->retry_max_ms,
+		};
+		struct supervisor_settings sup = { .kill_timeout_ms = opts->kill_timeout_ms };
 
-	struct agent_settings settings = {
-		.service = &service,
-		.check_id = opts->check_id,
-		.heartbeat_ms = opts->heartbeat_ms,
-		.retry_max_ms = opts->retry_max_ms,
-	};
-	agent = agent_new(loop, client, &settings);
-	if (agent == NULL)
-		fatalx("out of memory");
-	struct supervisor_settings sup = { .kill_timeout_ms = opts->kill_timeout_ms };
-	code = supervisor_run(loop, agent, &child, signal_fd, &sup);
-
+		agent = agent_new(loop, client, &settings);
+		if (agent == NULL)
+			fatalx("out of memory");
+		code = supervisor_run(loop, agent, &child, signal_fd, &sup);
+	}
 	agent_free(agent);
 	ev_loop_free(loop);
 	consul_client_free(client);

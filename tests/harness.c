@@ -547,7 +547,8 @@ build_env(const char *const *changes)
 
 	if (env == NULL)
 		return NULL;
-	memcpy(env, environ, n_env * sizeof(*env));
+	if (n_env > 0)
+		memcpy(env, environ, n_env * sizeof(*env));
 	for (size_t i = 0; i < n_changes; i++) {
 		const char *change = changes[i];
 		if (change[0] == '-') {

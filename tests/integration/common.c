@@ -31,18 +31,35 @@ start_ostiary(proc *p, const sim *s, const char *const *args, const char *const 
 	cr_assert_eq(proc_start(p, argv, env), 0, "cannot start %s", argv[0]);
 }
 
-char *
+/* A few static slots: a test needs a handful of paths, and Criterion runs
+ * each test in its own process, so nothing is shared or leaked. */
+static const char *
+path_slot(const char *dir, const char *name)
+{
+	static char slots[8][256];
+	static int next;
+	char *slot = slots[next++ % 8];
+
+	snprintf(slot, sizeof(slots[0]), "%s/%s", dir, name);
+	return slot;
+}
+
+const char *
 scratch_path(const char *name)
 {
 	static char dir[64];
-	char *path;
 
 	if (dir[0] == '\0') {
 		snprintf(dir, sizeof(dir), "/tmp/ostiary-test-XXXXXX");
 		cr_assert_not_null(mkdtemp(dir));
 	}
-	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
-	return path;
+	return path_slot(dir, name);
+}
+
+const char *
+helper_path(const char *name)
+{
+	return path_slot(helpers_dir(), name);
 }
 
 int

@@ -14,8 +14,11 @@
 void start_sim(sim *s, const char *const *extra_args);
 /* ostiary --http-addr <sim> ARGS... ; env additions may be NULL. */
 void start_ostiary(proc *p, const sim *s, const char *const *args, const char *const *env);
-/* Path of a fresh, not yet existing file in a private temp directory. */
-char *scratch_path(const char *name);
+/* Path of a fresh, not yet existing file in a private temp directory.
+ * (The test process owns it; valid until the test ends.) */
+const char *scratch_path(const char *name);
+/* Path of a helper program from tests/helpers (built next to the tests). */
+const char *helper_path(const char *name);
 /* The wait status -> exit code ostiary reported (-1 if it did not exit normally). */
 int exit_code(int wait_status);
 /* Wait for ostiary to exit; fail the test (after killing it) if it does not. */

@@ -7,15 +7,6 @@
 
 #include "common.h"
 
-static char *
-helper(const char *name)
-{
-	char *path;
-
-	cr_assert(asprintf(&path, "%s/%s", helpers_dir(), name) > 0);
-	return path;
-}
-
 static void
 stop_ostiary(proc *p, int expected_code)
 {
@@ -28,7 +19,7 @@ Test(agent, down_at_start_the_child_runs_and_registration_follows)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--retry-max", "300ms", "svc", "--", sigrec, rec, NULL };
 
 	start_sim(&s, NULL);
@@ -47,7 +38,7 @@ Test(agent, state_loss_is_repaired_within_a_heartbeat)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--ttl", "5s", "--heartbeat", "500ms", "svc", "--", sigrec, rec, NULL };
 
 	start_sim(&s, NULL);
@@ -86,7 +77,7 @@ Test(agent, hung_agent_does_not_hold_up_shutdown)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--heartbeat", "200ms", "svc", "--", sigrec, rec, "--exit", "0", NULL };
 
 	start_sim(&s, NULL);
@@ -186,7 +177,8 @@ Test(agent, token_file_keeps_the_secret_out_of_argv)
 	proc p;
 	const char *token = "9c0e77aa-token-from-file";
 	const char *sim_args[] = { "--acl-token", token, NULL };
-	char *file = scratch_path("token"), cmdline_path[64], cmdline[4096];
+	const char *file = scratch_path("token");
+	char cmdline_path[64], cmdline[4096];
 	FILE *f = fopen(file, "w");
 
 	cr_assert_not_null(f);

@@ -8,15 +8,6 @@
 
 #include "common.h"
 
-static char *
-helper(const char *name)
-{
-	char *path;
-
-	cr_assert(asprintf(&path, "%s/%s", helpers_dir(), name) > 0);
-	return path;
-}
-
 static void
 assert_keys(json_t *obj, const char *const *keys, const char *what)
 {
@@ -32,7 +23,7 @@ Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--ttl", "10s", "--heartbeat", "3s", "--tags", "a", "--tags", "b",
 			       "--meta", "version=1.2", "--address", "10.0.0.5", "--port", "8080",
 			       "--id", "web-1", "web", "--", sigrec, rec, NULL };
@@ -87,7 +78,7 @@ Test(lifecycle, heartbeat_keeps_its_cadence)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--ttl", "3s", "--heartbeat", "200ms", "svc", "--", sigrec, rec, NULL };
 
 	start_sim(&s, NULL);
@@ -191,7 +182,7 @@ Test(lifecycle, missing_command_is_127_and_registers_nothing)
 Test(lifecycle, non_executable_command_is_126)
 {
 	proc p;
-	char *file = scratch_path("not-executable");
+	const char *file = scratch_path("not-executable");
 	FILE *f = fopen(file, "w");
 	const char *args[] = { "--http-addr", "127.0.0.1:1", "svc", "--", file, NULL };
 

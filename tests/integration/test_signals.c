@@ -9,15 +9,6 @@
 
 #include "common.h"
 
-static char *
-helper(const char *name)
-{
-	char *path;
-
-	cr_assert(asprintf(&path, "%s/%s", helpers_dir(), name) > 0);
-	return path;
-}
-
 static pid_t
 recorder_pid(const char *file)
 {
@@ -36,7 +27,7 @@ Test(signals, sigterm_deregisters_before_the_child_is_signalled)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--ttl", "5s", "svc", "--", sigrec, rec, "--exit", "0", NULL };
 
 	start_sim(&s, NULL);
@@ -77,7 +68,7 @@ Test(signals, kill_timeout_escalates_to_sigkill)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--kill-timeout", "300ms", "svc", "--", sigrec, rec, "--ignore-term",
 			       NULL };
 
@@ -97,7 +88,7 @@ Test(signals, other_signals_are_forwarded_and_the_service_stays)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "svc", "--", sigrec, rec, NULL };
 	const int forwarded[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH };
 
@@ -122,7 +113,7 @@ Test(signals, stopped_child_is_critical_until_continued)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "--heartbeat", "1s", "svc", "--", sigrec, rec, NULL };
 
 	start_sim(&s, NULL);
@@ -150,7 +141,7 @@ Test(signals, sigterm_reaches_a_stopped_child)
 {
 	sim s;
 	proc p;
-	char *rec = scratch_path("rec"), *sigrec = helper("sigrecorder");
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
 	const char *args[] = { "svc", "--", sigrec, rec, "--exit", "5", NULL };
 
 	start_sim(&s, NULL);
@@ -262,7 +253,7 @@ Test(signals, orphaned_zombies_are_reaped)
 {
 	sim s;
 	proc p;
-	char *done = scratch_path("zombies-done"), *maker = helper("zombie-maker");
+	const char *done = scratch_path("zombies-done"), *maker = helper_path("zombie-maker");
 	bool as_pid1 = pid_namespaces_work();
 	const char *with_ns[] = { "unshare", "--pid", "--fork", "--kill-child", ostiary_bin(),
 				  "--http-addr", NULL, "svc", "--", maker, "20", done, NULL };
@@ -280,7 +271,7 @@ Test(signals, orphaned_zombies_are_reaped)
 	}
 	cr_log_info("reaping as %s", as_pid1 ? "PID 1 in a PID namespace" : "a subreaper");
 	cr_assert_eq(proc_start(&p, argv, NULL), 0);
-	cr_assert(wait_until(file_exists, done, DEADLINE_MS), "zombie-maker did not finish");
+	cr_assert(wait_until(file_exists, (void *)done, DEADLINE_MS), "zombie-maker did not finish");
 
 	pid_t ostiary_pid = p.pid;
 	if (as_pid1) {

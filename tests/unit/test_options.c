@@ -35,13 +35,21 @@ collect_warning(void *arg, const char *message)
 static char *argv_store[MAXARGS];
 static int argc_store;
 
+static void
+free_argv(void)
+{
+	for (int i = 0; i < argc_store; i++)
+		free(argv_store[i]);
+	argc_store = 0;
+}
+
 static char **
 make_argv(const char *first, ...)
 {
 	va_list ap;
 	const char *a;
 
-	argc_store = 0;
+	free_argv();
 	argv_store[argc_store++] = strdup("ostiary");
 	va_start(ap, first);
 	for (a = first; a != NULL; a = va_arg(ap, const char *))
@@ -49,6 +57,12 @@ make_argv(const char *first, ...)
 	va_end(ap);
 	argv_store[argc_store] = NULL;
 	return argv_store;
+}
+
+static void
+suite_fini(void)
+{
+	free_argv();
 }
 
 static int
@@ -59,7 +73,7 @@ parse(struct options *o, consul_error *err, const char *const *env, char **argv)
 	return options_parse(o, argc_store, argv, fake_getenv, collect_warning, err);
 }
 
-Test(options, ianitor_command_line)
+Test(options, ianitor_command_line, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -86,7 +100,7 @@ Test(options, ianitor_command_line)
 	options_free(&o);
 }
 
-Test(options, defaults_are_documented_values)
+Test(options, defaults_are_documented_values, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -104,7 +118,7 @@ Test(options, defaults_are_documented_values)
 	options_free(&o);
 }
 
-Test(options, consul_duration_forms)
+Test(options, consul_duration_forms, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -119,7 +133,7 @@ Test(options, consul_duration_forms)
 	options_free(&o);
 }
 
-Test(options, meta_pairs_split_at_first_equals)
+Test(options, meta_pairs_split_at_first_equals, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -157,7 +171,7 @@ static const struct bad_case bad_cases[] = {
 	{ { "--ttl", NULL }, "--ttl", "value" },
 };
 
-Test(options, bad_input_names_the_flag)
+Test(options, bad_input_names_the_flag, .fini = suite_fini)
 {
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		const struct bad_case *c = &bad_cases[i];
@@ -165,7 +179,7 @@ Test(options, bad_input_names_the_flag)
 		consul_error err = { 0 };
 		char **argv;
 
-		argc_store = 0;
+		free_argv();
 		argv_store[argc_store++] = strdup("ostiary");
 		for (int k = 0; k < 8 && c->args[k]; k++)
 			argv_store[argc_store++] = strdup(c->args[k]);
@@ -180,7 +194,7 @@ Test(options, bad_input_names_the_flag)
 	}
 }
 
-Test(options, flags_override_environment)
+Test(options, flags_override_environment, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -200,7 +214,7 @@ Test(options, flags_override_environment)
 	options_free(&o);
 }
 
-Test(options, flag_hides_a_broken_variable_it_overrides)
+Test(options, flag_hides_a_broken_variable_it_overrides, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -208,6 +222,7 @@ Test(options, flag_hides_a_broken_variable_it_overrides)
 
 	cr_assert_eq(parse(&o, &err, env, make_argv("svc", "--", "true", NULL)), -1);
 	cr_assert_str_eq(err.source, "CONSUL_HTTP_ADDR");
+	options_free(&o);
 	cr_assert_eq(parse(&o, &err, env,
 			   make_argv("--http-addr", "unix:///run/consul.sock", "svc", "--", "true",
 				     NULL)),
@@ -217,7 +232,7 @@ Test(options, flag_hides_a_broken_variable_it_overrides)
 	options_free(&o);
 }
 
-Test(options, token_file_flag_beats_token_variables)
+Test(options, token_file_flag_beats_token_variables, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -237,7 +252,7 @@ Test(options, token_file_flag_beats_token_variables)
 	unlink(path);
 }
 
-Test(options, short_deregister_after_is_warned_about)
+Test(options, short_deregister_after_is_warned_about, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -249,7 +264,7 @@ Test(options, short_deregister_after_is_warned_about)
 	options_free(&o);
 }
 
-Test(options, help_and_version_need_nothing_else)
+Test(options, help_and_version_need_nothing_else, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
@@ -262,7 +277,7 @@ Test(options, help_and_version_need_nothing_else)
 	options_free(&o);
 }
 
-Test(options, command_arguments_are_never_taken_as_options)
+Test(options, command_arguments_are_never_taken_as_options, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
