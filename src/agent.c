@@ -20,18 +20,18 @@ struct agent {
 	struct agent_settings settings;
 	char *base_url;
 
-	bool registered;       /* the agent acknowledged our registration */
-	bool register_sent;    /* we may have left something on the agent */
+	bool registered;           /* the agent acknowledged our registration */
+	bool register_sent;        /* we may have left something on the agent */
 	bool register_sent_before; /* ... as it stood before the request in flight */
 	bool push_due;
-	bool agent_lost;       /* "agent lost" was logged, "agent back" pending */
+	bool agent_lost; /* "agent lost" was logged, "agent back" pending */
 	int64_t backoff_ms;
 
 	enum consul_status status; /* what we report */
 	char *output;
-	bool status_acked;         /* the agent has seen `acked_status` */
+	bool status_acked; /* the agent has seen `acked_status` */
 	enum consul_status acked_status;
-	char last_refusal[320];    /* the last refusal logged, to avoid repeating it */
+	char last_refusal[320]; /* the last refusal logged, to avoid repeating it */
 	int64_t last_refusal_log;
 
 	consul_call *inflight;
@@ -55,12 +55,12 @@ static void
 agent_describe_failure(const consul_response *resp, char *buf, size_t len)
 {
 	if (resp->status == 0) {
-		snprintf(buf, len, "%s", resp->error[0] ? resp->error
-							: curl_easy_strerror(resp->curl_code));
+		snprintf(buf, len, "%s",
+		         resp->error[0] ? resp->error : curl_easy_strerror(resp->curl_code));
 		return;
 	}
 	snprintf(buf, len, "HTTP %ld: %.200s", resp->status,
-		 resp->body_len ? resp->body : consul_outcome_name(resp->outcome));
+	         resp->body_len ? resp->body : consul_outcome_name(resp->outcome));
 	for (char *p = buf; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
@@ -107,8 +107,8 @@ agent_next_backoff(struct agent *agent)
 	int64_t delay = agent->backoff_ms;
 	int64_t half = delay / 2;
 
-	agent->backoff_ms = delay * 2 > agent->settings.retry_max_ms ? agent->settings.retry_max_ms
-								     : delay * 2;
+	agent->backoff_ms =
+	        delay * 2 > agent->settings.retry_max_ms ? agent->settings.retry_max_ms : delay * 2;
 	return half + (half > 0 ? random() % (half + 1) : 0);
 }
 
@@ -129,7 +129,7 @@ agent_mark_lost(struct agent *agent, const char *why)
 	if (!agent->agent_lost) {
 		agent->agent_lost = true;
 		log_warnx("agent lost at %s: %s; still supervising, will keep retrying",
-			  agent->base_url, why);
+		          agent->base_url, why);
 	}
 }
 
@@ -145,7 +145,7 @@ agent_log_refusal(struct agent *agent, const char *what, const char *why)
 	snprintf(agent->last_refusal, sizeof(agent->last_refusal), "%s", why);
 	agent->last_refusal_log = now;
 	log_warnx("agent refused %s: %s%s", what, why,
-		  strstr(why, "HTTP 403") ? " (check the ACL token and its policy)" : "");
+	          strstr(why, "HTTP 403") ? " (check the ACL token and its policy)" : "");
 }
 
 /* True when the failure means "the agent is not answering properly". */
@@ -183,7 +183,7 @@ agent_send_register(struct agent *agent)
 	agent->register_sent_before = agent->register_sent;
 	agent->register_sent = true;
 	agent_send(agent, consul_service_register_call(agent->client, agent->settings.service, 0),
-		   AGENT_CALL_REGISTER);
+	           AGENT_CALL_REGISTER);
 }
 
 static void
@@ -192,15 +192,16 @@ agent_send_push(struct agent *agent)
 	agent->push_due = false;
 	agent->inflight_status = agent->status;
 	agent_send(agent,
-		   consul_check_update_call(agent->client, agent->settings.check_id, agent->status,
-					    agent->output),
-		   AGENT_CALL_PUSH);
+	           consul_check_update_call(agent->client, agent->settings.check_id, agent->status,
+	                                    agent->output),
+	           AGENT_CALL_PUSH);
 }
 
 static void
 agent_send_deregister(struct agent *agent)
 {
-	consul_call *call = consul_service_deregister_call(agent->client, agent->settings.service->id);
+	consul_call *call =
+	        consul_service_deregister_call(agent->client, agent->settings.service->id);
 
 	if (call != NULL)
 		consul_call_set_timeout(call, AGENT_DEREGISTER_TIMEOUT_MS);
@@ -245,11 +246,12 @@ agent_register_done(struct agent *agent, const consul_response *resp)
 		agent->status_acked = false; /* the agent keeps an old status: push ours */
 		agent->push_due = true;
 		log_notice("registered service %s (id %s) with the agent at %s", svc->name, svc->id,
-			   agent->base_url);
+		           agent->base_url);
 		return;
 	}
 	/* A request that never connected left nothing behind to deregister. */
-	if (resp->curl_code == CURLE_COULDNT_CONNECT || resp->curl_code == CURLE_COULDNT_RESOLVE_HOST)
+	if (resp->curl_code == CURLE_COULDNT_CONNECT ||
+	    resp->curl_code == CURLE_COULDNT_RESOLVE_HOST)
 		agent->register_sent = agent->register_sent_before;
 	agent_describe_failure(resp, why, sizeof(why));
 	delay = agent_next_backoff(agent);
@@ -260,7 +262,7 @@ agent_register_done(struct agent *agent, const consul_response *resp)
 		agent_log_refusal(agent, "the registration", why);
 	}
 	log_info("registration of %s failed (%s); retrying in %lld ms", svc->id,
-		 consul_outcome_name(resp->outcome), (long long)delay);
+	         consul_outcome_name(resp->outcome), (long long)delay);
 	ev_timer_start(agent->loop, &agent->retry_timer, delay);
 }
 
@@ -274,8 +276,8 @@ agent_push_done(struct agent *agent, const consul_response *resp, enum consul_st
 		agent_mark_reachable(agent);
 		if (!agent->status_acked || agent->acked_status != sent)
 			log_notice("check %s is %s%s%s", agent->settings.check_id,
-				   consul_status_name(sent), sent == CONSUL_PASSING ? "" : ": ",
-				   sent == CONSUL_PASSING ? "" : agent->output);
+			           consul_status_name(sent), sent == CONSUL_PASSING ? "" : ": ",
+			           sent == CONSUL_PASSING ? "" : agent->output);
 		agent->status_acked = true;
 		agent->acked_status = sent;
 		return;
@@ -308,8 +310,8 @@ agent_deregister_done(struct agent *agent, const consul_response *resp)
 	} else {
 		agent_describe_failure(resp, why, sizeof(why));
 		log_warnx("could not deregister service %s (%s); the agent will remove it once its "
-			  "check has been critical for the deregister-after time",
-			  agent->settings.service->id, why);
+		          "check has been critical for the deregister-after time",
+		          agent->settings.service->id, why);
 	}
 	ev_timer_start(agent->loop, &agent->done_timer, 0);
 }
@@ -323,7 +325,7 @@ agent_call_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
 
 	agent->inflight = NULL;
 	log_debug("%s -> %ld %s", consul_call_describe(call), resp->status,
-		  consul_outcome_name(resp->outcome));
+	          consul_outcome_name(resp->outcome));
 	switch (agent->inflight_kind) {
 	case AGENT_CALL_REGISTER:
 		agent_register_done(agent, resp);

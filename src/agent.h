@@ -32,7 +32,7 @@ struct agent_settings {
 	const consul_service *service; /* kept by the caller for the agent's lifetime */
 	const char *check_id;          /* the TTL check to feed */
 	int64_t heartbeat_ms;
-	int64_t retry_max_ms;          /* cap of the registration backoff */
+	int64_t retry_max_ms; /* cap of the registration backoff */
 };
 
 typedef void (*agent_done_fn)(void *arg);

@@ -61,7 +61,7 @@ child_spawn(struct child *child, char *const argv[])
 		waitpid(child->pid, NULL, 0);
 		child->state = CHILD_EXITED;
 		log_errorx("cannot run %s: %s", argv[0],
-			   code == OSTIARY_EXIT_NOT_FOUND ? "command not found" : strerror(err));
+		           code == OSTIARY_EXIT_NOT_FOUND ? "command not found" : strerror(err));
 		return code;
 	}
 	child->state = CHILD_RUNNING;
@@ -92,7 +92,7 @@ child_signal(const struct child *child, int signo)
 		return;
 	if (kill(child->pid, signo) < 0 && errno != ESRCH)
 		log_warn("cannot send signal %d to %s (pid %d)", signo, child->name,
-			 (int)child->pid);
+		         (int)child->pid);
 }
 
 int

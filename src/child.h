@@ -16,8 +16,8 @@ enum child_state {
 struct child {
 	pid_t pid;
 	enum child_state state;
-	int wait_status; /* valid once CHILD_EXITED */
-	int stop_signal; /* valid while CHILD_STOPPED */
+	int wait_status;  /* valid once CHILD_EXITED */
+	int stop_signal;  /* valid while CHILD_STOPPED */
 	const char *name; /* argv[0], for messages */
 };
 

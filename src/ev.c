@@ -234,7 +234,7 @@ static short
 ev_to_curl_events(short events)
 {
 	return (short)(((events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
-		       ((events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
+	               ((events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
 }
 
 /* Snapshot the watched descriptors into curl's wait array. */
@@ -279,7 +279,7 @@ int
 ev_http_start(ev_loop *loop, CURL *easy, ev_http_fn fn, void *arg)
 {
 	if (ev_reserve(&loop->transfers, &loop->transfers_cap, loop->ntransfers + 1,
-		       sizeof(*loop->transfers)) < 0)
+	               sizeof(*loop->transfers)) < 0)
 		return -1;
 	if (curl_multi_add_handle(loop->multi, easy) != CURLM_OK)
 		return -1;
@@ -381,7 +381,7 @@ ev_run(ev_loop *loop)
 			break;
 		nwait = ev_fill_waitfds(loop);
 		rc = curl_multi_poll(loop->multi, loop->waitfds, (unsigned)nwait,
-				     ev_next_timeout(loop), NULL);
+		                     ev_next_timeout(loop), NULL);
 		if (rc != CURLM_OK) {
 			log_warnx("event loop: waiting failed: %s", curl_multi_strerror(rc));
 			return -1;

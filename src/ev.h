@@ -30,8 +30,8 @@ typedef int64_t (*ev_timer_fn)(ev_loop *loop, ev_timer *timer, void *arg);
 struct ev_timer {
 	ev_timer_fn fn;
 	void *arg;
-	int64_t due;   /* ev clock, ms */
-	size_t slot;   /* position in the heap; SIZE_MAX when not armed */
+	int64_t due; /* ev clock, ms */
+	size_t slot; /* position in the heap; SIZE_MAX when not armed */
 };
 
 void ev_timer_init(ev_timer *timer, ev_timer_fn fn, void *arg);

@@ -9,11 +9,11 @@
 #ifndef OSTIARY_EXITCODE_H
 #define OSTIARY_EXITCODE_H
 
-#define OSTIARY_EXIT_USAGE 125        /* bad command line or environment; nothing started */
-#define OSTIARY_EXIT_INTERNAL 125     /* ostiary itself failed (cannot fork, no memory) */
+#define OSTIARY_EXIT_USAGE 125          /* bad command line or environment; nothing started */
+#define OSTIARY_EXIT_INTERNAL 125       /* ostiary itself failed (cannot fork, no memory) */
 #define OSTIARY_EXIT_NOT_EXECUTABLE 126 /* COMMAND found but could not be executed */
-#define OSTIARY_EXIT_NOT_FOUND 127    /* COMMAND not found */
-#define OSTIARY_EXIT_SIGNAL_BASE 128  /* child killed by signal N: 128+N */
+#define OSTIARY_EXIT_NOT_FOUND 127      /* COMMAND not found */
+#define OSTIARY_EXIT_SIGNAL_BASE 128    /* child killed by signal N: 128+N */
 
 /* Map a wait(2) status to the exit code ostiary reports. */
 int exitcode_from_wait_status(int wait_status);

@@ -11,11 +11,8 @@
 static enum log_level log_threshold = LOG_LEVEL_NOTICE;
 
 static const char *const log_prefixes[] = {
-	[LOG_LEVEL_ERROR] = "error: ",
-	[LOG_LEVEL_WARN] = "warning: ",
-	[LOG_LEVEL_NOTICE] = "",
-	[LOG_LEVEL_INFO] = "",
-	[LOG_LEVEL_DEBUG] = "debug: ",
+	[LOG_LEVEL_ERROR] = "error: ", [LOG_LEVEL_WARN] = "warning: ", [LOG_LEVEL_NOTICE] = "",
+	[LOG_LEVEL_INFO] = "",         [LOG_LEVEL_DEBUG] = "debug: ",
 };
 
 void
@@ -34,7 +31,7 @@ log_enabled(enum log_level level)
 
 /* One write per line so lines from ostiary and its child do not interleave. */
 static void LOG_PRINTF(3, 0)
-log_vemit(enum log_level level, const char *errtext, const char *fmt, va_list ap)
+        log_vemit(enum log_level level, const char *errtext, const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n;
@@ -52,14 +49,14 @@ log_vemit(enum log_level level, const char *errtext, const char *fmt, va_list ap
 	fprintf(stderr, "%s\n", line);
 }
 
-#define LOG_DEFINE(name, level, with_errno)                                   \
-	void name(const char *fmt, ...)                                       \
-	{                                                                     \
-		const char *errtext = (with_errno) ? strerror(errno) : NULL;  \
-		va_list ap;                                                   \
-		va_start(ap, fmt);                                            \
-		log_vemit(level, errtext, fmt, ap);                           \
-		va_end(ap);                                                   \
+#define LOG_DEFINE(name, level, with_errno)                                                        \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		const char *errtext = (with_errno) ? strerror(errno) : NULL;                       \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_vemit(level, errtext, fmt, ap);                                                \
+		va_end(ap);                                                                        \
 	}
 
 LOG_DEFINE(log_warn, LOG_LEVEL_WARN, 1)

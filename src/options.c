@@ -81,7 +81,8 @@ options_usage(FILE *out)
 	      "                          signal (default 7s)\n"
 	      "  --agent-timeout D       total time for one agent request (default 5s)\n"
 	      "  --retry-max D           longest wait between registration attempts (default 10s)\n"
-	      "Agent (flags override CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN[_FILE], CONSUL_CACERT...):\n"
+	      "Agent (flags override CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN[_FILE], "
+	      "CONSUL_CACERT...):\n"
 	      "  --http-addr ADDR        host:port, http://..., https://..., unix:///path\n"
 	      "                          (default 127.0.0.1:8500)\n"
 	      "  --consul-agent H[:P]    ianitor's form of --http-addr (port defaults to 8500)\n"
@@ -103,8 +104,8 @@ options_usage(FILE *out)
 
 /* Agent settings from flags, kept as given until the environment is read. */
 struct options_flags {
-	const char *addr;      /* --http-addr or --consul-agent */
-	bool addr_is_ianitor;  /* given as --consul-agent: default port 8500 */
+	const char *addr;     /* --http-addr or --consul-agent */
+	bool addr_is_ianitor; /* given as --consul-agent: default port 8500 */
 	const char *token_file;
 	const char *ca_file, *ca_path, *cert, *key, *server_name;
 	const char *agent_timeout;
@@ -158,7 +159,7 @@ options_set_string(char **slot, const char *value, const char *flag, consul_erro
 
 static int
 options_apply_agent_flags(struct options *opts, const struct options_flags *f,
-			  consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
+                          consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
 {
 	consul_config *cfg = &opts->consul;
 
@@ -168,8 +169,8 @@ options_apply_agent_flags(struct options *opts, const struct options_flags *f,
 		return -1;
 	if (f->addr != NULL) {
 		int rc = f->addr_is_ianitor
-				 ? consul_config_set_agent(cfg, f->addr, "--consul-agent", err)
-				 : consul_config_set_addr(cfg, f->addr, "--http-addr", err);
+		                 ? consul_config_set_agent(cfg, f->addr, "--consul-agent", err)
+		                 : consul_config_set_addr(cfg, f->addr, "--http-addr", err);
 		if (rc < 0)
 			return -1;
 	}
@@ -179,7 +180,7 @@ options_apply_agent_flags(struct options *opts, const struct options_flags *f,
 	}
 	if ((f->cert == NULL) != (f->key == NULL))
 		return consul_error_set(err, f->cert ? "--client-cert" : "--client-key",
-					"both --client-cert and --client-key must be given");
+		                        "both --client-cert and --client-key must be given");
 	if ((f->ca_file && options_set_string(&cfg->tls.ca_file, f->ca_file, "--ca-file", err)) ||
 	    (f->ca_path && options_set_string(&cfg->tls.ca_path, f->ca_path, "--ca-path", err)) ||
 	    (f->cert && options_set_string(&cfg->tls.cert_file, f->cert, "--client-cert", err)) ||
@@ -209,14 +210,15 @@ options_port(const char *value, int *out, consul_error *err)
 	long port = strtol(value, &end, 10);
 
 	if (*value == '\0' || *end != '\0' || port < 1 || port > 65535)
-		return consul_error_set(err, "--port", "invalid port \"%s\" (use 1 to 65535)", value);
+		return consul_error_set(err, "--port", "invalid port \"%s\" (use 1 to 65535)",
+		                        value);
 	*out = (int)port;
 	return 0;
 }
 
 static int
 options_push(void *array, size_t *n, size_t elem, const void *value, const char *flag,
-	     consul_error *err)
+             consul_error *err)
 {
 	void **p = array;
 	char *grown = realloc(*p, (*n + 1) * elem);
@@ -237,7 +239,7 @@ options_meta(struct options *opts, char *value, consul_error *err)
 
 	if (eq == NULL || eq == value)
 		return consul_error_set(err, "--meta", "invalid metadata \"%s\" (use KEY=VALUE)",
-					value);
+		                        value);
 	*eq = '\0';
 	kv.key = value;
 	kv.value = eq + 1;
@@ -258,8 +260,8 @@ options_find_separator(int argc, char **argv)
 
 /* One flag; returns 0, or -1 with err filled. */
 static int
-options_one(struct options *opts, struct options_flags *flags, int c, const char *flag,
-	    char *value, consul_error *err)
+options_one(struct options *opts, struct options_flags *flags, int c, const char *flag, char *value,
+            consul_error *err)
 {
 	switch (c) {
 	case OPT_CONSUL_AGENT:
@@ -267,30 +269,61 @@ options_one(struct options *opts, struct options_flags *flags, int c, const char
 		flags->addr = value;
 		flags->addr_is_ianitor = c == OPT_CONSUL_AGENT;
 		return 0;
-	case OPT_TOKEN_FILE: flags->token_file = value; return 0;
-	case OPT_CA_FILE: flags->ca_file = value; return 0;
-	case OPT_CA_PATH: flags->ca_path = value; return 0;
-	case OPT_CLIENT_CERT: flags->cert = value; return 0;
-	case OPT_CLIENT_KEY: flags->key = value; return 0;
-	case OPT_TLS_SERVER_NAME: flags->server_name = value; return 0;
-	case OPT_AGENT_TIMEOUT: flags->agent_timeout = value; return 0;
-	case OPT_TTL: return options_duration(flag, value, &opts->ttl_ms, err);
-	case OPT_HEARTBEAT: return options_duration(flag, value, &opts->heartbeat_ms, err);
+	case OPT_TOKEN_FILE:
+		flags->token_file = value;
+		return 0;
+	case OPT_CA_FILE:
+		flags->ca_file = value;
+		return 0;
+	case OPT_CA_PATH:
+		flags->ca_path = value;
+		return 0;
+	case OPT_CLIENT_CERT:
+		flags->cert = value;
+		return 0;
+	case OPT_CLIENT_KEY:
+		flags->key = value;
+		return 0;
+	case OPT_TLS_SERVER_NAME:
+		flags->server_name = value;
+		return 0;
+	case OPT_AGENT_TIMEOUT:
+		flags->agent_timeout = value;
+		return 0;
+	case OPT_TTL:
+		return options_duration(flag, value, &opts->ttl_ms, err);
+	case OPT_HEARTBEAT:
+		return options_duration(flag, value, &opts->heartbeat_ms, err);
 	case OPT_DEREGISTER_AFTER:
 		return options_duration(flag, value, &opts->deregister_after_ms, err);
-	case OPT_KILL_TIMEOUT: return options_duration(flag, value, &opts->kill_timeout_ms, err);
-	case OPT_RETRY_MAX: return options_duration(flag, value, &opts->retry_max_ms, err);
+	case OPT_KILL_TIMEOUT:
+		return options_duration(flag, value, &opts->kill_timeout_ms, err);
+	case OPT_RETRY_MAX:
+		return options_duration(flag, value, &opts->retry_max_ms, err);
 	case OPT_TAGS:
 		return options_push(&opts->tags, &opts->ntags, sizeof(char *), &value, flag, err);
-	case OPT_ID: return options_set_string(&opts->service_id, value, flag, err);
-	case OPT_ADDRESS: return options_set_string(&opts->address, value, flag, err);
-	case OPT_PORT: return options_port(value, &opts->port, err);
-	case OPT_META: return options_meta(opts, value, err);
-	case OPT_SUBREAPER: opts->subreaper = true; return 0;
-	case 'v': opts->verbosity++; return 0;
-	case 'h': opts->show_help = true; return 0;
-	case 'V': opts->show_version = true; return 0;
-	default: return consul_error_set(err, flag, "unknown option (see ostiary --help)");
+	case OPT_ID:
+		return options_set_string(&opts->service_id, value, flag, err);
+	case OPT_ADDRESS:
+		return options_set_string(&opts->address, value, flag, err);
+	case OPT_PORT:
+		return options_port(value, &opts->port, err);
+	case OPT_META:
+		return options_meta(opts, value, err);
+	case OPT_SUBREAPER:
+		opts->subreaper = true;
+		return 0;
+	case 'v':
+		opts->verbosity++;
+		return 0;
+	case 'h':
+		opts->show_help = true;
+		return 0;
+	case 'V':
+		opts->show_version = true;
+		return 0;
+	default:
+		return consul_error_set(err, flag, "unknown option (see ostiary --help)");
 	}
 }
 
@@ -308,7 +341,7 @@ options_flag_name(int c, char *buf, size_t len, const char *arg)
 
 static int
 options_scan(struct options *opts, struct options_flags *flags, int argc, char **argv,
-	     consul_error *err)
+             consul_error *err)
 {
 	int c, index;
 	char flag[64];
@@ -325,7 +358,7 @@ options_scan(struct options *opts, struct options_flags *flags, int argc, char *
 		if (c == ':')
 			return consul_error_set(err, given, "needs a value (see ostiary --help)");
 		if (options_one(opts, flags, c, options_flag_name(c, flag, sizeof(flag), given),
-				optarg, err) < 0)
+		                optarg, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -333,7 +366,7 @@ options_scan(struct options *opts, struct options_flags *flags, int argc, char *
 
 static int
 options_finish(struct options *opts, const struct options_flags *flags, consul_warn_fn warn,
-	       consul_error *err)
+               consul_error *err)
 {
 	char note[160];
 
@@ -353,19 +386,20 @@ options_finish(struct options *opts, const struct options_flags *flags, consul_w
 		opts->heartbeat_ms = opts->ttl_ms / 3 > 0 ? opts->ttl_ms / 3 : 1;
 	if (opts->heartbeat_ms >= opts->ttl_ms)
 		return consul_error_set(err, "--heartbeat",
-					"must be shorter than --ttl, or the check expires between "
-					"pushes (a third of the TTL is a good choice)");
+		                        "must be shorter than --ttl, or the check expires between "
+		                        "pushes (a third of the TTL is a good choice)");
 	if (opts->retry_max_ms <= 0)
 		return consul_error_set(err, "--retry-max", "must be more than 0");
-	if (opts->deregister_after_ms > 0 && opts->deregister_after_ms < OPTIONS_AGENT_DEREGISTER_MIN_MS) {
+	if (opts->deregister_after_ms > 0 &&
+	    opts->deregister_after_ms < OPTIONS_AGENT_DEREGISTER_MIN_MS) {
 		snprintf(note, sizeof(note),
-			 "--deregister-after below 1m: the agent raises it to 1m");
+		         "--deregister-after below 1m: the agent raises it to 1m");
 		if (warn != NULL)
 			warn(NULL, note);
 	}
 	if (options_set_string(&opts->service_id,
-			       opts->service_id ? opts->service_id : opts->service_name, "--id",
-			       err) < 0)
+	                       opts->service_id ? opts->service_id : opts->service_name, "--id",
+	                       err) < 0)
 		return -1;
 	if (asprintf(&opts->check_id, "service:%s", opts->service_id) < 0 ||
 	    asprintf(&opts->check_name, "%s process", opts->service_name) < 0)
@@ -385,7 +419,7 @@ options_validate_service(const struct options *opts, consul_error *err)
 
 int
 options_parse(struct options *opts, int argc, char **argv, consul_getenv_fn getenv_fn,
-	      consul_warn_fn warn, consul_error *err)
+              consul_warn_fn warn, consul_error *err)
 {
 	struct options_flags flags = { 0 };
 	int sep = options_find_separator(argc, argv);
@@ -404,17 +438,17 @@ options_parse(struct options *opts, int argc, char **argv, consul_getenv_fn gete
 		return 0;
 	if (optind >= nopt)
 		return consul_error_set(err, "SERVICE",
-					"missing service name (usage: ostiary [options] SERVICE -- "
-					"COMMAND [ARGS...])");
+		                        "missing service name (usage: ostiary [options] SERVICE -- "
+		                        "COMMAND [ARGS...])");
 	if (optind + 1 < nopt)
 		return consul_error_set(err, argv[optind + 1],
-					"unexpected argument after SERVICE \"%s\"; put COMMAND "
-					"after \"--\"",
-					argv[optind]);
+		                        "unexpected argument after SERVICE \"%s\"; put COMMAND "
+		                        "after \"--\"",
+		                        argv[optind]);
 	if (sep < 0 || sep + 1 >= argc)
 		return consul_error_set(err, "COMMAND",
-					"missing \"-- COMMAND\" (usage: ostiary [options] SERVICE "
-					"-- COMMAND [ARGS...])");
+		                        "missing \"-- COMMAND\" (usage: ostiary [options] SERVICE "
+		                        "-- COMMAND [ARGS...])");
 	if (options_set_string(&opts->service_name, argv[optind], "SERVICE", err) < 0)
 		return -1;
 	opts->command = argv + sep + 1;

@@ -32,7 +32,7 @@ struct options {
 	size_t ntags;
 	consul_kv *meta; /* key/value point into argv (split in place) */
 	size_t nmeta;
-	char *check_id;  /* "service:<id>", Consul's own default for a service check */
+	char *check_id; /* "service:<id>", Consul's own default for a service check */
 	char *check_name;
 
 	/* timing */
@@ -61,7 +61,7 @@ struct options {
  * argv is permuted and modified in place (--meta values are split).
  */
 int options_parse(struct options *opts, int argc, char **argv, consul_getenv_fn getenv_fn,
-		  consul_warn_fn warn, consul_error *err);
+                  consul_warn_fn warn, consul_error *err);
 void options_free(struct options *opts);
 /* Fill a consul_service from the options (pointers into opts). */
 void options_service(const struct options *opts, consul_service *svc, consul_check *check);

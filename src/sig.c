@@ -15,8 +15,8 @@ static const int sig_terminating[] = { SIGTERM, SIGINT, SIGQUIT };
 /* Passed on as they are: reload, log rotation, window size, and the rest
  * a daemon may use.  Job-control stops (TSTP, TTIN, TTOU) keep their
  * default so ostiary can be suspended from a shell like any program. */
-static const int sig_forwarded[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGURG,
-				     SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ };
+static const int sig_forwarded[] = { SIGHUP, SIGUSR1,   SIGUSR2, SIGWINCH, SIGALRM,
+	                             SIGURG, SIGVTALRM, SIGPROF, SIGXCPU,  SIGXFSZ };
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -133,14 +133,14 @@ static const struct {
 	int signo;
 	const char *name;
 } sig_names[] = {
-	{ SIGHUP, "SIGHUP" },   { SIGINT, "SIGINT" },     { SIGQUIT, "SIGQUIT" },
-	{ SIGILL, "SIGILL" },   { SIGTRAP, "SIGTRAP" },   { SIGABRT, "SIGABRT" },
-	{ SIGBUS, "SIGBUS" },   { SIGFPE, "SIGFPE" },     { SIGKILL, "SIGKILL" },
-	{ SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" },   { SIGUSR2, "SIGUSR2" },
-	{ SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" },   { SIGTERM, "SIGTERM" },
-	{ SIGCHLD, "SIGCHLD" }, { SIGCONT, "SIGCONT" },   { SIGSTOP, "SIGSTOP" },
-	{ SIGTSTP, "SIGTSTP" }, { SIGTTIN, "SIGTTIN" },   { SIGTTOU, "SIGTTOU" },
-	{ SIGURG, "SIGURG" },   { SIGXCPU, "SIGXCPU" },   { SIGXFSZ, "SIGXFSZ" },
+	{ SIGHUP, "SIGHUP" },       { SIGINT, "SIGINT" },   { SIGQUIT, "SIGQUIT" },
+	{ SIGILL, "SIGILL" },       { SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" },
+	{ SIGBUS, "SIGBUS" },       { SIGFPE, "SIGFPE" },   { SIGKILL, "SIGKILL" },
+	{ SIGUSR1, "SIGUSR1" },     { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
+	{ SIGPIPE, "SIGPIPE" },     { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" },
+	{ SIGCHLD, "SIGCHLD" },     { SIGCONT, "SIGCONT" }, { SIGSTOP, "SIGSTOP" },
+	{ SIGTSTP, "SIGTSTP" },     { SIGTTIN, "SIGTTIN" }, { SIGTTOU, "SIGTTOU" },
+	{ SIGURG, "SIGURG" },       { SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" },
 	{ SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" }, { SIGWINCH, "SIGWINCH" },
 	{ SIGSYS, "SIGSYS" },
 };

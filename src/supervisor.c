@@ -28,7 +28,7 @@ enum sup_state {
 };
 
 enum sup_event {
-	SUP_EV_TERMINATE,    /* TERM, INT or QUIT arrived */
+	SUP_EV_TERMINATE, /* TERM, INT or QUIT arrived */
 	SUP_EV_CHILD_EXITED,
 	SUP_EV_DEREGISTERED, /* the agent session finished its shutdown */
 	SUP_EV_KILL_TIMEOUT,
@@ -96,7 +96,7 @@ sup_dispatch(struct supervisor *sup, enum sup_event event)
 
 	if (t->next == SUP_SAME) {
 		log_debug("supervisor: event %d ignored while %s", (int)event,
-			  sup_state_names[sup->state]);
+		          sup_state_names[sup->state]);
 		return;
 	}
 	log_debug("supervisor: %s -> %s", sup_state_names[sup->state], sup_state_names[t->next]);
@@ -125,7 +125,7 @@ sup_send_stop_signal(struct supervisor *sup)
 	char name[32];
 
 	log_notice("sending %s to %s (pid %d)", sig_name(sup->stop_signal, name, sizeof(name)),
-		   sup->child->name, (int)sup->child->pid);
+	           sup->child->name, (int)sup->child->pid);
 	child_signal(sup->child, sup->stop_signal);
 	/* A stopped process cannot act on the signal until it runs again. */
 	if (sup->child->state == CHILD_STOPPED)
@@ -149,8 +149,7 @@ static void
 sup_kill_child(struct supervisor *sup)
 {
 	log_warnx("%s (pid %d) still running %lld ms after the stop signal; sending SIGKILL",
-		  sup->child->name, (int)sup->child->pid,
-		  (long long)sup->settings.kill_timeout_ms);
+	          sup->child->name, (int)sup->child->pid, (long long)sup->settings.kill_timeout_ms);
 	child_signal(sup->child, SIGKILL);
 }
 
@@ -177,12 +176,12 @@ sup_report_child(struct supervisor *sup)
 
 	if (child->state == CHILD_RUNNING) {
 		snprintf(output, sizeof(output), "%s (pid %d) is running", child->name,
-			 (int)child->pid);
+		         (int)child->pid);
 		agent_set_status(sup->agent, CONSUL_PASSING, output);
 	} else if (child->state == CHILD_STOPPED) {
 		snprintf(output, sizeof(output), "%s (pid %d) is stopped by %s and not serving",
-			 child->name, (int)child->pid,
-			 sig_name(child->stop_signal, name, sizeof(name)));
+		         child->name, (int)child->pid,
+		         sig_name(child->stop_signal, name, sizeof(name)));
 		agent_set_status(sup->agent, CONSUL_CRITICAL, output);
 	}
 }
@@ -194,10 +193,10 @@ sup_log_exit(const struct child *child)
 
 	if (WIFSIGNALED(child->wait_status))
 		log_notice("%s (pid %d) was killed by %s", child->name, (int)child->pid,
-			   sig_name(WTERMSIG(child->wait_status), name, sizeof(name)));
+		           sig_name(WTERMSIG(child->wait_status), name, sizeof(name)));
 	else
 		log_notice("%s (pid %d) exited with status %d", child->name, (int)child->pid,
-			   WEXITSTATUS(child->wait_status));
+		           WEXITSTATUS(child->wait_status));
 }
 
 /* Reap everything that is ready: our child, and orphans when we are PID 1. */
@@ -241,7 +240,7 @@ sup_on_signal(struct supervisor *sup, int signo)
 		sup_dispatch(sup, SUP_EV_TERMINATE);
 	} else if (sig_is_forwarded(signo)) {
 		log_info("forwarding %s to %s", sig_name(signo, name, sizeof(name)),
-			 sup->child->name);
+		         sup->child->name);
 		child_signal(sup->child, signo);
 	}
 }
@@ -285,7 +284,7 @@ sup_wait_blocking(struct supervisor *sup)
 
 int
 supervisor_run(ev_loop *loop, struct agent *agent, struct child *child, int signal_fd,
-	       const struct supervisor_settings *settings)
+               const struct supervisor_settings *settings)
 {
 	struct supervisor sup = {
 		.loop = loop,

@@ -26,7 +26,7 @@ struct supervisor_settings {
  * The child must already be running; returns the exit code for ostiary.
  */
 int supervisor_run(ev_loop *loop, struct agent *agent, struct child *child, int signal_fd,
-		   const struct supervisor_settings *settings);
+                   const struct supervisor_settings *settings);
 
 /* Ask the kernel to make us the reaper of orphaned descendants (Linux). */
 int supervisor_become_subreaper(void);

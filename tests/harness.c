@@ -120,12 +120,12 @@ prepare_child(pid_t parent)
 	sigemptyset(&dfl.sa_mask);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);   /* EINVAL for reserved numbers: fine */
+			sigaction(sig, &dfl, NULL); /* EINVAL for reserved numbers: fine */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
-		_exit(127);                        /* the parent died before prctl */
+		_exit(127); /* the parent died before prctl */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -145,7 +145,7 @@ buffer_append(char *ptr, size_t size, size_t nmemb, void *userdata)
 	char *grown = realloc(buf->data, buf->len + n + 1);
 
 	if (grown == NULL)
-		return 0;                          /* makes libcurl fail the transfer */
+		return 0; /* makes libcurl fail the transfer */
 	memcpy(grown + buf->len, ptr, n);
 	buf->data = grown;
 	buf->len += n;
@@ -161,7 +161,7 @@ set_request_body(CURL *curl, const char *method, const char *body, struct curl_s
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 		*headers = curl_slist_append(*headers, "Content-Type: application/json");
 	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-		   strcmp(method, "OPTIONS") != 0) {
+	           strcmp(method, "OPTIONS") != 0) {
 		/* An explicit empty body, so a PUT/POST carries Content-Length: 0. */
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
@@ -173,8 +173,7 @@ set_request_body(CURL *curl, const char *method, const char *body, struct curl_s
 /* One request to 127.0.0.1:port.  Returns the HTTP status or -1; the body
  * goes to *response (caller frees response->data). */
 static int
-http_call(int port, const char *method, const char *path, const char *body,
-	  struct buffer *response)
+http_call(int port, const char *method, const char *path, const char *body, struct buffer *response)
 {
 	CURL *curl;
 	struct curl_slist *headers = NULL;
@@ -192,7 +191,7 @@ http_call(int port, const char *method, const char *path, const char *body,
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROXY, "");   /* ignore http_proxy & co. */
+	curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* ignore http_proxy & co. */
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)HTTP_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)HTTP_TOTAL_TIMEOUT_MS);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, buffer_append);
@@ -233,8 +232,7 @@ control_get(sim *s, const char *path, int (*is_kind)(const json_t *))
 {
 	json_t *value = NULL;
 
-	if (sim_control(s, "GET", path, NULL, &value) != 200 || value == NULL ||
-	    !is_kind(value)) {
+	if (sim_control(s, "GET", path, NULL, &value) != 200 || value == NULL || !is_kind(value)) {
 		json_decref(value);
 		return NULL;
 	}
@@ -293,7 +291,8 @@ sim_count(sim *s, const char *method, const char *path_prefix)
 
 	if (log == NULL)
 		return -1;
-	json_array_foreach(log, i, entry) {
+	json_array_foreach(log, i, entry)
+	{
 		if (entry_matches(entry, method, path_prefix))
 			count++;
 	}
@@ -329,8 +328,8 @@ state_field(sim *s, const char *table, const char *id, const char *field)
 
 	if (state == NULL || id == NULL)
 		goto out;
-	value = json_string_value(json_object_get(
-		json_object_get(json_object_get(state, table), id), field));
+	value = json_string_value(
+	        json_object_get(json_object_get(json_object_get(state, table), id), field));
 	if (value != NULL)
 		copy = strdup(value);
 out:
@@ -435,7 +434,7 @@ read_ready_line(int fd, pid_t pid, char *line, size_t size)
 			continue;
 		got = read(fd, line + len, size - 1 - len);
 		if (got == 0)
-			return false;                  /* it exited without a word */
+			return false; /* it exited without a word */
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -482,7 +481,7 @@ sim_start(sim *s, const char *const *extra_args)
 		return -1;
 	}
 	ready = read_ready_line(fds[0], pid, line, sizeof(line));
-	close(fds[0]);   /* the simulator writes nothing else to stdout */
+	close(fds[0]); /* the simulator writes nothing else to stdout */
 	if (!ready || !parse_ready_line(s, line)) {
 		kill(pid, SIGKILL);
 		reap_blocking(pid);
@@ -505,7 +504,7 @@ sim_stop(sim *s)
 		reap_blocking(s->pid);
 	}
 	if (s->unix_path[0] != '\0')
-		unlink(s->unix_path);              /* left behind only if it was killed */
+		unlink(s->unix_path); /* left behind only if it was killed */
 	s->pid = 0;
 }
 
@@ -567,7 +566,7 @@ static int
 open_capture_file(proc *p)
 {
 	int len = snprintf(p->out_path, sizeof(p->out_path), "%s/ostiary-proc-XXXXXX",
-			   env_or("TMPDIR", "/tmp"));
+	                   env_or("TMPDIR", "/tmp"));
 
 	if (len < 0 || (size_t)len >= sizeof(p->out_path)) {
 		p->out_path[0] = '\0';
@@ -609,7 +608,7 @@ proc_start(proc *p, const char *const *argv, const char *const *env)
 	if (pid == 0)
 		exec_child(argv, child_env, devnull, out_fd, parent);
 	if (pid > 0)
-		setpgid(pid, pid);                 /* also here, so there is no race */
+		setpgid(pid, pid); /* also here, so there is no race */
 	free(child_env);
 	if (devnull >= 0)
 		close(devnull);
@@ -638,7 +637,7 @@ proc_wait(proc *p, int timeout_ms)
 		if (r == p->pid)
 			return status;
 		if (r == -1 && errno != EINTR)
-			return -1;                     /* ECHILD: reaped before */
+			return -1; /* ECHILD: reaped before */
 		if (mono_ms() >= deadline)
 			return -1;
 		sleep_ms(POLL_INTERVAL_MS);
@@ -680,8 +679,8 @@ proc_output_contains(proc *p, const char *needle)
 {
 	size_t len;
 	char *text = read_capture(p, &len);
-	bool found = text != NULL && needle != NULL &&
-		     memmem(text, len, needle, strlen(needle)) != NULL;
+	bool found =
+	        text != NULL && needle != NULL && memmem(text, len, needle, strlen(needle)) != NULL;
 
 	free(text);
 	return found;
@@ -697,11 +696,10 @@ proc_kill(proc *p)
 	memset(&info, 0, sizeof(info));
 	/* Only while it is still our unreaped child (running or zombie) are its
 	 * pid and process group certainly ours to signal. */
-	if (p->pid > 0 &&
-	    waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
+	if (p->pid > 0 && waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
 		kill(-p->pid, SIGKILL);
 		if (info.si_pid == 0)
-			kill(p->pid, SIGKILL);         /* in case it left its group */
+			kill(p->pid, SIGKILL); /* in case it left its group */
 		reap_blocking(p->pid);
 	}
 	p->pid = 0;

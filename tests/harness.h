@@ -16,8 +16,8 @@ typedef struct sim {
 	pid_t pid;
 	int agent_port;
 	int control_port;
-	char agent_addr[64];   /* "127.0.0.1:<agent_port>" */
-	char unix_path[108];   /* "" unless started with a unix socket */
+	char agent_addr[64]; /* "127.0.0.1:<agent_port>" */
+	char unix_path[108]; /* "" unless started with a unix socket */
 } sim;
 
 /* Start tests/sim/consul_sim.py (path from env OSTIARY_SIM, python from env
@@ -32,8 +32,8 @@ void sim_stop(sim *s);
  * out_json != NULL and the response parses as JSON, *out_json gets a new
  * reference (else NULL). */
 int sim_control(sim *s, const char *method, const char *path, const char *body, json_t **out_json);
-json_t *sim_log(sim *s);                     /* GET /log -> array (new ref) or NULL */
-json_t *sim_state(sim *s);                   /* GET /state -> object (new ref) or NULL */
+json_t *sim_log(sim *s);   /* GET /log -> array (new ref) or NULL */
+json_t *sim_state(sim *s); /* GET /state -> object (new ref) or NULL */
 /* PUT /fault, e.g. "{\"mode\":\"error\",\"status\":503,\"count\":1}".
  * Returns 0 when the simulator accepted it, else -1. */
 int sim_fault(sim *s, const char *json_body);
@@ -43,7 +43,8 @@ int sim_count(sim *s, const char *method, const char *path_prefix);
 /* Agent-port request (for tests that poke the agent directly).  Returns the
  * status (-1 on transport error); if out_body != NULL it gets the body
  * (malloc'd, NUL-terminated) or NULL. */
-int sim_agent(sim *s, const char *method, const char *path_and_query, const char *body, char **out_body);
+int sim_agent(sim *s, const char *method, const char *path_and_query, const char *body,
+              char **out_body);
 /* Status of check `check_id` in /state ("passing", ...) or NULL; malloc'd. */
 char *sim_check_status(sim *s, const char *check_id);
 /* Output of check `check_id` in /state or NULL; malloc'd. */
@@ -58,7 +59,7 @@ long long mono_ms(void);
 
 typedef struct proc {
 	pid_t pid;
-	char out_path[256];  /* stdout+stderr captured to this temp file */
+	char out_path[256]; /* stdout+stderr captured to this temp file */
 } proc;
 
 /* fork/exec argv (argv[0] is a path; a bare name is searched in PATH) with
@@ -77,7 +78,7 @@ bool proc_output_contains(proc *p, const char *needle);
 /* SIGKILL + reap if not reaped yet (the whole process group, so whatever the
  * process started dies too), remove the temp file.  Safe to call twice. */
 void proc_kill(proc *p);
-const char *ostiary_bin(void);               /* env OSTIARY_BIN, else "build/ostiary" */
-const char *helpers_dir(void);               /* env OSTIARY_HELPERS, else "build/tests/helpers" */
+const char *ostiary_bin(void); /* env OSTIARY_BIN, else "build/ostiary" */
+const char *helpers_dir(void); /* env OSTIARY_HELPERS, else "build/tests/helpers" */
 
 #endif

@@ -59,9 +59,9 @@ typedef struct consul_error {
 /* Fill *err (when err is not NULL) printf-style. Always returns -1. */
 int consul_error_set(consul_error *err, const char *source, const char *fmt, ...)
 #if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
+        __attribute__((format(printf, 3, 4)))
 #endif
-	;
+        ;
 
 /* --------------------------------------------------------------- durations */
 
@@ -116,7 +116,7 @@ typedef struct consul_config {
 	char *token;       /* ACL secret: never logged, sent only as X-Consul-Token */
 	consul_tls tls;
 	long connect_timeout_ms;
-	long timeout_ms;   /* total time for one request */
+	long timeout_ms; /* total time for one request */
 } consul_config;
 
 /* Defaults: http://127.0.0.1:8500, no token, TLS verify on, default timeouts. */
@@ -134,14 +134,14 @@ int consul_config_copy(consul_config *dst, const consul_config *src);
  * Any other scheme: "Unknown protocol scheme: <x>".
  */
 int consul_config_set_addr(consul_config *cfg, const char *addr, const char *source,
-			   consul_error *err);
+                           consul_error *err);
 
 /*
  * ianitor's --consul-agent HOST[:PORT]: like consul_config_set_addr, except
  * that a missing port means 8500.
  */
 int consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
-			    consul_error *err);
+                            consul_error *err);
 
 /* Read a token file (contents whitespace-trimmed, must not be empty). */
 int consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err);
@@ -159,7 +159,7 @@ typedef const char *(*consul_getenv_fn)(const char *name);
  * reads the process environment.  On error cfg is left unchanged.
  */
 int consul_config_from_env(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
-			   void *warn_arg, consul_error *err);
+                           void *warn_arg, consul_error *err);
 
 /* The base URL without credentials, e.g. "http://127.0.0.1:8500" or
  * "unix:///run/consul.sock"; for log lines. Caller frees. */
@@ -174,23 +174,23 @@ typedef struct consul_kv {
 
 /* A TTL check, embedded in a service registration or registered alone. */
 typedef struct consul_check {
-	const char *id;            /* "CheckID" when embedded, "ID" when alone */
+	const char *id; /* "CheckID" when embedded, "ID" when alone */
 	const char *name;
-	const char *notes;         /* NULL = omitted */
-	const char *service_id;    /* only for a standalone registration */
-	int64_t ttl_ms;            /* > 0 */
+	const char *notes;           /* NULL = omitted */
+	const char *service_id;      /* only for a standalone registration */
+	int64_t ttl_ms;              /* > 0 */
 	int64_t deregister_after_ms; /* DeregisterCriticalServiceAfter; 0 = omitted */
-	bool has_status;           /* send Status (initial status) */
+	bool has_status;             /* send Status (initial status) */
 	enum consul_status status;
 } consul_check;
 
 typedef struct consul_service {
-	const char *id;            /* NULL = the agent uses the name */
-	const char *name;          /* required */
+	const char *id;   /* NULL = the agent uses the name */
+	const char *name; /* required */
 	const char *const *tags;
 	size_t ntags;
-	const char *address;       /* NULL = omitted */
-	int port;                  /* 0 = omitted */
+	const char *address; /* NULL = omitted */
+	int port;            /* 0 = omitted */
 	const consul_kv *meta;
 	size_t nmeta;
 	const consul_check *checks;
@@ -221,13 +221,13 @@ const consul_config *consul_client_config(const consul_client *client);
 
 /* How a finished call went, from the caller's point of view. */
 enum consul_outcome {
-	CONSUL_OK = 0,        /* 200 */
-	CONSUL_GONE,          /* 404, or 500 "... does not have associated TTL": re-register */
-	CONSUL_DENIED,        /* 403: ACL token missing, unknown or lacking rights */
-	CONSUL_REJECTED,      /* other 4xx: our request is wrong; retrying will not help */
-	CONSUL_SERVER_ERROR,  /* 5xx (other than GONE) or 429 */
-	CONSUL_UNREACHABLE,   /* could not connect, reset, timed out */
-	CONSUL_BAD_RESPONSE,  /* not HTTP, oversized, or unexpected status */
+	CONSUL_OK = 0,       /* 200 */
+	CONSUL_GONE,         /* 404, or 500 "... does not have associated TTL": re-register */
+	CONSUL_DENIED,       /* 403: ACL token missing, unknown or lacking rights */
+	CONSUL_REJECTED,     /* other 4xx: our request is wrong; retrying will not help */
+	CONSUL_SERVER_ERROR, /* 5xx (other than GONE) or 429 */
+	CONSUL_UNREACHABLE,  /* could not connect, reset, timed out */
+	CONSUL_BAD_RESPONSE, /* not HTTP, oversized, or unexpected status */
 };
 
 const char *consul_outcome_name(enum consul_outcome outcome);
@@ -236,8 +236,8 @@ enum consul_outcome consul_classify(CURLcode code, long status, const char *body
 typedef struct consul_response {
 	enum consul_outcome outcome;
 	CURLcode curl_code;
-	long status;        /* 0 when no HTTP answer */
-	char *body;         /* NUL-terminated, never NULL after a finished call */
+	long status; /* 0 when no HTTP answer */
+	char *body;  /* NUL-terminated, never NULL after a finished call */
 	size_t body_len;
 	char error[CURL_ERROR_SIZE]; /* transport error text, "" if none */
 } consul_response;
@@ -250,22 +250,23 @@ enum consul_register_flags {
 };
 
 consul_call *consul_service_register_call(consul_client *c, const consul_service *svc,
-					  unsigned flags);
+                                          unsigned flags);
 consul_call *consul_service_deregister_call(consul_client *c, const char *service_id);
-consul_call *consul_service_maintenance_call(consul_client *c, const char *service_id,
-					     bool enable, const char *reason);
+consul_call *consul_service_maintenance_call(consul_client *c, const char *service_id, bool enable,
+                                             const char *reason);
 consul_call *consul_check_register_call(consul_client *c, const consul_check *check);
 consul_call *consul_check_deregister_call(consul_client *c, const char *check_id);
 /* PUT /v1/agent/check/update/:id with {"Status","Output"}. */
 consul_call *consul_check_update_call(consul_client *c, const char *check_id,
-				      enum consul_status status, const char *output);
+                                      enum consul_status status, const char *output);
 /* PUT /v1/agent/check/pass|warn|fail/:id?note=... */
 consul_call *consul_check_ttl_call(consul_client *c, const char *check_id,
-				   enum consul_status status, const char *note);
-consul_call *consul_services_call(consul_client *c);                    /* GET agent/services */
-consul_call *consul_service_call(consul_client *c, const char *service_id); /* GET agent/service/:id */
-consul_call *consul_checks_call(consul_client *c);                      /* GET agent/checks */
-consul_call *consul_self_call(consul_client *c);                        /* GET agent/self */
+                                   enum consul_status status, const char *note);
+consul_call *consul_services_call(consul_client *c); /* GET agent/services */
+consul_call *consul_service_call(consul_client *c,
+                                 const char *service_id); /* GET agent/service/:id */
+consul_call *consul_checks_call(consul_client *c);        /* GET agent/checks */
+consul_call *consul_self_call(consul_client *c);          /* GET agent/self */
 
 /* Override the total timeout of this call (e.g. a short one on shutdown). */
 void consul_call_set_timeout(consul_call *call, long timeout_ms);

@@ -33,7 +33,8 @@ struct consul_call {
 
 /* ------------------------------------------------------------------ clients */
 
-static bool call_has_control_chars(const char *text)
+static bool
+call_has_control_chars(const char *text)
 {
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f)
@@ -42,22 +43,24 @@ static bool call_has_control_chars(const char *text)
 	return false;
 }
 
-static int call_check_config(const consul_config *cfg, consul_error *err)
+static int
+call_check_config(const consul_config *cfg, consul_error *err)
 {
 	if (!cfg->tls.cert_file != !cfg->tls.key_file)
 		return consul_error_set(err, "TLS", CONFIG_CERT_PAIR_TEXT);
 	if (cfg->transport == CONSUL_TRANSPORT_UNIX && (!cfg->socket_path || !*cfg->socket_path))
 		return consul_error_set(
-			err, "address",
-			"a unix socket path is required (e.g. unix:///run/consul/http.sock)");
+		        err, "address",
+		        "a unix socket path is required (e.g. unix:///run/consul/http.sock)");
 	/* The token goes into a header line: a newline would split it. */
 	if (cfg->token && call_has_control_chars(cfg->token))
 		return consul_error_set(
-			err, "token", "the ACL token contains control characters (a line break?)");
+		        err, "token", "the ACL token contains control characters (a line break?)");
 	return 0;
 }
 
-consul_client *consul_client_new(const consul_config *cfg, consul_error *err)
+consul_client *
+consul_client_new(const consul_config *cfg, consul_error *err)
 {
 	consul_client *client;
 
@@ -72,7 +75,8 @@ consul_client *consul_client_new(const consul_config *cfg, consul_error *err)
 	return client;
 }
 
-void consul_client_free(consul_client *client)
+void
+consul_client_free(consul_client *client)
 {
 	if (!client)
 		return;
@@ -80,14 +84,16 @@ void consul_client_free(consul_client *client)
 	free(client);
 }
 
-const consul_config *consul_client_config(const consul_client *client)
+const consul_config *
+consul_client_config(const consul_client *client)
 {
 	return &client->cfg;
 }
 
 /* ----------------------------------------------------------- classification */
 
-const char *consul_outcome_name(enum consul_outcome outcome)
+const char *
+consul_outcome_name(enum consul_outcome outcome)
 {
 	switch (outcome) {
 	case CONSUL_OK:
@@ -108,7 +114,8 @@ const char *consul_outcome_name(enum consul_outcome outcome)
 	return "unknown";
 }
 
-static enum consul_outcome call_classify_transport(CURLcode code)
+static enum consul_outcome
+call_classify_transport(CURLcode code)
 {
 	switch (code) {
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -129,7 +136,8 @@ static enum consul_outcome call_classify_transport(CURLcode code)
  * push to an unknown check with 500 "does not have associated TTL" instead
  * of 404 (agent-api notes 2.5); both mean "register again".
  */
-enum consul_outcome consul_classify(CURLcode code, long status, const char *body)
+enum consul_outcome
+consul_classify(CURLcode code, long status, const char *body)
 {
 	if (code != CURLE_OK)
 		return call_classify_transport(code);
@@ -155,8 +163,8 @@ enum consul_outcome consul_classify(CURLcode code, long status, const char *body
  */
 
 /* `endpoint` ends with "/" when an ID must follow. */
-static consul_call *call_new(consul_client *client, const char *method, const char *endpoint,
-			     const char *id)
+static consul_call *
+call_new(consul_client *client, const char *method, const char *endpoint, const char *id)
 {
 	bool needs_id = endpoint[strlen(endpoint) - 1] == '/';
 	consul_call *call;
@@ -181,7 +189,8 @@ static consul_call *call_new(consul_client *client, const char *method, const ch
 }
 
 /* Adds "name=value" to the query; a NULL value adds nothing. */
-static consul_call *call_query(consul_call *call, const char *name, const char *value)
+static consul_call *
+call_query(consul_call *call, const char *name, const char *value)
 {
 	char *escaped;
 	int rc;
@@ -190,8 +199,8 @@ static consul_call *call_query(consul_call *call, const char *name, const char *
 		return call;
 	escaped = curl_easy_escape(call->easy, value, 0);
 	rc = escaped ? strbuf_printf(&call->path, "%c%s=%s", call->has_query ? '&' : '?', name,
-				     escaped)
-		     : -1;
+	                             escaped)
+	             : -1;
 	curl_free(escaped);
 	if (rc < 0) {
 		consul_call_free(call);
@@ -202,7 +211,8 @@ static consul_call *call_query(consul_call *call, const char *name, const char *
 }
 
 /* Takes the reference to body. */
-static consul_call *call_json(consul_call *call, json_t *body)
+static consul_call *
+call_json(consul_call *call, json_t *body)
 {
 	if (call && body)
 		call->body = json_dumps(body, JSON_COMPACT);
@@ -216,16 +226,18 @@ static consul_call *call_json(consul_call *call, json_t *body)
 
 /* A TLS server name goes into the URL so that libcurl sends it as SNI and
  * verifies the certificate against it (7.88 has no separate option). */
-static bool call_uses_server_name(const consul_config *cfg)
+static bool
+call_uses_server_name(const consul_config *cfg)
 {
 	return cfg->transport == CONSUL_TRANSPORT_TCP && cfg->https && cfg->tls.server_name &&
 	       *cfg->tls.server_name;
 }
 
-static char *call_url(const consul_call *call)
+static char *
+call_url(const consul_call *call)
 {
 	const consul_config *cfg = call->cfg;
-	struct strbuf url = {0};
+	struct strbuf url = { 0 };
 	int rc;
 
 	/* Over a unix socket the Go client's Host is "localhost" too. */
@@ -233,8 +245,8 @@ static char *call_url(const consul_call *call)
 		rc = strbuf_printf(&url, "http://localhost");
 	else
 		rc = config_append_origin(&url, cfg,
-					  call_uses_server_name(cfg) ? cfg->tls.server_name
-								     : config_host(cfg));
+		                          call_uses_server_name(cfg) ? cfg->tls.server_name
+		                                                     : config_host(cfg));
 	if (rc < 0 || strbuf_printf(&url, "%s%s", config_path_prefix(cfg), call->path.data) < 0) {
 		strbuf_free(&url);
 		return NULL;
@@ -244,11 +256,12 @@ static char *call_url(const consul_call *call)
 
 /* "name:port:host:port": the connection for the server name in the URL goes
  * to the configured host (which may be a name, unlike CURLOPT_RESOLVE's). */
-static int call_connect_to(consul_call *call)
+static int
+call_connect_to(consul_call *call)
 {
 	const consul_config *cfg = call->cfg;
 	int port = cfg->port ? cfg->port : 443;
-	struct strbuf entry = {0};
+	struct strbuf entry = { 0 };
 	struct curl_slist *list = NULL;
 
 	if (config_append_host(&entry, cfg->tls.server_name) == 0 &&
@@ -261,7 +274,8 @@ static int call_connect_to(consul_call *call)
 	return list ? 0 : -1;
 }
 
-static int call_add_header(consul_call *call, const char *header)
+static int
+call_add_header(consul_call *call, const char *header)
 {
 	struct curl_slist *list = curl_slist_append(call->headers, header);
 
@@ -271,7 +285,8 @@ static int call_add_header(consul_call *call, const char *header)
 	return 0;
 }
 
-static int call_add_token_header(consul_call *call)
+static int
+call_add_token_header(consul_call *call)
 {
 	char *header;
 	int rc;
@@ -285,7 +300,8 @@ static int call_add_token_header(consul_call *call)
 	return rc;
 }
 
-static int call_add_headers(consul_call *call)
+static int
+call_add_headers(consul_call *call)
 {
 	if (call_add_token_header(call) < 0)
 		return -1;
@@ -300,7 +316,8 @@ static int call_add_headers(consul_call *call)
 	return 0;
 }
 
-static size_t call_collect(char *data, size_t size, size_t nmemb, void *arg)
+static size_t
+call_collect(char *data, size_t size, size_t nmemb, void *arg)
 {
 	consul_call *call = arg;
 	size_t len = size * nmemb;
@@ -312,7 +329,8 @@ static size_t call_collect(char *data, size_t size, size_t nmemb, void *arg)
 	return strbuf_append(&call->received, data, len) == 0 ? len : 0;
 }
 
-static CURLcode call_set_common(consul_call *call, const char *url)
+static CURLcode
+call_set_common(consul_call *call, const char *url)
 {
 	const consul_config *cfg = call->cfg;
 	CURL *easy = call->easy;
@@ -352,7 +370,8 @@ static CURLcode call_set_common(consul_call *call, const char *url)
 }
 
 /* PUT carries its body (possibly empty: Content-Length: 0) as POST data. */
-static CURLcode call_set_method(consul_call *call)
+static CURLcode
+call_set_method(consul_call *call)
 {
 	const char *body = call->body ? call->body : "";
 	CURLcode rc;
@@ -362,18 +381,20 @@ static CURLcode call_set_method(consul_call *call)
 	rc = curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, body);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-				      (curl_off_t)strlen(body));
+		                      (curl_off_t)strlen(body));
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(call->easy, CURLOPT_CUSTOMREQUEST, "PUT");
 	return rc;
 }
 
-static CURLcode call_set_file(CURL *easy, CURLoption option, const char *path)
+static CURLcode
+call_set_file(CURL *easy, CURLoption option, const char *path)
 {
 	return path && *path ? curl_easy_setopt(easy, option, path) : CURLE_OK;
 }
 
-static CURLcode call_set_transport(consul_call *call)
+static CURLcode
+call_set_transport(consul_call *call)
 {
 	const consul_config *cfg = call->cfg;
 	CURL *easy = call->easy;
@@ -400,7 +421,8 @@ static CURLcode call_set_transport(consul_call *call)
 }
 
 /* The last builder: everything the request needs goes onto the handle. */
-static consul_call *call_ready(consul_call *call)
+static consul_call *
+call_ready(consul_call *call)
 {
 	char *url;
 	bool ok;
@@ -424,29 +446,32 @@ static consul_call *call_ready(consul_call *call)
 
 /* ---------------------------------------------------------------- endpoints */
 
-static bool call_status_valid(enum consul_status status)
+static bool
+call_status_valid(enum consul_status status)
 {
 	return (unsigned)status <= CONSUL_CRITICAL;
 }
 
-consul_call *consul_service_register_call(consul_client *c, const consul_service *svc,
-					  unsigned flags)
+consul_call *
+consul_service_register_call(consul_client *c, const consul_service *svc, unsigned flags)
 {
 	consul_call *call = call_new(c, "PUT", "/v1/agent/service/register", NULL);
 
 	/* Only an empty value or exactly "true" enables it (AgentRegisterService). */
 	call = call_query(call, "replace-existing-checks",
-			  flags & CONSUL_REPLACE_EXISTING_CHECKS ? "true" : NULL);
+	                  flags & CONSUL_REPLACE_EXISTING_CHECKS ? "true" : NULL);
 	return call_ready(call_json(call, svc ? consul_service_to_json(svc) : NULL));
 }
 
-consul_call *consul_service_deregister_call(consul_client *c, const char *service_id)
+consul_call *
+consul_service_deregister_call(consul_client *c, const char *service_id)
 {
 	return call_ready(call_new(c, "PUT", "/v1/agent/service/deregister/", service_id));
 }
 
-consul_call *consul_service_maintenance_call(consul_client *c, const char *service_id, bool enable,
-					     const char *reason)
+consul_call *
+consul_service_maintenance_call(consul_client *c, const char *service_id, bool enable,
+                                const char *reason)
 {
 	consul_call *call = call_new(c, "PUT", "/v1/agent/service/maintenance/", service_id);
 
@@ -454,19 +479,22 @@ consul_call *consul_service_maintenance_call(consul_client *c, const char *servi
 	return call_ready(call_query(call, "reason", reason));
 }
 
-consul_call *consul_check_register_call(consul_client *c, const consul_check *check)
+consul_call *
+consul_check_register_call(consul_client *c, const consul_check *check)
 {
 	consul_call *call = call_new(c, "PUT", "/v1/agent/check/register", NULL);
 
 	return call_ready(call_json(call, check ? consul_check_to_json(check) : NULL));
 }
 
-consul_call *consul_check_deregister_call(consul_client *c, const char *check_id)
+consul_call *
+consul_check_deregister_call(consul_client *c, const char *check_id)
 {
 	return call_ready(call_new(c, "PUT", "/v1/agent/check/deregister/", check_id));
 }
 
-static json_t *call_update_body(enum consul_status status, const char *output)
+static json_t *
+call_update_body(enum consul_status status, const char *output)
 {
 	json_t *body = json_object();
 	const char *name = consul_status_name(status);
@@ -480,8 +508,9 @@ static json_t *call_update_body(enum consul_status status, const char *output)
 	return body;
 }
 
-consul_call *consul_check_update_call(consul_client *c, const char *check_id,
-				      enum consul_status status, const char *output)
+consul_call *
+consul_check_update_call(consul_client *c, const char *check_id, enum consul_status status,
+                         const char *output)
 {
 	consul_call *call;
 
@@ -491,8 +520,9 @@ consul_call *consul_check_update_call(consul_client *c, const char *check_id,
 	return call_ready(call_json(call, call ? call_update_body(status, output) : NULL));
 }
 
-consul_call *consul_check_ttl_call(consul_client *c, const char *check_id,
-				   enum consul_status status, const char *note)
+consul_call *
+consul_check_ttl_call(consul_client *c, const char *check_id, enum consul_status status,
+                      const char *note)
 {
 	static const char *const endpoints[] = {
 		[CONSUL_PASSING] = "/v1/agent/check/pass/",
@@ -504,57 +534,67 @@ consul_call *consul_check_ttl_call(consul_client *c, const char *check_id,
 		return NULL;
 	/* The note becomes the check's Output; none means an empty Output. */
 	return call_ready(
-		call_query(call_new(c, "PUT", endpoints[status], check_id), "note", note));
+	        call_query(call_new(c, "PUT", endpoints[status], check_id), "note", note));
 }
 
-consul_call *consul_services_call(consul_client *c)
+consul_call *
+consul_services_call(consul_client *c)
 {
 	return call_ready(call_new(c, "GET", "/v1/agent/services", NULL));
 }
 
-consul_call *consul_service_call(consul_client *c, const char *service_id)
+consul_call *
+consul_service_call(consul_client *c, const char *service_id)
 {
 	return call_ready(call_new(c, "GET", "/v1/agent/service/", service_id));
 }
 
-consul_call *consul_checks_call(consul_client *c)
+consul_call *
+consul_checks_call(consul_client *c)
 {
 	return call_ready(call_new(c, "GET", "/v1/agent/checks", NULL));
 }
 
-consul_call *consul_self_call(consul_client *c)
+consul_call *
+consul_self_call(consul_client *c)
 {
 	return call_ready(call_new(c, "GET", "/v1/agent/self", NULL));
 }
 
 /* ------------------------------------------------------------ running calls */
 
-void consul_call_set_timeout(consul_call *call, long timeout_ms)
+void
+consul_call_set_timeout(consul_call *call, long timeout_ms)
 {
 	curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 }
 
-void consul_call_set_data(consul_call *call, void *data)
+void
+consul_call_set_data(consul_call *call, void *data)
 {
 	call->data = data;
 }
 
-void *consul_call_data(const consul_call *call)
+void *
+consul_call_data(const consul_call *call)
 {
 	return call->data;
 }
 
-const char *consul_call_describe(const consul_call *call)
+const char *
+consul_call_describe(const consul_call *call)
 {
 	return call->describe;
 }
 
-CURL *consul_call_easy(consul_call *call)
+CURL *
+consul_call_easy(consul_call *call)
 {
 	return call->easy;
 }
 
-consul_call *consul_call_from_easy(CURL *easy)
+consul_call *
+consul_call_from_easy(CURL *easy)
 {
 	char *owner = NULL;
 
@@ -563,7 +603,8 @@ consul_call *consul_call_from_easy(CURL *easy)
 	return (consul_call *)(void *)owner;
 }
 
-const consul_response *consul_call_finish(consul_call *call, CURLcode result)
+const consul_response *
+consul_call_finish(consul_call *call, CURLcode result)
 {
 	consul_response *response = &call->response;
 	long status = 0;
@@ -576,7 +617,7 @@ const consul_response *consul_call_finish(consul_call *call, CURLcode result)
 	if (call->oversize) {
 		response->outcome = CONSUL_BAD_RESPONSE;
 		snprintf(response->error, sizeof response->error, "response larger than %d bytes",
-			 CONSUL_RESPONSE_MAX_BYTES);
+		         CONSUL_RESPONSE_MAX_BYTES);
 		return response;
 	}
 	response->outcome = consul_classify(result, status, response->body);
@@ -586,7 +627,8 @@ const consul_response *consul_call_finish(consul_call *call, CURLcode result)
 }
 
 /* Resets what an earlier run left, so a call can be performed again. */
-const consul_response *consul_call_perform(consul_call *call)
+const consul_response *
+consul_call_perform(consul_call *call)
 {
 	call->received.len = 0;
 	if (call->received.data)
@@ -596,12 +638,14 @@ const consul_response *consul_call_perform(consul_call *call)
 	return consul_call_finish(call, curl_easy_perform(call->easy));
 }
 
-const consul_response *consul_call_response(const consul_call *call)
+const consul_response *
+consul_call_response(const consul_call *call)
 {
 	return &call->response;
 }
 
-void consul_call_free(consul_call *call)
+void
+consul_call_free(consul_call *call)
 {
 	if (!call)
 		return;

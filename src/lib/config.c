@@ -31,46 +31,54 @@ static const size_t config_string_fields[] = {
 };
 #define CONFIG_NFIELDS (sizeof config_string_fields / sizeof config_string_fields[0])
 
-static char **config_field(consul_config *cfg, size_t i)
+static char **
+config_field(consul_config *cfg, size_t i)
 {
 	return (char **)(void *)((char *)cfg + config_string_fields[i]);
 }
 
-static const char *config_field_value(const consul_config *cfg, size_t i)
+static const char *
+config_field_value(const consul_config *cfg, size_t i)
 {
 	return *(char *const *)(const void *)((const char *)cfg + config_string_fields[i]);
 }
 
-void config_secret_wipe(char *secret)
+void
+config_secret_wipe(char *secret)
 {
 	/* volatile: the stores must survive the free() that follows. */
 	for (volatile char *p = secret; p && *p; p++)
 		*p = '\0';
 }
 
-const char *config_host(const consul_config *cfg)
+const char *
+config_host(const consul_config *cfg)
 {
 	return cfg->host ? cfg->host : CONSUL_DEFAULT_HOST;
 }
 
-const char *config_path_prefix(const consul_config *cfg)
+const char *
+config_path_prefix(const consul_config *cfg)
 {
 	return cfg->path_prefix ? cfg->path_prefix : "";
 }
 
-bool config_host_needs_brackets(const char *host)
+bool
+config_host_needs_brackets(const char *host)
 {
 	return strchr(host, ':') != NULL;
 }
 
-int config_append_host(struct strbuf *buf, const char *host)
+int
+config_append_host(struct strbuf *buf, const char *host)
 {
 	if (config_host_needs_brackets(host))
 		return strbuf_printf(buf, "[%s]", host);
 	return strbuf_printf(buf, "%s", host);
 }
 
-int config_append_origin(struct strbuf *buf, const consul_config *cfg, const char *host)
+int
+config_append_origin(struct strbuf *buf, const consul_config *cfg, const char *host)
 {
 	if (strbuf_printf(buf, "%s://", cfg->https ? "https" : "http") < 0 ||
 	    config_append_host(buf, host) < 0)
@@ -79,7 +87,8 @@ int config_append_origin(struct strbuf *buf, const consul_config *cfg, const cha
 }
 
 /* A missing host or prefix (allocation failure in init) reads as the default. */
-void consul_config_init(consul_config *cfg)
+void
+consul_config_init(consul_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->transport = CONSUL_TRANSPORT_TCP;
@@ -91,7 +100,8 @@ void consul_config_init(consul_config *cfg)
 	cfg->timeout_ms = CONSUL_DEFAULT_TIMEOUT_MS;
 }
 
-void consul_config_free(consul_config *cfg)
+void
+consul_config_free(consul_config *cfg)
 {
 	config_secret_wipe(cfg->token);
 	for (size_t i = 0; i < CONFIG_NFIELDS; i++)
@@ -99,7 +109,8 @@ void consul_config_free(consul_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 }
 
-int consul_config_copy(consul_config *dst, const consul_config *src)
+int
+consul_config_copy(consul_config *dst, const consul_config *src)
 {
 	*dst = *src;
 	for (size_t i = 0; i < CONFIG_NFIELDS; i++)
@@ -127,35 +138,39 @@ struct config_addr {
 	char *socket_path;
 };
 
-static void config_addr_free(struct config_addr *addr)
+static void
+config_addr_free(struct config_addr *addr)
 {
 	free(addr->host);
 	free(addr->path_prefix);
 	free(addr->socket_path);
 }
 
-static int config_out_of_memory(consul_error *err, const char *source)
+static int
+config_out_of_memory(consul_error *err, const char *source)
 {
 	return consul_error_set(err, source, "out of memory");
 }
 
-static int config_parse_port(const char *text, const char *addr, const char *source, int *port,
-			     consul_error *err)
+static int
+config_parse_port(const char *text, const char *addr, const char *source, int *port,
+                  consul_error *err)
 {
 	size_t len = strlen(text);
 	long value =
-		len && len <= 5 && strspn(text, "0123456789") == len ? strtol(text, NULL, 10) : 0;
+	        len && len <= 5 && strspn(text, "0123456789") == len ? strtol(text, NULL, 10) : 0;
 
 	if (value < 1 || value > 65535)
 		return consul_error_set(
-			err, source, "invalid port \"%s\" in \"%s\" (use a number from 1 to 65535)",
-			text, addr);
+		        err, source, "invalid port \"%s\" in \"%s\" (use a number from 1 to 65535)",
+		        text, addr);
 	*port = (int)value;
 	return 0;
 }
 
 /* Characters that would change the meaning of the URL built from the host. */
-static bool config_host_chars_ok(const char *host)
+static bool
+config_host_chars_ok(const char *host)
 {
 	for (const unsigned char *p = (const unsigned char *)host; *p; p++) {
 		if (*p <= ' ' || *p >= 0x7f || strchr("/?#@[]\\", *p))
@@ -165,8 +180,9 @@ static bool config_host_chars_ok(const char *host)
 }
 
 /* "host", "host:port", "[v6]" or "[v6]:port"; hp is modified. */
-static int config_parse_hostport(char *hp, int default_port, const char *addr, const char *source,
-				 struct config_addr *out, consul_error *err)
+static int
+config_parse_hostport(char *hp, int default_port, const char *addr, const char *source,
+                      struct config_addr *out, consul_error *err)
 {
 	char *host = hp, *port = NULL;
 
@@ -175,25 +191,25 @@ static int config_parse_hostport(char *hp, int default_port, const char *addr, c
 
 		if (!close)
 			return consul_error_set(
-				err, source,
-				"invalid address \"%s\": missing \"]\" after the IPv6 address",
-				addr);
+			        err, source,
+			        "invalid address \"%s\": missing \"]\" after the IPv6 address",
+			        addr);
 		*close = '\0';
 		host = hp + 1;
 		if (close[1] == ':')
 			port = close + 2;
 		else if (close[1])
 			return consul_error_set(
-				err, source,
-				"invalid address \"%s\": expected \":port\" after \"]\"", addr);
+			        err, source,
+			        "invalid address \"%s\": expected \":port\" after \"]\"", addr);
 	} else {
 		char *colon = strchr(hp, ':');
 
 		if (colon && strchr(colon + 1, ':'))
-			return consul_error_set(
-				err, source,
-				"invalid address \"%s\": write an IPv6 address in brackets, e.g. [::1]:8500",
-				addr);
+			return consul_error_set(err, source,
+			                        "invalid address \"%s\": write an IPv6 address in "
+			                        "brackets, e.g. [::1]:8500",
+			                        addr);
 		if (colon) {
 			*colon = '\0';
 			port = colon + 1;
@@ -201,12 +217,12 @@ static int config_parse_hostport(char *hp, int default_port, const char *addr, c
 	}
 	if (!*host)
 		return consul_error_set(
-			err, source, "invalid address \"%s\": missing host (" ADDR_FORMS ")", addr);
+		        err, source, "invalid address \"%s\": missing host (" ADDR_FORMS ")", addr);
 	if (!config_host_chars_ok(host))
-		return consul_error_set(
-			err, source,
-			"invalid address \"%s\": the host contains characters a host name cannot have",
-			addr);
+		return consul_error_set(err, source,
+		                        "invalid address \"%s\": the host contains characters a "
+		                        "host name cannot have",
+		                        addr);
 	out->port = default_port;
 	if (port && config_parse_port(port, addr, source, &out->port, err) < 0)
 		return -1;
@@ -216,8 +232,9 @@ static int config_parse_hostport(char *hp, int default_port, const char *addr, c
 }
 
 /* "/prefix" without trailing slashes, or "" (api/api.go PathPrefix). */
-static int config_parse_prefix(const char *path, const char *addr, const char *source,
-			       struct config_addr *out, consul_error *err)
+static int
+config_parse_prefix(const char *path, const char *addr, const char *source, struct config_addr *out,
+                    consul_error *err)
 {
 	size_t len = path ? strlen(path) : 0;
 
@@ -227,24 +244,25 @@ static int config_parse_prefix(const char *path, const char *addr, const char *s
 		unsigned char c = (unsigned char)path[i];
 
 		if (c <= ' ' || c >= 0x7f || c == '?' || c == '#')
-			return consul_error_set(
-				err, source,
-				"invalid address \"%s\": the path prefix may not contain spaces, \"?\" or \"#\"",
-				addr);
+			return consul_error_set(err, source,
+			                        "invalid address \"%s\": the path prefix may not "
+			                        "contain spaces, \"?\" or \"#\"",
+			                        addr);
 	}
 	if (!(out->path_prefix = strndup(len ? path : "", len)))
 		return config_out_of_memory(err, source);
 	return 0;
 }
 
-static int config_parse_unix(const char *path, const char *addr, const char *source,
-			     struct config_addr *out, consul_error *err)
+static int
+config_parse_unix(const char *path, const char *addr, const char *source, struct config_addr *out,
+                  consul_error *err)
 {
 	if (!*path)
-		return consul_error_set(
-			err, source,
-			"invalid address \"%s\": missing socket path (e.g. unix:///run/consul/http.sock)",
-			addr);
+		return consul_error_set(err, source,
+		                        "invalid address \"%s\": missing socket path (e.g. "
+		                        "unix:///run/consul/http.sock)",
+		                        addr);
 	out->transport = CONSUL_TRANSPORT_UNIX;
 	if (!(out->socket_path = strdup(path)) || !(out->path_prefix = strdup("")))
 		return config_out_of_memory(err, source);
@@ -252,8 +270,9 @@ static int config_parse_unix(const char *path, const char *addr, const char *sou
 }
 
 /* The scheme handling of api/api.go NewClient, with stricter host checks. */
-static int config_parse_addr(const char *addr, int default_port, const char *source,
-			     struct config_addr *out, consul_error *err)
+static int
+config_parse_addr(const char *addr, int default_port, const char *source, struct config_addr *out,
+                  consul_error *err)
 {
 	const char *sep, *rest, *slash;
 	char *hostport;
@@ -273,21 +292,21 @@ static int config_parse_addr(const char *addr, int default_port, const char *sou
 			out->https = true;
 		else if (len != 4 || strncmp(addr, "http", 4) != 0)
 			return consul_error_set(err, source,
-						"Unknown protocol scheme: %.*s (" ADDR_FORMS ")",
-						(int)len, addr);
+			                        "Unknown protocol scheme: %.*s (" ADDR_FORMS ")",
+			                        (int)len, addr);
 	}
 	slash = strchr(rest, '/');
 	if (slash && !sep)
 		return consul_error_set(
-			err, source,
-			"invalid address \"%s\": a path prefix needs http:// or https:// in front",
-			addr);
+		        err, source,
+		        "invalid address \"%s\": a path prefix needs http:// or https:// in front",
+		        addr);
 	len = slash ? (size_t)(slash - rest) : strlen(rest);
 	/* Checked before any message quotes the address: it may hold a password. */
 	if (memchr(rest, '@', len))
 		return consul_error_set(
-			err, source,
-			"user:password@ in the address is not supported (use an ACL token)");
+		        err, source,
+		        "user:password@ in the address is not supported (use an ACL token)");
 	if (!(hostport = strndup(rest, len)))
 		return config_out_of_memory(err, source);
 	rc = config_parse_hostport(hostport, default_port, addr, source, out, err);
@@ -298,7 +317,8 @@ static int config_parse_addr(const char *addr, int default_port, const char *sou
 	return config_parse_prefix(slash, addr, source, out, err);
 }
 
-static void config_apply_addr(consul_config *cfg, struct config_addr *addr)
+static void
+config_apply_addr(consul_config *cfg, struct config_addr *addr)
 {
 	cfg->transport = addr->transport;
 	/* "http://" never turns https off: CONSUL_HTTP_SSL may have forced it
@@ -319,8 +339,9 @@ static void config_apply_addr(consul_config *cfg, struct config_addr *addr)
 		addr->host = NULL;
 }
 
-static int config_set(consul_config *cfg, const char *addr, int default_port, const char *source,
-		      consul_error *err)
+static int
+config_set(consul_config *cfg, const char *addr, int default_port, const char *source,
+           consul_error *err)
 {
 	struct config_addr parsed;
 	int rc = config_parse_addr(addr, default_port, source, &parsed, err);
@@ -331,14 +352,15 @@ static int config_set(consul_config *cfg, const char *addr, int default_port, co
 	return rc;
 }
 
-int consul_config_set_addr(consul_config *cfg, const char *addr, const char *source,
-			   consul_error *err)
+int
+consul_config_set_addr(consul_config *cfg, const char *addr, const char *source, consul_error *err)
 {
 	return config_set(cfg, addr, 0, source, err);
 }
 
-int consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
-			    consul_error *err)
+int
+consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
+                        consul_error *err)
 {
 	return config_set(cfg, hostport, CONSUL_DEFAULT_PORT, source, err);
 }
@@ -346,7 +368,8 @@ int consul_config_set_agent(consul_config *cfg, const char *hostport, const char
 /* --------------------------------------------------------------- token file */
 
 /* Reads at most max + 1 bytes so that an oversized file can be told apart. */
-static int config_read_file(const char *path, char *buf, size_t max, size_t *len)
+static int
+config_read_file(const char *path, char *buf, size_t max, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int saved = 0;
@@ -369,12 +392,14 @@ static int config_read_file(const char *path, char *buf, size_t max, size_t *len
 	return saved;
 }
 
-static bool config_is_space(char c)
+static bool
+config_is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-static void config_set_token(consul_config *cfg, char *token)
+static void
+config_set_token(consul_config *cfg, char *token)
 {
 	config_secret_wipe(cfg->token);
 	free(cfg->token);
@@ -382,7 +407,8 @@ static void config_set_token(consul_config *cfg, char *token)
 }
 
 /* Messages name the file, never its contents. */
-int consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err)
+int
+consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err)
 {
 	char *buf = malloc(TOKEN_FILE_MAX + 1), *start, *token = NULL;
 	size_t len = 0;
@@ -390,27 +416,27 @@ int consul_config_load_token_file(consul_config *cfg, const char *path, consul_e
 
 	if (!buf)
 		return consul_error_set(err, path, "error loading token file %s: out of memory",
-					path);
+		                        path);
 	rc = config_read_file(path, buf, TOKEN_FILE_MAX, &len);
 	buf[len > TOKEN_FILE_MAX ? TOKEN_FILE_MAX : len] = '\0';
 	if (rc != 0) {
 		consul_error_set(err, path, "error loading token file %s: %s", path, strerror(rc));
 	} else if (len > TOKEN_FILE_MAX) {
 		consul_error_set(err, path, "error loading token file %s: larger than %d bytes",
-				 path, TOKEN_FILE_MAX);
+		                 path, TOKEN_FILE_MAX);
 	} else {
 		for (start = buf; config_is_space(*start); start++)
 			;
 		while (len > (size_t)(start - buf) && config_is_space(buf[len - 1]))
 			buf[--len] = '\0';
 		if (!*start)
-			consul_error_set(
-				err, path,
-				"error loading token file %s: the file is empty (it must hold the ACL token)",
-				path);
+			consul_error_set(err, path,
+			                 "error loading token file %s: the file is empty (it must "
+			                 "hold the ACL token)",
+			                 path);
 		else if (!(token = strdup(start)))
 			consul_error_set(err, path, "error loading token file %s: out of memory",
-					 path);
+			                 path);
 	}
 	config_secret_wipe(buf);
 	free(buf);
@@ -423,23 +449,26 @@ int consul_config_load_token_file(consul_config *cfg, const char *path, consul_e
 /* ------------------------------------------------------------- environment */
 
 /* Empty variables count as unset, as in api/api.go. */
-static const char *config_env(consul_getenv_fn getenv_fn, const char *name)
+static const char *
+config_env(consul_getenv_fn getenv_fn, const char *name)
 {
 	const char *value = getenv_fn(name);
 
 	return value && *value ? value : NULL;
 }
 
-static const char *config_process_getenv(const char *name)
+static const char *
+config_process_getenv(const char *name)
 {
 	return getenv(name);
 }
 
 /* Go's strconv.ParseBool. */
-static int config_parse_bool(const char *text, bool *out)
+static int
+config_parse_bool(const char *text, bool *out)
 {
-	static const char *const truths[] = {"1", "t", "T", "TRUE", "true", "True"};
-	static const char *const lies[] = {"0", "f", "F", "FALSE", "false", "False"};
+	static const char *const truths[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const lies[] = { "0", "f", "F", "FALSE", "false", "False" };
 
 	for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++) {
 		if (strcmp(text, truths[i]) == 0 || strcmp(text, lies[i]) == 0) {
@@ -452,7 +481,8 @@ static int config_parse_bool(const char *text, bool *out)
 
 static void config_warn(consul_warn_fn warn, void *arg, const char *fmt, ...) LIB_PRINTF(3, 4);
 
-static void config_warn(consul_warn_fn warn, void *arg, const char *fmt, ...)
+static void
+config_warn(consul_warn_fn warn, void *arg, const char *fmt, ...)
 {
 	char message[256];
 	va_list ap;
@@ -465,8 +495,8 @@ static void config_warn(consul_warn_fn warn, void *arg, const char *fmt, ...)
 	warn(arg, message);
 }
 
-static int config_env_string(char **field, consul_getenv_fn getenv_fn, const char *name,
-			     consul_error *err)
+static int
+config_env_string(char **field, consul_getenv_fn getenv_fn, const char *name, consul_error *err)
 {
 	const char *value = config_env(getenv_fn, name);
 	char *copy;
@@ -481,7 +511,8 @@ static int config_env_string(char **field, consul_getenv_fn getenv_fn, const cha
 }
 
 /* CONSUL_HTTP_TOKEN_FILE wins over CONSUL_HTTP_TOKEN (api/api.go NewClient). */
-static int config_env_token(consul_config *cfg, consul_getenv_fn getenv_fn, consul_error *err)
+static int
+config_env_token(consul_config *cfg, consul_getenv_fn getenv_fn, consul_error *err)
 {
 	const char *file = config_env(getenv_fn, "CONSUL_HTTP_TOKEN_FILE"), *token;
 	char *copy;
@@ -504,7 +535,8 @@ static int config_env_token(consul_config *cfg, consul_getenv_fn getenv_fn, cons
 
 /* SetupTLSConfig: a ":port" after the last ']' is dropped (net.SplitHostPort),
  * and so are the brackets of an IPv6 literal. */
-static int config_set_server_name(consul_config *cfg, const char *value, consul_error *err)
+static int
+config_set_server_name(consul_config *cfg, const char *value, consul_error *err)
 {
 	const char *colon = strrchr(value, ':'), *bracket = strrchr(value, ']');
 	const char *start = value;
@@ -517,16 +549,16 @@ static int config_set_server_name(consul_config *cfg, const char *value, consul_
 		start++;
 		len -= 2;
 	} else if (memchr(value, ':', len)) {
-		return consul_error_set(
-			err, "CONSUL_TLS_SERVER_NAME",
-			"invalid server name \"%s\": write an IPv6 address in brackets, e.g. [::1]:8501",
-			value);
+		return consul_error_set(err, "CONSUL_TLS_SERVER_NAME",
+		                        "invalid server name \"%s\": write an IPv6 address in "
+		                        "brackets, e.g. [::1]:8501",
+		                        value);
 	}
 	if (!len || memchr(start, '[', len) || memchr(start, ']', len))
 		return consul_error_set(
-			err, "CONSUL_TLS_SERVER_NAME",
-			"invalid server name \"%s\" (use a host name, optionally with :port)",
-			value);
+		        err, "CONSUL_TLS_SERVER_NAME",
+		        "invalid server name \"%s\" (use a host name, optionally with :port)",
+		        value);
 	if (!(name = strndup(start, len)))
 		return config_out_of_memory(err, "CONSUL_TLS_SERVER_NAME");
 	free(cfg->tls.server_name);
@@ -534,18 +566,19 @@ static int config_set_server_name(consul_config *cfg, const char *value, consul_
 	return 0;
 }
 
-static void config_env_flags(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
-			     void *warn_arg)
+static void
+config_env_flags(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
+                 void *warn_arg)
 {
 	const char *value;
 	bool flag;
 
 	if ((value = config_env(getenv_fn, "CONSUL_HTTP_SSL"))) {
 		if (config_parse_bool(value, &flag) < 0)
-			config_warn(
-				warn, warn_arg,
-				"could not parse CONSUL_HTTP_SSL=\"%s\" (use true or false); using http",
-				value);
+			config_warn(warn, warn_arg,
+			            "could not parse CONSUL_HTTP_SSL=\"%s\" (use true or false); "
+			            "using http",
+			            value);
 		else if (flag)
 			cfg->https = true;
 	}
@@ -556,17 +589,18 @@ static void config_env_flags(consul_config *cfg, consul_getenv_fn getenv_fn, con
 		 * not silently disable certificate checks.
 		 */
 		if (config_parse_bool(value, &flag) < 0)
-			config_warn(
-				warn, warn_arg,
-				"could not parse CONSUL_HTTP_SSL_VERIFY=\"%s\" (use true or false); certificates are still verified",
-				value);
+			config_warn(warn, warn_arg,
+			            "could not parse CONSUL_HTTP_SSL_VERIFY=\"%s\" (use true or "
+			            "false); certificates are still verified",
+			            value);
 		else
 			cfg->tls.verify = flag;
 	}
 }
 
-static int config_env_apply(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
-			    void *warn_arg, consul_error *err)
+static int
+config_env_apply(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
+                 void *warn_arg, consul_error *err)
 {
 	const char *addr = config_env(getenv_fn, "CONSUL_HTTP_ADDR");
 	const char *server_name = config_env(getenv_fn, "CONSUL_TLS_SERVER_NAME");
@@ -586,21 +620,22 @@ static int config_env_apply(consul_config *cfg, consul_getenv_fn getenv_fn, cons
 		return -1;
 	if (!cfg->tls.cert_file != !cfg->tls.key_file)
 		return consul_error_set(
-			err, cfg->tls.cert_file ? "CONSUL_CLIENT_CERT" : "CONSUL_CLIENT_KEY",
-			CONFIG_CERT_PAIR_TEXT);
+		        err, cfg->tls.cert_file ? "CONSUL_CLIENT_CERT" : "CONSUL_CLIENT_KEY",
+		        CONFIG_CERT_PAIR_TEXT);
 	return 0;
 }
 
 /* Works on a copy so that cfg is untouched when a variable is invalid. */
-int consul_config_from_env(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
-			   void *warn_arg, consul_error *err)
+int
+consul_config_from_env(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
+                       void *warn_arg, consul_error *err)
 {
 	consul_config next;
 
 	if (consul_config_copy(&next, cfg) < 0)
 		return config_out_of_memory(err, "environment");
 	if (config_env_apply(&next, getenv_fn ? getenv_fn : config_process_getenv, warn, warn_arg,
-			     err) < 0) {
+	                     err) < 0) {
 		consul_config_free(&next);
 		return -1;
 	}
@@ -609,9 +644,10 @@ int consul_config_from_env(consul_config *cfg, consul_getenv_fn getenv_fn, consu
 	return 0;
 }
 
-char *consul_config_describe(const consul_config *cfg)
+char *
+consul_config_describe(const consul_config *cfg)
 {
-	struct strbuf buf = {0};
+	struct strbuf buf = { 0 };
 
 	if (cfg->transport == CONSUL_TRANSPORT_UNIX)
 		return strbuf_format("unix://%s", cfg->socket_path ? cfg->socket_path : "");

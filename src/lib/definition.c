@@ -27,14 +27,16 @@ static const char *const definition_status_names[] = {
 	[CONSUL_CRITICAL] = "critical",
 };
 
-const char *consul_status_name(enum consul_status status)
+const char *
+consul_status_name(enum consul_status status)
 {
 	if ((unsigned)status >= sizeof definition_status_names / sizeof definition_status_names[0])
 		return "unknown";
 	return definition_status_names[status];
 }
 
-int consul_status_parse(const char *name, enum consul_status *out)
+int
+consul_status_parse(const char *name, enum consul_status *out)
 {
 	for (unsigned i = 0;
 	     name && i < sizeof definition_status_names / sizeof definition_status_names[0]; i++) {
@@ -46,7 +48,8 @@ int consul_status_parse(const char *name, enum consul_status *out)
 	return -1;
 }
 
-static bool definition_status_valid(enum consul_status status)
+static bool
+definition_status_valid(enum consul_status status)
 {
 	return (unsigned)status <= CONSUL_CRITICAL;
 }
@@ -55,7 +58,8 @@ static bool definition_status_valid(enum consul_status status)
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs or
  * surrogates, at most U+10FFFF), or 0 if there is none.  Stops at NUL. */
-static size_t definition_utf8_len(const unsigned char *p)
+static size_t
+definition_utf8_len(const unsigned char *p)
 {
 	uint32_t cp, min;
 	size_t n;
@@ -81,7 +85,8 @@ static size_t definition_utf8_len(const unsigned char *p)
 	return n;
 }
 
-static bool definition_utf8_valid(const char *text)
+static bool
+definition_utf8_valid(const char *text)
 {
 	const unsigned char *p = (const unsigned char *)text;
 
@@ -95,10 +100,11 @@ static bool definition_utf8_valid(const char *text)
 	return true;
 }
 
-json_t *definition_json_string(const char *text)
+json_t *
+definition_json_string(const char *text)
 {
 	const unsigned char *p = (const unsigned char *)text;
-	struct strbuf buf = {0};
+	struct strbuf buf = { 0 };
 	json_t *json;
 
 	if (!text)
@@ -124,14 +130,16 @@ json_t *definition_json_string(const char *text)
 
 /* The set_* helpers omit absent values (NULL, "", 0) and return -1 only
  * when out of memory. */
-static int definition_set_string(json_t *obj, const char *key, const char *value)
+static int
+definition_set_string(json_t *obj, const char *key, const char *value)
 {
 	if (!value || !*value)
 		return 0;
 	return json_object_set_new(obj, key, definition_json_string(value));
 }
 
-static int definition_set_duration(json_t *obj, const char *key, int64_t ms)
+static int
+definition_set_duration(json_t *obj, const char *key, int64_t ms)
 {
 	char text[48];
 
@@ -142,7 +150,8 @@ static int definition_set_duration(json_t *obj, const char *key, int64_t ms)
 	return json_object_set_new(obj, key, json_string(text));
 }
 
-static json_t *definition_check_json(const consul_check *check, bool embedded)
+static json_t *
+definition_check_json(const consul_check *check, bool embedded)
 {
 	json_t *obj = json_object();
 
@@ -158,14 +167,15 @@ static json_t *definition_check_json(const consul_check *check, bool embedded)
 	    (check->has_status &&
 	     definition_set_string(obj, "Status", consul_status_name(check->status)) < 0) ||
 	    definition_set_duration(obj, "DeregisterCriticalServiceAfter",
-				    check->deregister_after_ms) < 0) {
+	                            check->deregister_after_ms) < 0) {
 		json_decref(obj);
 		return NULL;
 	}
 	return obj;
 }
 
-static json_t *definition_tags_json(const consul_service *svc)
+static json_t *
+definition_tags_json(const consul_service *svc)
 {
 	json_t *tags = json_array();
 
@@ -178,7 +188,8 @@ static json_t *definition_tags_json(const consul_service *svc)
 	return tags;
 }
 
-static json_t *definition_meta_json(const consul_service *svc)
+static json_t *
+definition_meta_json(const consul_service *svc)
 {
 	json_t *meta = json_object();
 
@@ -186,7 +197,7 @@ static json_t *definition_meta_json(const consul_service *svc)
 		const consul_kv *kv = &svc->meta[i];
 
 		if (json_object_set_new(meta, kv->key,
-					definition_json_string(kv->value ? kv->value : "")) < 0) {
+		                        definition_json_string(kv->value ? kv->value : "")) < 0) {
 			json_decref(meta);
 			return NULL;
 		}
@@ -195,13 +206,14 @@ static json_t *definition_meta_json(const consul_service *svc)
 }
 
 /* "Check" for a single check, "Checks" for several: both are accepted. */
-static int definition_set_checks(json_t *obj, const consul_service *svc)
+static int
+definition_set_checks(json_t *obj, const consul_service *svc)
 {
 	json_t *checks;
 
 	if (svc->nchecks == 1)
 		return json_object_set_new(obj, "Check",
-					   definition_check_json(&svc->checks[0], true));
+		                           definition_check_json(&svc->checks[0], true));
 	checks = json_array();
 	for (size_t i = 0; checks && i < svc->nchecks; i++) {
 		json_t *check = definition_check_json(&svc->checks[i], true);
@@ -214,7 +226,8 @@ static int definition_set_checks(json_t *obj, const consul_service *svc)
 	return json_object_set_new(obj, "Checks", checks);
 }
 
-json_t *consul_service_to_json(const consul_service *svc)
+json_t *
+consul_service_to_json(const consul_service *svc)
 {
 	json_t *obj = json_object();
 
@@ -233,14 +246,16 @@ json_t *consul_service_to_json(const consul_service *svc)
 	return obj;
 }
 
-json_t *consul_check_to_json(const consul_check *check)
+json_t *
+consul_check_to_json(const consul_check *check)
 {
 	return definition_check_json(check, false);
 }
 
 /* --------------------------------------------------------------- validation */
 
-static int definition_require_utf8(const char *value, const char *field, consul_error *err)
+static int
+definition_require_utf8(const char *value, const char *field, consul_error *err)
 {
 	if (value && !definition_utf8_valid(value))
 		return consul_error_set(err, field, "%s is not valid UTF-8", field);
@@ -252,7 +267,8 @@ static int definition_require_utf8(const char *value, const char *field, consul_
  * other spellings of the unspecified address are refused as well, since
  * they are just as unusable for reaching the service.
  */
-static bool definition_address_unspecified(const char *address)
+static bool
+definition_address_unspecified(const char *address)
 {
 	char text[INET6_ADDRSTRLEN + 1];
 	size_t len = strlen(address);
@@ -277,7 +293,8 @@ static bool definition_address_unspecified(const char *address)
 	       !v6.s6_addr[15];
 }
 
-static bool definition_meta_key_chars(const char *key)
+static bool
+definition_meta_key_chars(const char *key)
 {
 	for (; *key; key++) {
 		char c = *key;
@@ -290,38 +307,40 @@ static bool definition_meta_key_chars(const char *key)
 }
 
 /* validateMetaPair in agent/structs/structs.go, in the same order. */
-static int definition_validate_meta_pair(const consul_kv *kv, consul_error *err)
+static int
+definition_validate_meta_pair(const consul_kv *kv, consul_error *err)
 {
 	const char *key = kv->key ? kv->key : "";
 	const char *value = kv->value ? kv->value : "";
 
 	if (!*key)
 		return consul_error_set(err, "Meta",
-					"Meta key cannot be blank (" META_KEY_RULE ")");
+		                        "Meta key cannot be blank (" META_KEY_RULE ")");
 	if (!definition_meta_key_chars(key))
 		return consul_error_set(
-			err, "Meta",
-			"Meta key \"%.64s\" contains invalid characters (" META_KEY_RULE ")", key);
+		        err, "Meta",
+		        "Meta key \"%.64s\" contains invalid characters (" META_KEY_RULE ")", key);
 	if (strlen(key) > META_KEY_MAX)
 		return consul_error_set(
-			err, "Meta", "Meta key \"%.64s...\" is too long (" META_KEY_RULE ")", key);
+		        err, "Meta", "Meta key \"%.64s...\" is too long (" META_KEY_RULE ")", key);
 	if (strncmp(key, META_RESERVED_PREFIX, strlen(META_RESERVED_PREFIX)) == 0)
 		return consul_error_set(err, "Meta",
-					"Meta key \"%.64s\": the prefix \"" META_RESERVED_PREFIX
-					"\" is reserved for Consul's own use (choose another key)",
-					key);
+		                        "Meta key \"%.64s\": the prefix \"" META_RESERVED_PREFIX
+		                        "\" is reserved for Consul's own use (choose another key)",
+		                        key);
 	if (strlen(value) > META_VALUE_MAX)
 		return consul_error_set(err, "Meta",
-					"Meta value of \"%s\" is too long (%zu bytes; at most %d)",
-					key, strlen(value), META_VALUE_MAX);
+		                        "Meta value of \"%s\" is too long (%zu bytes; at most %d)",
+		                        key, strlen(value), META_VALUE_MAX);
 	return definition_require_utf8(value, "Meta", err);
 }
 
-static int definition_validate_meta(const consul_service *svc, consul_error *err)
+static int
+definition_validate_meta(const consul_service *svc, consul_error *err)
 {
 	if (svc->nmeta > META_MAX_PAIRS)
 		return consul_error_set(err, "Meta", "Meta has %zu pairs; at most %d are allowed",
-					svc->nmeta, META_MAX_PAIRS);
+		                        svc->nmeta, META_MAX_PAIRS);
 	for (size_t i = 0; i < svc->nmeta; i++) {
 		if (definition_validate_meta_pair(&svc->meta[i], err) < 0)
 			return -1;
@@ -329,7 +348,7 @@ static int definition_validate_meta(const consul_service *svc, consul_error *err
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(svc->meta[i].key, svc->meta[j].key) == 0)
 				return consul_error_set(err, "Meta", "duplicate Meta key \"%s\"",
-							svc->meta[i].key);
+				                        svc->meta[i].key);
 		}
 	}
 	return 0;
@@ -337,7 +356,8 @@ static int definition_validate_meta(const consul_service *svc, consul_error *err
 
 /* check_type.go Validate for a TTL check, plus what the agent would otherwise
  * default or reject later (empty IDs and names, bad Status). */
-static int definition_validate_check(const consul_check *check, size_t index, consul_error *err)
+static int
+definition_validate_check(const consul_check *check, size_t index, consul_error *err)
 {
 	char label[160];
 
@@ -346,25 +366,25 @@ static int definition_validate_check(const consul_check *check, size_t index, co
 	else
 		snprintf(label, sizeof label, "check #%zu", index + 1);
 	if (check->id && !*check->id)
-		return consul_error_set(
-			err, "CheckID",
-			"check #%zu: CheckID must not be empty (omit it to let the agent choose one)",
-			index + 1);
+		return consul_error_set(err, "CheckID",
+		                        "check #%zu: CheckID must not be empty (omit it to let the "
+		                        "agent choose one)",
+		                        index + 1);
 	if (check->name && !*check->name)
 		return consul_error_set(
-			err, "Name",
-			"%s: Name must not be empty (omit it to let the agent choose one)", label);
+		        err, "Name",
+		        "%s: Name must not be empty (omit it to let the agent choose one)", label);
 	if (check->ttl_ms <= 0)
 		return consul_error_set(err, "TTL", "%s: TTL must be > 0 for TTL checks (e.g. 10s)",
-					label);
+		                        label);
 	if (check->deregister_after_ms < 0)
-		return consul_error_set(
-			err, "DeregisterCriticalServiceAfter",
-			"%s: DeregisterCriticalServiceAfter must be 0 (never) or a positive duration",
-			label);
+		return consul_error_set(err, "DeregisterCriticalServiceAfter",
+		                        "%s: DeregisterCriticalServiceAfter must be 0 (never) or a "
+		                        "positive duration",
+		                        label);
 	if (check->has_status && !definition_status_valid(check->status))
 		return consul_error_set(err, "Status",
-					"%s: Status must be passing, warning or critical", label);
+		                        "%s: Status must be passing, warning or critical", label);
 	if (definition_require_utf8(check->id, "CheckID", err) < 0 ||
 	    definition_require_utf8(check->name, "Name", err) < 0 ||
 	    definition_require_utf8(check->notes, "Notes", err) < 0)
@@ -372,7 +392,8 @@ static int definition_validate_check(const consul_check *check, size_t index, co
 	return 0;
 }
 
-static int definition_validate_checks(const consul_service *svc, consul_error *err)
+static int
+definition_validate_checks(const consul_service *svc, consul_error *err)
 {
 	for (size_t i = 0; i < svc->nchecks; i++) {
 		const char *id = svc->checks[i].id;
@@ -382,19 +403,20 @@ static int definition_validate_checks(const consul_service *svc, consul_error *e
 		for (size_t j = 0; id && j < i; j++) {
 			if (svc->checks[j].id && strcmp(id, svc->checks[j].id) == 0)
 				return consul_error_set(
-					err, "CheckID",
-					"duplicate CheckID \"%s\": each check needs its own ID",
-					id);
+				        err, "CheckID",
+				        "duplicate CheckID \"%s\": each check needs its own ID",
+				        id);
 		}
 	}
 	return 0;
 }
 
-int consul_service_validate(const consul_service *svc, consul_error *err)
+int
+consul_service_validate(const consul_service *svc, consul_error *err)
 {
 	if (!svc->name || !*svc->name)
 		return consul_error_set(err, "Name",
-					"Missing service name (a service needs a non-empty name)");
+		                        "Missing service name (a service needs a non-empty name)");
 	if (definition_require_utf8(svc->name, "Name", err) < 0 ||
 	    definition_require_utf8(svc->id, "ID", err) < 0 ||
 	    definition_require_utf8(svc->address, "Address", err) < 0)
@@ -407,12 +429,13 @@ int consul_service_validate(const consul_service *svc, consul_error *err)
 	}
 	if (svc->address && definition_address_unspecified(svc->address))
 		return consul_error_set(
-			err, "Address",
-			"Invalid service address \"%s\": an unspecified address (0.0.0.0 or ::) cannot be reached; give the service's real address or none",
-			svc->address);
+		        err, "Address",
+		        "Invalid service address \"%s\": an unspecified address (0.0.0.0 or ::) "
+		        "cannot be reached; give the service's real address or none",
+		        svc->address);
 	if (svc->port < 0 || svc->port > 65535)
 		return consul_error_set(err, "Port", "invalid port %d (use 1-65535, or 0 for none)",
-					svc->port);
+		                        svc->port);
 	if (definition_validate_meta(svc, err) < 0)
 		return -1;
 	return definition_validate_checks(svc, err);
@@ -423,7 +446,8 @@ int consul_service_validate(const consul_service *svc, consul_error *err)
 /* The agent takes everything after the endpoint's prefix of the decoded path,
  * so every byte outside RFC 3986's unreserved set is escaped; '/' in an ID
  * would otherwise make Go's mux answer 301 (hashicorp/consul#4992). */
-char *consul_path_escape(const char *id)
+char *
+consul_path_escape(const char *id)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char *out, *o;

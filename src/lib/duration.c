@@ -22,17 +22,18 @@ static const struct duration_unit {
 	const char *name;
 	uint64_t ns;
 } duration_units[] = {
-	{"ns", 1},
-	{"us", 1000},
-	{"\xc2\xb5s", 1000}, /* U+00B5 micro sign */
-	{"\xce\xbcs", 1000}, /* U+03BC Greek small letter mu */
-	{"ms", NS_PER_MS},
-	{"s", 1000 * NS_PER_MS},
-	{"m", 60 * 1000 * NS_PER_MS},
-	{"h", 60 * 60 * 1000 * NS_PER_MS},
+	{ "ns", 1 },
+	{ "us", 1000 },
+	{ "\xc2\xb5s", 1000 }, /* U+00B5 micro sign */
+	{ "\xce\xbcs", 1000 }, /* U+03BC Greek small letter mu */
+	{ "ms", NS_PER_MS },
+	{ "s", 1000 * NS_PER_MS },
+	{ "m", 60 * 1000 * NS_PER_MS },
+	{ "h", 60 * 60 * 1000 * NS_PER_MS },
 };
 
-static const struct duration_unit *duration_find_unit(const char *name, size_t len)
+static const struct duration_unit *
+duration_find_unit(const char *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof duration_units / sizeof duration_units[0]; i++) {
 		if (strlen(duration_units[i].name) == len &&
@@ -42,13 +43,15 @@ static const struct duration_unit *duration_find_unit(const char *name, size_t l
 	return NULL;
 }
 
-static bool duration_is_digit(char c)
+static bool
+duration_is_digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
 
 /* Go's leadingInt: the integer part, refusing values above 2^63. */
-static int duration_leading_int(const char **s, uint64_t *out)
+static int
+duration_leading_int(const char **s, uint64_t *out)
 {
 	uint64_t x = 0;
 
@@ -64,7 +67,8 @@ static int duration_leading_int(const char **s, uint64_t *out)
 }
 
 /* Go's leadingFraction: digits past int64 precision are skipped, not an error. */
-static void duration_leading_fraction(const char **s, uint64_t *out, double *scale)
+static void
+duration_leading_fraction(const char **s, uint64_t *out, double *scale)
 {
 	uint64_t x = 0;
 	bool overflow = false;
@@ -90,10 +94,11 @@ static void duration_leading_fraction(const char **s, uint64_t *out, double *sca
 	*out = x;
 }
 
-static int duration_invalid(consul_error *err, const char *text, const char *problem)
+static int
+duration_invalid(consul_error *err, const char *text, const char *problem)
 {
 	return consul_error_set(err, NULL, "invalid duration \"%s\": %s (" DURATION_FORMS ")", text,
-				problem);
+	                        problem);
 }
 
 /*
@@ -101,8 +106,9 @@ static int duration_invalid(consul_error *err, const char *text, const char *pro
  * input (for messages), `body` where the terms start (after a sign): a
  * unit-less number is accepted only as the whole body, and means seconds.
  */
-static int duration_term(const char *text, const char *body, const char **s, uint64_t *total_ns,
-			 consul_error *err)
+static int
+duration_term(const char *text, const char *body, const char **s, uint64_t *total_ns,
+              consul_error *err)
 {
 	const struct duration_unit *unit;
 	const char *start = *s, *unit_start;
@@ -138,7 +144,7 @@ static int duration_term(const char *text, const char *body, const char **s, uin
 		char problem[96];
 
 		snprintf(problem, sizeof problem, "unknown unit \"%.*s\"", (int)(*s - unit_start),
-			 unit_start);
+		         unit_start);
 		return duration_invalid(err, text, problem);
 	}
 
@@ -157,7 +163,8 @@ static int duration_term(const char *text, const char *body, const char **s, uin
 	return 0;
 }
 
-int consul_duration_parse(const char *text, int64_t *out_ms, consul_error *err)
+int
+consul_duration_parse(const char *text, int64_t *out_ms, consul_error *err)
 {
 	const char *s = text;
 	uint64_t total_ns = 0;
@@ -188,7 +195,8 @@ int consul_duration_parse(const char *text, int64_t *out_ms, consul_error *err)
 }
 
 /* Go's Duration.String restricted to whole milliseconds. */
-void consul_duration_format(int64_t ms, char *buf, size_t len)
+void
+consul_duration_format(int64_t ms, char *buf, size_t len)
 {
 	uint64_t u = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
 	const char *sign = ms < 0 ? "-" : "";

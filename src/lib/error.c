@@ -4,7 +4,8 @@
 
 #include "ostiary/consul.h"
 
-int consul_error_set(consul_error *err, const char *source, const char *fmt, ...)
+int
+consul_error_set(consul_error *err, const char *source, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -6,7 +6,8 @@
 
 #include "lib/internal.h"
 
-static int strbuf_reserve(struct strbuf *buf, size_t extra)
+static int
+strbuf_reserve(struct strbuf *buf, size_t extra)
 {
 	size_t need, cap;
 	char *data;
@@ -27,7 +28,8 @@ static int strbuf_reserve(struct strbuf *buf, size_t extra)
 	return 0;
 }
 
-int strbuf_append(struct strbuf *buf, const void *data, size_t len)
+int
+strbuf_append(struct strbuf *buf, const void *data, size_t len)
 {
 	if (strbuf_reserve(buf, len) < 0)
 		return -1;
@@ -40,7 +42,8 @@ int strbuf_append(struct strbuf *buf, const void *data, size_t len)
 
 static int strbuf_vprintf(struct strbuf *buf, const char *fmt, va_list ap) LIB_PRINTF(2, 0);
 
-static int strbuf_vprintf(struct strbuf *buf, const char *fmt, va_list ap)
+static int
+strbuf_vprintf(struct strbuf *buf, const char *fmt, va_list ap)
 {
 	va_list again;
 	int n;
@@ -55,7 +58,8 @@ static int strbuf_vprintf(struct strbuf *buf, const char *fmt, va_list ap)
 	return 0;
 }
 
-int strbuf_printf(struct strbuf *buf, const char *fmt, ...)
+int
+strbuf_printf(struct strbuf *buf, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -66,9 +70,10 @@ int strbuf_printf(struct strbuf *buf, const char *fmt, ...)
 	return rc;
 }
 
-char *strbuf_format(const char *fmt, ...)
+char *
+strbuf_format(const char *fmt, ...)
 {
-	struct strbuf buf = {0};
+	struct strbuf buf = { 0 };
 	va_list ap;
 	int rc;
 
@@ -82,7 +87,8 @@ char *strbuf_format(const char *fmt, ...)
 	return buf.data;
 }
 
-void strbuf_free(struct strbuf *buf)
+void
+strbuf_free(struct strbuf *buf)
 {
 	free(buf->data);
 	buf->data = NULL;

@@ -5,7 +5,8 @@
 #define OSTIARY_VERSION "0.0.0"
 #endif
 
-const char *consul_library_version(void)
+const char *
+consul_library_version(void)
 {
 	return OSTIARY_VERSION;
 }

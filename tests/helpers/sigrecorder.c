@@ -39,7 +39,9 @@ record(const char *path, const char *line)
 int
 main(int argc, char **argv)
 {
-	static const int caught[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH };
+	static const int caught[] = {
+		SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH
+	};
 	int ignore_term = 0, code = 0;
 	char line[64];
 
@@ -65,7 +67,7 @@ main(int argc, char **argv)
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		snprintf(line, sizeof(line), "%d %lld\n", signo,
-			 (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+		         (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 		record(argv[1], line);
 		if ((signo == SIGTERM && !ignore_term) || signo == SIGINT || signo == SIGQUIT)
 			return code;

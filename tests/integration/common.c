@@ -79,7 +79,7 @@ expect_exit(proc *p, int timeout_ms)
 		char *out = proc_output(p);
 		proc_kill(p);
 		cr_assert_fail("ostiary did not exit within %d ms; output:\n%s", timeout_ms,
-			       out ? out : "");
+		               out ? out : "");
 	}
 	return status;
 }
@@ -244,7 +244,8 @@ first_request(sim *s, const char *method, const char *path_prefix)
 	json_t *log = sim_log(s), *entry, *found = NULL;
 	size_t i;
 
-	json_array_foreach(log, i, entry) {
+	json_array_foreach(log, i, entry)
+	{
 		if (request_matches(entry, method, path_prefix)) {
 			found = json_incref(entry);
 			break;

@@ -39,7 +39,9 @@ Test(agent, state_loss_is_repaired_within_a_heartbeat)
 	sim s;
 	proc p;
 	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
-	const char *args[] = { "--ttl", "5s", "--heartbeat", "500ms", "svc", "--", sigrec, rec, NULL };
+	const char *args[] = {
+		"--ttl", "5s", "--heartbeat", "500ms", "svc", "--", sigrec, rec, NULL
+	};
 
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
@@ -50,14 +52,15 @@ Test(agent, state_loss_is_repaired_within_a_heartbeat)
 	/* One heartbeat to notice (the push is answered 404), then at once
 	 * register and push: passing again well inside two heartbeats. */
 	cr_assert(wait_check_status(&s, "service:svc", "passing", 500 + 1500),
-		  "not passing again within a heartbeat and a margin");
+	          "not passing again within a heartbeat and a margin");
 	cr_assert(wait_output(&p, "registration lost", DEADLINE_MS));
 
 	/* The repair order the agent saw: failed push, register, push. */
 	json_t *log = sim_log(&s), *entry;
 	size_t i;
 	int step = 0;
-	json_array_foreach(log, i, entry) {
+	json_array_foreach(log, i, entry)
+	{
 		const char *path = json_string_value(json_object_get(entry, "path"));
 		long status = (long)json_integer_value(json_object_get(entry, "status"));
 		if (step == 0 && strstr(path, "/check/update/") && status == 404)
@@ -78,7 +81,9 @@ Test(agent, hung_agent_does_not_hold_up_shutdown)
 	sim s;
 	proc p;
 	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
-	const char *args[] = { "--heartbeat", "200ms", "svc", "--", sigrec, rec, "--exit", "0", NULL };
+	const char *args[] = {
+		"--heartbeat", "200ms", "svc", "--", sigrec, rec, "--exit", "0", NULL
+	};
 
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
@@ -86,7 +91,7 @@ Test(agent, hung_agent_does_not_hold_up_shutdown)
 	cr_assert_eq(sim_fault(&s, "{\"mode\": \"hang\"}"), 0);
 	int before = sim_count(&s, "PUT", "/v1/agent/check/update/");
 	cr_assert(wait_requests(&s, "PUT", "/v1/agent/check/update/", before + 1, DEADLINE_MS),
-		  "a push should now be hanging");
+	          "a push should now be hanging");
 	long long t0 = mono_ms();
 	kill(p.pid, SIGTERM);
 	/* The deregistration may wait at most its 2 s bound; never the agent's whim. */
@@ -106,9 +111,10 @@ Test(agent, server_errors_are_retried_until_registered)
 	const char *args[] = { "--retry-max", "200ms", "svc", "--", "sleep", "600", NULL };
 
 	start_sim(&s, NULL);
-	cr_assert_eq(sim_fault(&s, "{\"mode\": \"error\", \"status\": 500, \"body\": \"boom\", "
-				   "\"path_prefix\": \"/v1/agent/service/register\", \"count\": 3}"),
-		     0);
+	cr_assert_eq(sim_fault(&s,
+	                       "{\"mode\": \"error\", \"status\": 500, \"body\": \"boom\", "
+	                       "\"path_prefix\": \"/v1/agent/service/register\", \"count\": 3}"),
+	             0);
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
 	cr_assert_geq(sim_count(&s, "PUT", "/v1/agent/service/register"), 4);
@@ -138,13 +144,14 @@ assert_token_only_in_headers(sim *s, proc *p, const char *token)
 	size_t i;
 
 	cr_assert_gt(json_array_size(log), 0);
-	json_array_foreach(log, i, entry) {
+	json_array_foreach(log, i, entry)
+	{
 		json_t *headers = json_object_get(entry, "headers");
 		const char *path = json_string_value(json_object_get(entry, "path"));
 		const char *query = json_string_value(json_object_get(entry, "query"));
 		const char *body = json_string_value(json_object_get(entry, "body"));
-		cr_assert_str_eq(json_string_value(json_object_get(headers, "x-consul-token")), token,
-				 "request %zu lacks the token header", i);
+		cr_assert_str_eq(json_string_value(json_object_get(headers, "x-consul-token")),
+		                 token, "request %zu lacks the token header", i);
 		cr_assert_null(strstr(path, token));
 		cr_assert_null(strstr(query, token));
 		cr_assert_null(strstr(body, token));

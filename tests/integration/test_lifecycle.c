@@ -16,7 +16,7 @@ assert_keys(json_t *obj, const char *const *keys, const char *what)
 	for (; keys[n] != NULL; n++)
 		cr_assert_not_null(json_object_get(obj, keys[n]), "%s lacks \"%s\"", what, keys[n]);
 	cr_assert_eq(json_object_size(obj), n, "%s has %zu keys, expected exactly %zu", what,
-		     json_object_size(obj), n);
+	             json_object_size(obj), n);
 }
 
 Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
@@ -24,9 +24,11 @@ Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
 	sim s;
 	proc p;
 	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
-	const char *args[] = { "--ttl", "10s", "--heartbeat", "3s", "--tags", "a", "--tags", "b",
-			       "--meta", "version=1.2", "--address", "10.0.0.5", "--port", "8080",
-			       "--id", "web-1", "web", "--", sigrec, rec, NULL };
+	const char *args[] = { "--ttl",     "10s",      "--heartbeat", "3s",     "--tags",
+		               "a",         "--tags",   "b",           "--meta", "version=1.2",
+		               "--address", "10.0.0.5", "--port",      "8080",   "--id",
+		               "web-1",     "web",      "--",          sigrec,   rec,
+		               NULL };
 
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
@@ -38,24 +40,28 @@ Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
 	json_error_t jerr;
 	json_t *body = json_loads(json_string_value(json_object_get(req, "body")), 0, &jerr);
 	cr_assert_not_null(body, "register body is not JSON: %s", jerr.text);
-	const char *service_keys[] = { "ID", "Name", "Tags", "Address", "Port", "Meta", "Check", NULL };
+	const char *service_keys[] = { "ID",   "Name", "Tags",  "Address",
+		                       "Port", "Meta", "Check", NULL };
 	assert_keys(body, service_keys, "service");
 	cr_assert_str_eq(json_string_value(json_object_get(body, "ID")), "web-1");
 	cr_assert_str_eq(json_string_value(json_object_get(body, "Name")), "web");
 	cr_assert_eq(json_integer_value(json_object_get(body, "Port")), 8080);
 	cr_assert_str_eq(json_string_value(json_object_get(body, "Address")), "10.0.0.5");
 	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(body, "Tags"), 1)), "b");
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(body, "Meta"), "version")),
-			 "1.2");
+	cr_assert_str_eq(
+	        json_string_value(json_object_get(json_object_get(body, "Meta"), "version")),
+	        "1.2");
 	json_t *check = json_object_get(body, "Check");
-	const char *check_keys[] = { "CheckID", "Name", "Notes", "TTL", "Status",
-				     "DeregisterCriticalServiceAfter", NULL };
+	const char *check_keys[] = { "CheckID", "Name",   "Notes",
+		                     "TTL",     "Status", "DeregisterCriticalServiceAfter",
+		                     NULL };
 	assert_keys(check, check_keys, "Check");
 	cr_assert_str_eq(json_string_value(json_object_get(check, "CheckID")), "service:web-1");
 	cr_assert_str_eq(json_string_value(json_object_get(check, "TTL")), "10s");
 	cr_assert_str_eq(json_string_value(json_object_get(check, "Status")), "critical");
-	cr_assert_str_eq(json_string_value(json_object_get(check, "DeregisterCriticalServiceAfter")),
-			 "10m0s");
+	cr_assert_str_eq(
+	        json_string_value(json_object_get(check, "DeregisterCriticalServiceAfter")),
+	        "10m0s");
 	json_decref(body);
 	json_decref(req);
 
@@ -63,7 +69,7 @@ Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
 	req = first_request(&s, "PUT", "/v1/agent/check/update/");
 	cr_assert_not_null(req);
 	cr_assert_str_eq(json_string_value(json_object_get(req, "path")),
-			 "/v1/agent/check/update/service%3Aweb-1");
+	                 "/v1/agent/check/update/service%3Aweb-1");
 	json_decref(req);
 
 	kill(p.pid, SIGTERM);
@@ -79,7 +85,9 @@ Test(lifecycle, heartbeat_keeps_its_cadence)
 	sim s;
 	proc p;
 	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
-	const char *args[] = { "--ttl", "3s", "--heartbeat", "200ms", "svc", "--", sigrec, rec, NULL };
+	const char *args[] = {
+		"--ttl", "3s", "--heartbeat", "200ms", "svc", "--", sigrec, rec, NULL
+	};
 
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
@@ -89,7 +97,8 @@ Test(lifecycle, heartbeat_keeps_its_cadence)
 	size_t i;
 	double prev = -1, first = -1, last = -1;
 	int pushes = 0;
-	json_array_foreach(log, i, entry) {
+	json_array_foreach(log, i, entry)
+	{
 		const char *path = json_string_value(json_object_get(entry, "path"));
 		double t = json_number_value(json_object_get(entry, "t"));
 		if (strncmp(path, "/v1/agent/check/update/", 23) != 0)
@@ -99,14 +108,15 @@ Test(lifecycle, heartbeat_keeps_its_cadence)
 			if (first < 0)
 				first = t;
 			last = t;
-			cr_assert_lt(t - prev, 1.5, "a %.0f ms gap between heartbeats", (t - prev) * 1000);
+			cr_assert_lt(t - prev, 1.5, "a %.0f ms gap between heartbeats",
+			             (t - prev) * 1000);
 		}
 		prev = t;
 	}
 	json_decref(log);
 	double mean_ms = (last - first) * 1000 / (pushes - 2);
 	cr_assert(mean_ms > 150 && mean_ms < 400, "mean heartbeat %.0f ms for a 200 ms setting",
-		  mean_ms);
+	          mean_ms);
 	kill(p.pid, SIGTERM);
 	expect_exit(&p, DEADLINE_MS);
 	proc_kill(&p);
@@ -116,7 +126,7 @@ Test(lifecycle, heartbeat_keeps_its_cadence)
 static int
 run_command(sim *s, const char *const *command, proc *p)
 {
-	const char *args[16] = { "--ttl", "5s", "svc" , "--" };
+	const char *args[16] = { "--ttl", "5s", "svc", "--" };
 	int n = 4;
 
 	for (int i = 0; command[i] != NULL; i++)

@@ -42,8 +42,8 @@ Test(signals, sigterm_deregisters_before_the_child_is_signalled)
 	cr_assert_geq(deregistered, 0, "no deregistration reached the agent");
 	cr_assert_geq(signalled, 0, "the child never got SIGTERM");
 	cr_assert_lt(deregistered, signalled,
-		      "the child got SIGTERM (%lld) before the agent saw the deregistration (%lld)",
-		      signalled, deregistered);
+	             "the child got SIGTERM (%lld) before the agent saw the deregistration (%lld)",
+	             signalled, deregistered);
 	cr_assert_not(sim_has_service(&s, "svc"));
 	proc_kill(&p);
 	sim_stop(&s);
@@ -69,8 +69,8 @@ Test(signals, kill_timeout_escalates_to_sigkill)
 	sim s;
 	proc p;
 	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
-	const char *args[] = { "--kill-timeout", "300ms", "svc", "--", sigrec, rec, "--ignore-term",
-			       NULL };
+	const char *args[] = { "--kill-timeout", "300ms", "svc",           "--",
+		               sigrec,           rec,     "--ignore-term", NULL };
 
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
@@ -99,7 +99,7 @@ Test(signals, other_signals_are_forwarded_and_the_service_stays)
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
 		kill(p.pid, forwarded[i]);
 		cr_assert(wait_recorder_signal(rec, forwarded[i], DEADLINE_MS),
-			  "signal %d did not reach the child", forwarded[i]);
+		          "signal %d did not reach the child", forwarded[i]);
 	}
 	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/deregister/"), 0);
 	cr_assert(sim_has_service(&s, "svc"));
@@ -255,10 +255,11 @@ Test(signals, orphaned_zombies_are_reaped)
 	proc p;
 	const char *done = scratch_path("zombies-done"), *maker = helper_path("zombie-maker");
 	bool as_pid1 = pid_namespaces_work();
-	const char *with_ns[] = { "unshare", "--pid", "--fork", "--kill-child", ostiary_bin(),
-				  "--http-addr", NULL, "svc", "--", maker, "20", done, NULL };
+	const char *with_ns[] = { "unshare",     "--pid", "--fork", "--kill-child", ostiary_bin(),
+		                  "--http-addr", NULL,    "svc",    "--",           maker,
+		                  "20",          done,    NULL };
 	const char *with_subreaper[] = { ostiary_bin(), "--http-addr", NULL, "--subreaper", "svc",
-					 "--", maker, "20", done, NULL };
+		                         "--",          maker,         "20", done,          NULL };
 	const char **argv;
 
 	start_sim(&s, NULL);
@@ -267,11 +268,13 @@ Test(signals, orphaned_zombies_are_reaped)
 	argv = as_pid1 ? with_ns : with_subreaper;
 	if (as_pid1) {
 		/* unshare needs an absolute path to find itself the same way everywhere */
-		argv[0] = access("/usr/bin/unshare", X_OK) == 0 ? "/usr/bin/unshare" : "/bin/unshare";
+		argv[0] =
+		        access("/usr/bin/unshare", X_OK) == 0 ? "/usr/bin/unshare" : "/bin/unshare";
 	}
 	cr_log_info("reaping as %s", as_pid1 ? "PID 1 in a PID namespace" : "a subreaper");
 	cr_assert_eq(proc_start(&p, argv, NULL), 0);
-	cr_assert(wait_until(file_exists, (void *)done, DEADLINE_MS), "zombie-maker did not finish");
+	cr_assert(wait_until(file_exists, (void *)done, DEADLINE_MS),
+	          "zombie-maker did not finish");
 
 	pid_t ostiary_pid = p.pid;
 	if (as_pid1) {
@@ -280,8 +283,8 @@ Test(signals, orphaned_zombies_are_reaped)
 		ostiary_pid = pids[1];
 	}
 	cr_assert(wait_until(no_zombies, &ostiary_pid, DEADLINE_MS),
-		  "%d zombies still wait for ostiary (pid %d)", zombie_children(ostiary_pid),
-		  (int)ostiary_pid);
+	          "%d zombies still wait for ostiary (pid %d)", zombie_children(ostiary_pid),
+	          (int)ostiary_pid);
 	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
 	kill(as_pid1 ? ostiary_pid : p.pid, SIGTERM);
 	expect_exit(&p, DEADLINE_MS);

@@ -36,10 +36,11 @@ struct server {
 	int requests; /* pipe: the bytes the server received */
 };
 
-static int listen_tcp(int *port)
+static int
+listen_tcp(int *port)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+		                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof addr;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -50,14 +51,16 @@ static int listen_tcp(int *port)
 	return fd;
 }
 
-static bool wait_readable(int fd)
+static bool
+wait_readable(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, DEADLINE_MS) == 1;
 }
 
-static void write_all(int fd, const char *data, size_t len)
+static void
+write_all(int fd, const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
@@ -70,7 +73,8 @@ static void write_all(int fd, const char *data, size_t len)
 }
 
 /* Bytes of one HTTP request: headers, then Content-Length bytes of body. */
-static size_t read_request(int conn, enum server_mode mode, char *buf, size_t cap)
+static size_t
+read_request(int conn, enum server_mode mode, char *buf, size_t cap)
 {
 	size_t len = 0, want = 0;
 
@@ -91,8 +95,9 @@ static size_t read_request(int conn, enum server_mode mode, char *buf, size_t ca
 	return len;
 }
 
-static void server_child(int listener, int out, enum server_mode mode, const char *response,
-			 size_t response_len)
+static void
+server_child(int listener, int out, enum server_mode mode, const char *response,
+             size_t response_len)
 {
 	static char request[64 * 1024];
 	size_t len;
@@ -112,8 +117,9 @@ static void server_child(int listener, int out, enum server_mode mode, const cha
 	_exit(0);
 }
 
-static void server_start(struct server *srv, int listener, enum server_mode mode,
-			 const char *response, size_t response_len)
+static void
+server_start(struct server *srv, int listener, enum server_mode mode, const char *response,
+             size_t response_len)
 {
 	int fds[2];
 
@@ -130,7 +136,8 @@ static void server_start(struct server *srv, int listener, enum server_mode mode
 	srv->requests = fds[0];
 }
 
-static struct server start_http(const char *response)
+static struct server
+start_http(const char *response)
 {
 	struct server srv;
 
@@ -139,7 +146,8 @@ static struct server start_http(const char *response)
 }
 
 /* What the server received (NUL-terminated; *len counts binary bytes). */
-static char *server_finish(struct server *srv, size_t *len)
+static char *
+server_finish(struct server *srv, size_t *len)
 {
 	size_t cap = 64 * 1024 + 1, got = 0;
 	char *buf = malloc(cap);
@@ -157,10 +165,11 @@ static char *server_finish(struct server *srv, size_t *len)
 	return buf;
 }
 
-static consul_client *client_for(const char *addr, const char *token)
+static consul_client *
+client_for(const char *addr, const char *token)
 {
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 	consul_client *client;
 
 	consul_config_init(&cfg);
@@ -172,7 +181,8 @@ static consul_client *client_for(const char *addr, const char *token)
 	return client;
 }
 
-static consul_client *client_for_port(int port, const char *token)
+static consul_client *
+client_for_port(int port, const char *token)
 {
 	char addr[64];
 
@@ -180,12 +190,14 @@ static consul_client *client_for_port(int port, const char *token)
 	return client_for(addr, token);
 }
 
-static bool starts_with(const char *text, const char *prefix)
+static bool
+starts_with(const char *text, const char *prefix)
 {
 	return strncmp(text, prefix, strlen(prefix)) == 0;
 }
 
-static char *body_of(char *request)
+static char *
+body_of(char *request)
 {
 	char *end = strstr(request, "\r\n\r\n");
 
@@ -200,7 +212,7 @@ Test(lib_http, ttl_push_sends_token_only_as_header)
 	struct server srv = start_http("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	consul_client *client = client_for_port(srv.port, TOKEN);
 	consul_call *call =
-		consul_check_ttl_call(client, "service:web/1", CONSUL_PASSING, "all good");
+	        consul_check_ttl_call(client, "service:web/1", CONSUL_PASSING, "all good");
 	const consul_response *r = consul_call_perform(call);
 	char *request = server_finish(&srv, NULL);
 	char *line_end = strstr(request, "\r\n");
@@ -213,7 +225,7 @@ Test(lib_http, ttl_push_sends_token_only_as_header)
 	cr_assert_not_null(line_end);
 	*line_end = '\0';
 	cr_assert_str_eq(request,
-			 "PUT /v1/agent/check/pass/service%3Aweb%2F1?note=all%20good HTTP/1.1");
+	                 "PUT /v1/agent/check/pass/service%3Aweb%2F1?note=all%20good HTTP/1.1");
 	*line_end = '\r';
 	cr_assert(strstr(request, "\r\nX-Consul-Token: " TOKEN "\r\n"), "%s", request);
 	cr_assert(strstr(request, "\r\nContent-Length: 0\r\n"), "%s", request);
@@ -229,27 +241,27 @@ Test(lib_http, register_sends_json_body)
 {
 	struct server srv = start_http("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	consul_client *client = client_for_port(srv.port, NULL);
-	consul_check check = {.id = "web:ttl", .ttl_ms = 10000};
-	consul_service svc = {.id = "web", .name = "web", .checks = &check, .nchecks = 1};
+	consul_check check = { .id = "web:ttl", .ttl_ms = 10000 };
+	consul_service svc = { .id = "web", .name = "web", .checks = &check, .nchecks = 1 };
 	consul_call *call =
-		consul_service_register_call(client, &svc, CONSUL_REPLACE_EXISTING_CHECKS);
+	        consul_service_register_call(client, &svc, CONSUL_REPLACE_EXISTING_CHECKS);
 	const consul_response *r = consul_call_perform(call);
 	char *request = server_finish(&srv, NULL);
 	json_t *body = json_loads(body_of(request), 0, NULL);
 
 	cr_assert_eq(r->outcome, CONSUL_OK, "%s", r->error);
 	cr_assert(
-		starts_with(
-			request,
-			"PUT /v1/agent/service/register?replace-existing-checks=true HTTP/1.1\r\n"),
-		"%s", request);
+	        starts_with(
+	                request,
+	                "PUT /v1/agent/service/register?replace-existing-checks=true HTTP/1.1\r\n"),
+	        "%s", request);
 	cr_assert(strstr(request, "\r\nContent-Type: application/json\r\n"), "%s", request);
 	cr_assert_null(strstr(request, "X-Consul-Token"), "no token, no header: %s", request);
 	cr_assert_null(strstr(request, "Expect:"), "%s", request);
 	cr_assert_not_null(body, "body is not JSON: %s", request);
 	cr_assert_str_eq(json_string_value(json_object_get(body, "Name")), "web");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(body, "Check"), "TTL")),
-			 "10s");
+	                 "10s");
 	json_decref(body);
 	free(request);
 	consul_call_free(call);
@@ -259,7 +271,7 @@ Test(lib_http, register_sends_json_body)
 Test(lib_http, update_unknown_check_is_gone)
 {
 	struct server srv = start_http("HTTP/1.1 404 Not Found\r\nContent-Length: 24\r\n\r\n"
-				       "Unknown check ID \"web\".\n");
+	                               "Unknown check ID \"web\".\n");
 	consul_client *client = client_for_port(srv.port, TOKEN);
 	consul_call *call = consul_check_update_call(client, "web", CONSUL_WARNING, "disk 91%");
 	const consul_response *r = consul_call_perform(call);
@@ -272,7 +284,7 @@ Test(lib_http, update_unknown_check_is_gone)
 	cr_assert_eq(r->body_len, 24);
 	cr_assert_eq(consul_call_response(call), r);
 	cr_assert(starts_with(request, "PUT /v1/agent/check/update/web HTTP/1.1\r\n"), "%s",
-		  request);
+	          request);
 	cr_assert_eq(json_object_size(body), 2);
 	cr_assert_str_eq(json_string_value(json_object_get(body, "Status")), "warning");
 	cr_assert_str_eq(json_string_value(json_object_get(body, "Output")), "disk 91%");
@@ -285,8 +297,8 @@ Test(lib_http, update_unknown_check_is_gone)
 Test(lib_http, old_agent_no_ttl_500_is_gone)
 {
 	struct server srv =
-		start_http("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 42\r\n\r\n"
-			   "CheckID \"web\" does not have associated TTL");
+	        start_http("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 42\r\n\r\n"
+	                   "CheckID \"web\" does not have associated TTL");
 	consul_client *client = client_for_port(srv.port, NULL);
 	consul_call *call = consul_check_ttl_call(client, "web", CONSUL_CRITICAL, NULL);
 	const consul_response *r = consul_call_perform(call);
@@ -364,8 +376,8 @@ Test(lib_http, timeout_is_unreachable)
 Test(lib_http, redirects_are_not_followed)
 {
 	struct server srv =
-		start_http("HTTP/1.1 301 Moved Permanently\r\n"
-			   "Location: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\n\r\n");
+	        start_http("HTTP/1.1 301 Moved Permanently\r\n"
+	                   "Location: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\n\r\n");
 	consul_client *client = client_for_port(srv.port, TOKEN);
 	consul_call *call = consul_service_call(client, "a/b");
 	const consul_response *r = consul_call_perform(call);
@@ -404,7 +416,7 @@ Test(lib_http, path_prefix_is_used)
 
 Test(lib_http, unix_socket)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char url[sizeof addr.sun_path + 8];
 	const char *reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -427,7 +439,7 @@ Test(lib_http, unix_socket)
 
 	cr_assert_eq(r->outcome, CONSUL_OK, "%s", r->error);
 	cr_assert(starts_with(request, "PUT /v1/agent/service/deregister/web HTTP/1.1\r\n"), "%s",
-		  request);
+	          request);
 	cr_assert(strstr(request, "\r\nHost: localhost\r\n"), "%s", request);
 	free(request);
 	consul_call_free(call);
@@ -471,7 +483,7 @@ Test(lib_http, tls_server_name_is_sent_to_the_configured_host)
 Test(lib_http, multi_handle)
 {
 	struct server srv =
-		start_http("HTTP/1.1 403 Forbidden\r\nContent-Length: 17\r\n\r\nPermission denied");
+	        start_http("HTTP/1.1 403 Forbidden\r\nContent-Length: 17\r\n\r\nPermission denied");
 	consul_client *client = client_for_port(srv.port, TOKEN);
 	consul_call *call = consul_service_maintenance_call(client, "web", true, "deploy");
 	CURLM *multi = curl_multi_init();
@@ -515,42 +527,43 @@ Test(lib_call, classification)
 		const char *body;
 		enum consul_outcome outcome;
 	} cases[] = {
-		{CURLE_OK, 200, "", CONSUL_OK},
-		{CURLE_OK, 404, "Unknown check ID", CONSUL_GONE},
-		{CURLE_OK, 500, "CheckID \"x\" does not have associated TTL", CONSUL_GONE},
-		{CURLE_OK, 500, "failed persisting state", CONSUL_SERVER_ERROR},
-		{CURLE_OK, 500, NULL, CONSUL_SERVER_ERROR},
-		{CURLE_OK, 503, "", CONSUL_SERVER_ERROR},
-		{CURLE_OK, 429, "", CONSUL_SERVER_ERROR},
-		{CURLE_OK, 403, "ACL not found", CONSUL_DENIED},
-		{CURLE_OK, 400, "Request decode failed", CONSUL_REJECTED},
-		{CURLE_OK, 405, "method GET not allowed", CONSUL_REJECTED},
-		{CURLE_OK, 401, "", CONSUL_REJECTED},
-		{CURLE_OK, 204, "", CONSUL_BAD_RESPONSE},
-		{CURLE_OK, 301, "", CONSUL_BAD_RESPONSE},
-		{CURLE_OK, 100, "", CONSUL_BAD_RESPONSE},
-		{CURLE_OK, 600, "", CONSUL_BAD_RESPONSE},
-		{CURLE_COULDNT_CONNECT, 0, "", CONSUL_UNREACHABLE},
-		{CURLE_COULDNT_RESOLVE_HOST, 0, "", CONSUL_UNREACHABLE},
-		{CURLE_OPERATION_TIMEDOUT, 0, "", CONSUL_UNREACHABLE},
-		{CURLE_SEND_ERROR, 0, "", CONSUL_UNREACHABLE},
-		{CURLE_RECV_ERROR, 0, "", CONSUL_UNREACHABLE},
-		{CURLE_GOT_NOTHING, 0, "", CONSUL_UNREACHABLE},
-		{CURLE_WEIRD_SERVER_REPLY, 0, "", CONSUL_BAD_RESPONSE},
-		{CURLE_WRITE_ERROR, 200, "", CONSUL_BAD_RESPONSE},
-		{CURLE_SSL_CONNECT_ERROR, 0, "", CONSUL_BAD_RESPONSE},
+		{ CURLE_OK, 200, "", CONSUL_OK },
+		{ CURLE_OK, 404, "Unknown check ID", CONSUL_GONE },
+		{ CURLE_OK, 500, "CheckID \"x\" does not have associated TTL", CONSUL_GONE },
+		{ CURLE_OK, 500, "failed persisting state", CONSUL_SERVER_ERROR },
+		{ CURLE_OK, 500, NULL, CONSUL_SERVER_ERROR },
+		{ CURLE_OK, 503, "", CONSUL_SERVER_ERROR },
+		{ CURLE_OK, 429, "", CONSUL_SERVER_ERROR },
+		{ CURLE_OK, 403, "ACL not found", CONSUL_DENIED },
+		{ CURLE_OK, 400, "Request decode failed", CONSUL_REJECTED },
+		{ CURLE_OK, 405, "method GET not allowed", CONSUL_REJECTED },
+		{ CURLE_OK, 401, "", CONSUL_REJECTED },
+		{ CURLE_OK, 204, "", CONSUL_BAD_RESPONSE },
+		{ CURLE_OK, 301, "", CONSUL_BAD_RESPONSE },
+		{ CURLE_OK, 100, "", CONSUL_BAD_RESPONSE },
+		{ CURLE_OK, 600, "", CONSUL_BAD_RESPONSE },
+		{ CURLE_COULDNT_CONNECT, 0, "", CONSUL_UNREACHABLE },
+		{ CURLE_COULDNT_RESOLVE_HOST, 0, "", CONSUL_UNREACHABLE },
+		{ CURLE_OPERATION_TIMEDOUT, 0, "", CONSUL_UNREACHABLE },
+		{ CURLE_SEND_ERROR, 0, "", CONSUL_UNREACHABLE },
+		{ CURLE_RECV_ERROR, 0, "", CONSUL_UNREACHABLE },
+		{ CURLE_GOT_NOTHING, 0, "", CONSUL_UNREACHABLE },
+		{ CURLE_WEIRD_SERVER_REPLY, 0, "", CONSUL_BAD_RESPONSE },
+		{ CURLE_WRITE_ERROR, 200, "", CONSUL_BAD_RESPONSE },
+		{ CURLE_SSL_CONNECT_ERROR, 0, "", CONSUL_BAD_RESPONSE },
 	};
 
 	for (size_t i = 0; i < N(cases); i++)
 		cr_assert_eq(consul_classify(cases[i].code, cases[i].status, cases[i].body),
-			     cases[i].outcome, "case %zu (curl %d, HTTP %ld)", i,
-			     (int)cases[i].code, cases[i].status);
+		             cases[i].outcome, "case %zu (curl %d, HTTP %ld)", i,
+		             (int)cases[i].code, cases[i].status);
 }
 
 Test(lib_call, outcome_names)
 {
-	static const char *const names[] = {
-		"ok", "gone", "denied", "rejected", "server error", "unreachable", "bad response"};
+	static const char *const names[] = { "ok",          "gone",         "denied",
+		                             "rejected",    "server error", "unreachable",
+		                             "bad response" };
 
 	for (int i = CONSUL_OK; i <= CONSUL_BAD_RESPONSE; i++)
 		cr_assert_str_eq(consul_outcome_name((enum consul_outcome)i), names[i]);
@@ -559,35 +572,35 @@ Test(lib_call, outcome_names)
 Test(lib_call, describe_every_endpoint_without_secrets)
 {
 	consul_client *client = client_for("https://consul.example:8501/prefix", TOKEN);
-	consul_check check = {.id = "c", .name = "c", .ttl_ms = 1000};
-	consul_service svc = {.name = "web"};
+	consul_check check = { .id = "c", .name = "c", .ttl_ms = 1000 };
+	consul_service svc = { .name = "web" };
 	const struct {
 		consul_call *call;
 		const char *described;
 	} cases[] = {
-		{consul_check_ttl_call(client, "service:web", CONSUL_PASSING, "all good"),
-		 "PUT /v1/agent/check/pass/service%3Aweb?note=all%20good"},
-		{consul_check_ttl_call(client, "w", CONSUL_WARNING, NULL),
-		 "PUT /v1/agent/check/warn/w"},
-		{consul_check_ttl_call(client, "f", CONSUL_CRITICAL, "a&b=c"),
-		 "PUT /v1/agent/check/fail/f?note=a%26b%3Dc"},
-		{consul_check_update_call(client, "service:web", CONSUL_PASSING, "ok"),
-		 "PUT /v1/agent/check/update/service%3Aweb"},
-		{consul_service_maintenance_call(client, "web", true, "deploy now"),
-		 "PUT /v1/agent/service/maintenance/web?enable=true&reason=deploy%20now"},
-		{consul_service_maintenance_call(client, "web", false, NULL),
-		 "PUT /v1/agent/service/maintenance/web?enable=false"},
-		{consul_service_register_call(client, &svc, 0), "PUT /v1/agent/service/register"},
-		{consul_service_register_call(client, &svc, CONSUL_REPLACE_EXISTING_CHECKS),
-		 "PUT /v1/agent/service/register?replace-existing-checks=true"},
-		{consul_service_deregister_call(client, "web 1"),
-		 "PUT /v1/agent/service/deregister/web%201"},
-		{consul_check_register_call(client, &check), "PUT /v1/agent/check/register"},
-		{consul_check_deregister_call(client, "c"), "PUT /v1/agent/check/deregister/c"},
-		{consul_services_call(client), "GET /v1/agent/services"},
-		{consul_service_call(client, "web"), "GET /v1/agent/service/web"},
-		{consul_checks_call(client), "GET /v1/agent/checks"},
-		{consul_self_call(client), "GET /v1/agent/self"},
+		{ consul_check_ttl_call(client, "service:web", CONSUL_PASSING, "all good"),
+		  "PUT /v1/agent/check/pass/service%3Aweb?note=all%20good" },
+		{ consul_check_ttl_call(client, "w", CONSUL_WARNING, NULL),
+		  "PUT /v1/agent/check/warn/w" },
+		{ consul_check_ttl_call(client, "f", CONSUL_CRITICAL, "a&b=c"),
+		  "PUT /v1/agent/check/fail/f?note=a%26b%3Dc" },
+		{ consul_check_update_call(client, "service:web", CONSUL_PASSING, "ok"),
+		  "PUT /v1/agent/check/update/service%3Aweb" },
+		{ consul_service_maintenance_call(client, "web", true, "deploy now"),
+		  "PUT /v1/agent/service/maintenance/web?enable=true&reason=deploy%20now" },
+		{ consul_service_maintenance_call(client, "web", false, NULL),
+		  "PUT /v1/agent/service/maintenance/web?enable=false" },
+		{ consul_service_register_call(client, &svc, 0), "PUT /v1/agent/service/register" },
+		{ consul_service_register_call(client, &svc, CONSUL_REPLACE_EXISTING_CHECKS),
+		  "PUT /v1/agent/service/register?replace-existing-checks=true" },
+		{ consul_service_deregister_call(client, "web 1"),
+		  "PUT /v1/agent/service/deregister/web%201" },
+		{ consul_check_register_call(client, &check), "PUT /v1/agent/check/register" },
+		{ consul_check_deregister_call(client, "c"), "PUT /v1/agent/check/deregister/c" },
+		{ consul_services_call(client), "GET /v1/agent/services" },
+		{ consul_service_call(client, "web"), "GET /v1/agent/service/web" },
+		{ consul_checks_call(client), "GET /v1/agent/checks" },
+		{ consul_self_call(client), "GET /v1/agent/self" },
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -619,7 +632,7 @@ Test(lib_call, refuses_to_build_nonsense)
 Test(lib_call, client_rejects_bad_settings)
 {
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	consul_config_init(&cfg);
 	cfg.tls.cert_file = strdup("/c.pem");
@@ -657,5 +670,5 @@ Test(lib_call, library_version)
 	char tail;
 
 	cr_assert_eq(sscanf(consul_library_version(), "%u.%u.%u%c", &major, &minor, &patch, &tail),
-		     3, "\"%s\" is not N.N.N", consul_library_version());
+	             3, "\"%s\" is not N.N.N", consul_library_version());
 }

@@ -10,7 +10,8 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *or_empty(const char *s)
+static const char *
+or_empty(const char *s)
 {
 	return s ? s : "";
 }
@@ -45,42 +46,42 @@ static const struct {
 	const char *prefix;
 	const char *socket;
 } addresses[] = {
-	{"127.0.0.1:8500", false, CONSUL_TRANSPORT_TCP, false, "127.0.0.1", 8500, "", NULL},
-	{"consul.local", false, CONSUL_TRANSPORT_TCP, false, "consul.local", 0, "", NULL},
-	{"consul.local:1", false, CONSUL_TRANSPORT_TCP, false, "consul.local", 1, "", NULL},
-	{"[::1]:8500", false, CONSUL_TRANSPORT_TCP, false, "::1", 8500, "", NULL},
-	{"[fe80::1]", false, CONSUL_TRANSPORT_TCP, false, "fe80::1", 0, "", NULL},
-	{"http://10.0.0.1:8500", false, CONSUL_TRANSPORT_TCP, false, "10.0.0.1", 8500, "", NULL},
-	{"http://10.0.0.1:8500/", false, CONSUL_TRANSPORT_TCP, false, "10.0.0.1", 8500, "", NULL},
-	{"http://proxy:80/consul/", false, CONSUL_TRANSPORT_TCP, false, "proxy", 80, "/consul",
-	 NULL},
-	{"https://h:8501/a/b", false, CONSUL_TRANSPORT_TCP, true, "h", 8501, "/a/b", NULL},
-	{"https://[::1]:8501", false, CONSUL_TRANSPORT_TCP, true, "::1", 8501, "", NULL},
-	{"https://h", false, CONSUL_TRANSPORT_TCP, true, "h", 0, "", NULL},
+	{ "127.0.0.1:8500", false, CONSUL_TRANSPORT_TCP, false, "127.0.0.1", 8500, "", NULL },
+	{ "consul.local", false, CONSUL_TRANSPORT_TCP, false, "consul.local", 0, "", NULL },
+	{ "consul.local:1", false, CONSUL_TRANSPORT_TCP, false, "consul.local", 1, "", NULL },
+	{ "[::1]:8500", false, CONSUL_TRANSPORT_TCP, false, "::1", 8500, "", NULL },
+	{ "[fe80::1]", false, CONSUL_TRANSPORT_TCP, false, "fe80::1", 0, "", NULL },
+	{ "http://10.0.0.1:8500", false, CONSUL_TRANSPORT_TCP, false, "10.0.0.1", 8500, "", NULL },
+	{ "http://10.0.0.1:8500/", false, CONSUL_TRANSPORT_TCP, false, "10.0.0.1", 8500, "", NULL },
+	{ "http://proxy:80/consul/", false, CONSUL_TRANSPORT_TCP, false, "proxy", 80, "/consul",
+	  NULL },
+	{ "https://h:8501/a/b", false, CONSUL_TRANSPORT_TCP, true, "h", 8501, "/a/b", NULL },
+	{ "https://[::1]:8501", false, CONSUL_TRANSPORT_TCP, true, "::1", 8501, "", NULL },
+	{ "https://h", false, CONSUL_TRANSPORT_TCP, true, "h", 0, "", NULL },
 	/* CONSUL_HTTP_SSL forced https: "http://" must not downgrade. */
-	{"http://h:8500", true, CONSUL_TRANSPORT_TCP, true, "h", 8500, "", NULL},
-	{"h:8500", true, CONSUL_TRANSPORT_TCP, true, "h", 8500, "", NULL},
-	{"unix:///run/consul/http.sock", false, CONSUL_TRANSPORT_UNIX, false, "127.0.0.1", 8500, "",
-	 "/run/consul/http.sock"},
+	{ "http://h:8500", true, CONSUL_TRANSPORT_TCP, true, "h", 8500, "", NULL },
+	{ "h:8500", true, CONSUL_TRANSPORT_TCP, true, "h", 8500, "", NULL },
+	{ "unix:///run/consul/http.sock", false, CONSUL_TRANSPORT_UNIX, false, "127.0.0.1", 8500,
+	  "", "/run/consul/http.sock" },
 };
 
 Test(lib_config, address_forms)
 {
 	for (size_t i = 0; i < N(addresses); i++) {
 		consul_config cfg;
-		consul_error err = {0};
+		consul_error err = { 0 };
 
 		consul_config_init(&cfg);
 		cfg.https = addresses[i].https_before;
 		cr_assert_eq(consul_config_set_addr(&cfg, addresses[i].addr, "test", &err), 0,
-			     "%s: %s", addresses[i].addr, err.text);
+		             "%s: %s", addresses[i].addr, err.text);
 		cr_assert_eq(cfg.transport, addresses[i].transport, "%s", addresses[i].addr);
 		cr_assert_eq(cfg.https, addresses[i].https, "%s", addresses[i].addr);
 		cr_assert_str_eq(cfg.host, addresses[i].host, "%s", addresses[i].addr);
 		cr_assert_eq(cfg.port, addresses[i].port, "%s", addresses[i].addr);
 		cr_assert_str_eq(cfg.path_prefix, addresses[i].prefix, "%s", addresses[i].addr);
 		cr_assert_str_eq(or_empty(cfg.socket_path), or_empty(addresses[i].socket), "%s",
-				 addresses[i].addr);
+		                 addresses[i].addr);
 		consul_config_free(&cfg);
 	}
 }
@@ -105,10 +106,10 @@ Test(lib_config, agent_flag_defaults_to_8500)
 		const char *host;
 		int port;
 	} agents[] = {
-		{"agent.local", "agent.local", 8500},
-		{"agent.local:9500", "agent.local", 9500},
-		{"[::1]", "::1", 8500},
-		{"http://agent", "agent", 8500},
+		{ "agent.local", "agent.local", 8500 },
+		{ "agent.local:9500", "agent.local", 9500 },
+		{ "[::1]", "::1", 8500 },
+		{ "http://agent", "agent", 8500 },
 	};
 
 	for (size_t i = 0; i < N(agents); i++) {
@@ -116,7 +117,7 @@ Test(lib_config, agent_flag_defaults_to_8500)
 
 		consul_config_init(&cfg);
 		cr_assert_eq(consul_config_set_agent(&cfg, agents[i].arg, "--consul-agent", NULL),
-			     0);
+		             0);
 		cr_assert_str_eq(cfg.host, agents[i].host);
 		cr_assert_eq(cfg.port, agents[i].port, "%s", agents[i].arg);
 		consul_config_free(&cfg);
@@ -127,43 +128,43 @@ static const struct {
 	const char *addr;
 	const char *problem;
 } bad_addresses[] = {
-	{"xyz://host", "Unknown protocol scheme: xyz"},
-	{"HTTP://host", "Unknown protocol scheme: HTTP"},
-	{"", "empty address"},
-	{":8500", "missing host"},
-	{"http://", "missing host"},
-	{"http://:8500/x", "missing host"},
-	{"[]:8500", "missing host"},
-	{"host:0", "invalid port \"0\""},
-	{"host:65536", "invalid port \"65536\""},
-	{"host:-1", "invalid port \"-1\""},
-	{"host:abc", "invalid port \"abc\""},
-	{"host:", "invalid port \"\""},
-	{"host:123456", "invalid port"},
-	{"::1", "brackets"},
-	{"fe80::1:8500", "brackets"},
-	{"[::1", "missing \"]\""},
-	{"[::1]8500", "expected \":port\""},
-	{"unix://", "missing socket path"},
-	{"host:8500/prefix", "needs http:// or https://"},
-	{"http://host:8500/a b", "path prefix"},
-	{"http://host:8500/a?b", "path prefix"},
-	{"ho st:8500", "characters"},
-	{"http://host#x", "characters"},
+	{ "xyz://host", "Unknown protocol scheme: xyz" },
+	{ "HTTP://host", "Unknown protocol scheme: HTTP" },
+	{ "", "empty address" },
+	{ ":8500", "missing host" },
+	{ "http://", "missing host" },
+	{ "http://:8500/x", "missing host" },
+	{ "[]:8500", "missing host" },
+	{ "host:0", "invalid port \"0\"" },
+	{ "host:65536", "invalid port \"65536\"" },
+	{ "host:-1", "invalid port \"-1\"" },
+	{ "host:abc", "invalid port \"abc\"" },
+	{ "host:", "invalid port \"\"" },
+	{ "host:123456", "invalid port" },
+	{ "::1", "brackets" },
+	{ "fe80::1:8500", "brackets" },
+	{ "[::1", "missing \"]\"" },
+	{ "[::1]8500", "expected \":port\"" },
+	{ "unix://", "missing socket path" },
+	{ "host:8500/prefix", "needs http:// or https://" },
+	{ "http://host:8500/a b", "path prefix" },
+	{ "http://host:8500/a?b", "path prefix" },
+	{ "ho st:8500", "characters" },
+	{ "http://host#x", "characters" },
 };
 
 Test(lib_config, bad_addresses_name_the_source)
 {
 	for (size_t i = 0; i < N(bad_addresses); i++) {
 		consul_config cfg;
-		consul_error err = {0};
+		consul_error err = { 0 };
 
 		consul_config_init(&cfg);
 		cr_assert_eq(consul_config_set_addr(&cfg, bad_addresses[i].addr, "--consul", &err),
-			     -1, "\"%s\" accepted", bad_addresses[i].addr);
+		             -1, "\"%s\" accepted", bad_addresses[i].addr);
 		cr_assert_str_eq(err.source, "--consul");
 		cr_assert(strstr(err.text, bad_addresses[i].problem), "\"%s\": %s",
-			  bad_addresses[i].addr, err.text);
+		          bad_addresses[i].addr, err.text);
 		/* A failed address leaves the configuration as it was. */
 		cr_assert_str_eq(cfg.host, "127.0.0.1");
 		cr_assert_eq(cfg.port, 8500);
@@ -175,7 +176,7 @@ Test(lib_config, bad_addresses_name_the_source)
 Test(lib_config, credentials_in_address_are_not_echoed)
 {
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	consul_config_init(&cfg);
 	cr_assert_eq(consul_config_set_addr(&cfg, "http://user:hunter2@host:8500", "x", &err), -1);
@@ -190,11 +191,11 @@ Test(lib_config, describe)
 		const char *addr;
 		const char *described;
 	} cases[] = {
-		{"127.0.0.1:8500", "http://127.0.0.1:8500"},
-		{"https://h:8501/prefix/", "https://h:8501/prefix"},
-		{"unix:///run/consul.sock", "unix:///run/consul.sock"},
-		{"[::1]:8500", "http://[::1]:8500"},
-		{"consul.local", "http://consul.local"},
+		{ "127.0.0.1:8500", "http://127.0.0.1:8500" },
+		{ "https://h:8501/prefix/", "https://h:8501/prefix" },
+		{ "unix:///run/consul.sock", "unix:///run/consul.sock" },
+		{ "[::1]:8500", "http://[::1]:8500" },
+		{ "consul.local", "http://consul.local" },
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -240,7 +241,8 @@ Test(lib_config, copy_is_deep_and_free_zeroes)
 
 static const char *const *fake_env;
 
-static const char *fake_getenv(const char *name)
+static const char *
+fake_getenv(const char *name)
 {
 	for (size_t i = 0; fake_env[i]; i += 2) {
 		if (strcmp(fake_env[i], name) == 0)
@@ -254,7 +256,8 @@ struct warnings {
 	char last[256];
 };
 
-static void collect_warning(void *arg, const char *message)
+static void
+collect_warning(void *arg, const char *message)
 {
 	struct warnings *w = arg;
 
@@ -263,15 +266,16 @@ static void collect_warning(void *arg, const char *message)
 }
 
 /* Applies env (name, value, ..., NULL) to a default config. */
-static int from_env(consul_config *cfg, const char *const *env, struct warnings *w,
-		    consul_error *err)
+static int
+from_env(consul_config *cfg, const char *const *env, struct warnings *w, consul_error *err)
 {
 	fake_env = env;
 	consul_config_init(cfg);
 	return consul_config_from_env(cfg, fake_getenv, collect_warning, w, err);
 }
 
-static char *write_temp_file(const char *contents)
+static char *
+write_temp_file(const char *contents)
 {
 	char *path = strdup("/tmp/ostiary-test-XXXXXX");
 	int fd = mkstemp(path);
@@ -284,8 +288,8 @@ static char *write_temp_file(const char *contents)
 
 Test(lib_env, nothing_set_keeps_defaults)
 {
-	static const char *const env[] = {NULL};
-	struct warnings w = {0};
+	static const char *const env[] = { NULL };
+	struct warnings w = { 0 };
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, &w, NULL), 0);
@@ -300,16 +304,16 @@ Test(lib_env, nothing_set_keeps_defaults)
 
 Test(lib_env, empty_values_count_as_unset)
 {
-	static const char *const env[] = {"CONSUL_HTTP_ADDR",
-					  "",
-					  "CONSUL_HTTP_TOKEN_FILE",
-					  "",
-					  "CONSUL_HTTP_TOKEN",
-					  "tok",
-					  "CONSUL_HTTP_SSL",
-					  "",
-					  NULL};
-	struct warnings w = {0};
+	static const char *const env[] = { "CONSUL_HTTP_ADDR",
+		                           "",
+		                           "CONSUL_HTTP_TOKEN_FILE",
+		                           "",
+		                           "CONSUL_HTTP_TOKEN",
+		                           "tok",
+		                           "CONSUL_HTTP_SSL",
+		                           "",
+		                           NULL };
+	struct warnings w = { 0 };
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, &w, NULL), 0);
@@ -322,8 +326,8 @@ Test(lib_env, empty_values_count_as_unset)
 Test(lib_env, token_file_wins_over_token)
 {
 	char *path = write_temp_file("  from-file\n");
-	const char *const env[] = {"CONSUL_HTTP_TOKEN", "from-env", "CONSUL_HTTP_TOKEN_FILE", path,
-				   NULL};
+	const char *const env[] = { "CONSUL_HTTP_TOKEN", "from-env", "CONSUL_HTTP_TOKEN_FILE", path,
+		                    NULL };
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, NULL, NULL), 0);
@@ -335,15 +339,15 @@ Test(lib_env, token_file_wins_over_token)
 
 Test(lib_env, unreadable_token_file_fails_and_keeps_config)
 {
-	static const char *const env[] = {"CONSUL_HTTP_TOKEN",
-					  "from-env",
-					  "CONSUL_HTTP_ADDR",
-					  "h:1",
-					  "CONSUL_HTTP_TOKEN_FILE",
-					  "/nonexistent/token",
-					  NULL};
+	static const char *const env[] = { "CONSUL_HTTP_TOKEN",
+		                           "from-env",
+		                           "CONSUL_HTTP_ADDR",
+		                           "h:1",
+		                           "CONSUL_HTTP_TOKEN_FILE",
+		                           "/nonexistent/token",
+		                           NULL };
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	fake_env = env;
 	consul_config_init(&cfg);
@@ -358,8 +362,8 @@ Test(lib_env, unreadable_token_file_fails_and_keeps_config)
 
 Test(lib_env, ssl_then_http_address_does_not_downgrade)
 {
-	static const char *const env[] = {"CONSUL_HTTP_SSL", "true", "CONSUL_HTTP_ADDR",
-					  "http://consul:8501", NULL};
+	static const char *const env[] = { "CONSUL_HTTP_SSL", "true", "CONSUL_HTTP_ADDR",
+		                           "http://consul:8501", NULL };
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, NULL, NULL), 0);
@@ -371,8 +375,8 @@ Test(lib_env, ssl_then_http_address_does_not_downgrade)
 
 Test(lib_env, https_address_wins_over_ssl_false)
 {
-	static const char *const env[] = {"CONSUL_HTTP_SSL", "false", "CONSUL_HTTP_ADDR",
-					  "https://consul:8501", NULL};
+	static const char *const env[] = { "CONSUL_HTTP_SSL", "false", "CONSUL_HTTP_ADDR",
+		                           "https://consul:8501", NULL };
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, NULL, NULL), 0);
@@ -382,13 +386,13 @@ Test(lib_env, https_address_wins_over_ssl_false)
 
 Test(lib_env, parse_bool_values)
 {
-	static const char *const truths[] = {"1", "t", "T", "TRUE", "true", "True"};
-	static const char *const lies[] = {"0", "f", "F", "FALSE", "false", "False"};
+	static const char *const truths[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const lies[] = { "0", "f", "F", "FALSE", "false", "False" };
 
 	for (size_t i = 0; i < N(truths); i++) {
-		const char *const env[] = {"CONSUL_HTTP_SSL", truths[i], "CONSUL_HTTP_SSL_VERIFY",
-					   lies[i], NULL};
-		struct warnings w = {0};
+		const char *const env[] = { "CONSUL_HTTP_SSL", truths[i], "CONSUL_HTTP_SSL_VERIFY",
+			                    lies[i], NULL };
+		struct warnings w = { 0 };
 		consul_config cfg;
 
 		cr_assert_eq(from_env(&cfg, env, &w, NULL), 0);
@@ -401,8 +405,8 @@ Test(lib_env, parse_bool_values)
 
 Test(lib_env, unparsable_ssl_warns_and_stays_http)
 {
-	static const char *const env[] = {"CONSUL_HTTP_SSL", "yes", NULL};
-	struct warnings w = {0};
+	static const char *const env[] = { "CONSUL_HTTP_SSL", "yes", NULL };
+	struct warnings w = { 0 };
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, &w, NULL), 0);
@@ -414,8 +418,8 @@ Test(lib_env, unparsable_ssl_warns_and_stays_http)
 
 Test(lib_env, unparsable_ssl_verify_keeps_verification_on)
 {
-	static const char *const env[] = {"CONSUL_HTTP_SSL_VERIFY", "nope", NULL};
-	struct warnings w = {0};
+	static const char *const env[] = { "CONSUL_HTTP_SSL_VERIFY", "nope", NULL };
+	struct warnings w = { 0 };
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, &w, NULL), 0);
@@ -429,7 +433,8 @@ Test(lib_env, tls_files)
 {
 	static const char *const env[] = {
 		"CONSUL_CACERT", "/ca.pem",           "CONSUL_CAPATH", "/cas", "CONSUL_CLIENT_CERT",
-		"/c.pem",        "CONSUL_CLIENT_KEY", "/k.pem",        NULL};
+		"/c.pem",        "CONSUL_CLIENT_KEY", "/k.pem",        NULL
+	};
 	consul_config cfg;
 
 	cr_assert_eq(from_env(&cfg, env, NULL, NULL), 0);
@@ -442,10 +447,10 @@ Test(lib_env, tls_files)
 
 Test(lib_env, client_cert_without_key_is_an_error)
 {
-	static const char *const cert_only[] = {"CONSUL_CLIENT_CERT", "/c.pem", NULL};
-	static const char *const key_only[] = {"CONSUL_CLIENT_KEY", "/k.pem", NULL};
+	static const char *const cert_only[] = { "CONSUL_CLIENT_CERT", "/c.pem", NULL };
+	static const char *const key_only[] = { "CONSUL_CLIENT_KEY", "/k.pem", NULL };
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	cr_assert_eq(from_env(&cfg, cert_only, NULL, &err), -1);
 	cr_assert_str_eq(err.text, "both client cert and client key must be provided");
@@ -464,14 +469,14 @@ Test(lib_env, server_name_port_is_stripped)
 		const char *value;
 		const char *name;
 	} cases[] = {
-		{"consul.example:8501", "consul.example"},
-		{"consul.example", "consul.example"},
-		{"[::1]:8501", "::1"},
-		{"[::1]", "::1"},
+		{ "consul.example:8501", "consul.example" },
+		{ "consul.example", "consul.example" },
+		{ "[::1]:8501", "::1" },
+		{ "[::1]", "::1" },
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
-		const char *const env[] = {"CONSUL_TLS_SERVER_NAME", cases[i].value, NULL};
+		const char *const env[] = { "CONSUL_TLS_SERVER_NAME", cases[i].value, NULL };
 		consul_config cfg;
 
 		cr_assert_eq(from_env(&cfg, env, NULL, NULL), 0, "%s", cases[i].value);
@@ -482,10 +487,10 @@ Test(lib_env, server_name_port_is_stripped)
 
 Test(lib_env, bad_server_name_and_address)
 {
-	static const char *const bad_name[] = {"CONSUL_TLS_SERVER_NAME", "fe80::1", NULL};
-	static const char *const bad_addr[] = {"CONSUL_HTTP_ADDR", "ftp://x", NULL};
+	static const char *const bad_name[] = { "CONSUL_TLS_SERVER_NAME", "fe80::1", NULL };
+	static const char *const bad_addr[] = { "CONSUL_HTTP_ADDR", "ftp://x", NULL };
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	cr_assert_eq(from_env(&cfg, bad_name, NULL, &err), -1);
 	cr_assert_str_eq(err.source, "CONSUL_TLS_SERVER_NAME");
@@ -493,7 +498,7 @@ Test(lib_env, bad_server_name_and_address)
 	cr_assert_eq(from_env(&cfg, bad_addr, NULL, &err), -1);
 	cr_assert_str_eq(err.source, "CONSUL_HTTP_ADDR");
 	cr_assert_str_eq(err.text, "Unknown protocol scheme: ftp (use host:port, http://host:port, "
-				   "https://host:port or unix:///path/to/socket)");
+	                           "https://host:port or unix:///path/to/socket)");
 	consul_config_free(&cfg);
 }
 
@@ -527,13 +532,13 @@ Test(lib_token, contents_are_trimmed)
 Test(lib_token, missing_file_names_the_file_not_the_token)
 {
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	consul_config_init(&cfg);
 	cfg.token = strdup("previous-secret");
 	cr_assert_eq(consul_config_load_token_file(&cfg, "/nonexistent/ostiary-token", &err), -1);
 	cr_assert_str_eq(err.text, "error loading token file /nonexistent/ostiary-token: "
-				   "No such file or directory");
+	                           "No such file or directory");
 	cr_assert_str_eq(err.source, "/nonexistent/ostiary-token");
 	cr_assert_null(strstr(err.text, "previous-secret"));
 	cr_assert_str_eq(cfg.token, "previous-secret", "a failed load keeps the old token");
@@ -546,7 +551,7 @@ Test(lib_token, empty_directory_and_oversized_files_fail)
 	char *big = malloc(64 * 1024 + 2);
 	char *big_path;
 	consul_config cfg;
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	memset(big, 'Q', 64 * 1024 + 1);
 	big[64 * 1024 + 1] = '\0';

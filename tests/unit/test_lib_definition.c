@@ -10,7 +10,8 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* obj has exactly these keys (NULL-terminated list). */
-static void assert_keys(json_t *obj, const char *const *keys)
+static void
+assert_keys(json_t *obj, const char *const *keys)
 {
 	size_t n = 0;
 
@@ -18,10 +19,11 @@ static void assert_keys(json_t *obj, const char *const *keys)
 	for (; keys[n]; n++)
 		cr_assert_not_null(json_object_get(obj, keys[n]), "missing key %s", keys[n]);
 	cr_assert_eq(json_object_size(obj), n, "unexpected extra keys in %s",
-		     json_dumps(obj, JSON_COMPACT));
+	             json_dumps(obj, JSON_COMPACT));
 }
 
-static const char *str_at(json_t *obj, const char *key)
+static const char *
+str_at(json_t *obj, const char *key)
 {
 	json_t *value = json_object_get(obj, key);
 
@@ -29,43 +31,45 @@ static const char *str_at(json_t *obj, const char *key)
 	return json_string_value(value);
 }
 
-static const char *const web_tags[] = {"v1", "blue"};
-static const consul_kv web_meta[] = {{"version", "1.2.3"}};
+static const char *const web_tags[] = { "v1", "blue" };
+static const consul_kv web_meta[] = { { "version", "1.2.3" } };
 
-static consul_check ttl_check(const char *id)
+static consul_check
+ttl_check(const char *id)
 {
-	return (consul_check){.id = id,
-			      .name = "myapp TTL",
-			      .notes = "pushed by myapp-agent",
-			      .ttl_ms = 15000,
-			      .deregister_after_ms = 600000,
-			      .has_status = true,
-			      .status = CONSUL_CRITICAL};
+	return (consul_check){ .id = id,
+		               .name = "myapp TTL",
+		               .notes = "pushed by myapp-agent",
+		               .ttl_ms = 15000,
+		               .deregister_after_ms = 600000,
+		               .has_status = true,
+		               .status = CONSUL_CRITICAL };
 }
 
 Test(lib_definition, full_service_with_one_check)
 {
 	consul_check check = ttl_check("myapp-1:ttl");
-	consul_service svc = {.id = "myapp-1",
-			      .name = "myapp",
-			      .tags = web_tags,
-			      .ntags = 1,
-			      .address = "10.0.0.5",
-			      .port = 8080,
-			      .meta = web_meta,
-			      .nmeta = 1,
-			      .checks = &check,
-			      .nchecks = 1};
+	consul_service svc = { .id = "myapp-1",
+		               .name = "myapp",
+		               .tags = web_tags,
+		               .ntags = 1,
+		               .address = "10.0.0.5",
+		               .port = 8080,
+		               .meta = web_meta,
+		               .nmeta = 1,
+		               .checks = &check,
+		               .nchecks = 1 };
 	json_t *json = consul_service_to_json(&svc);
 	char *text = json_dumps(json, JSON_COMPACT);
 
 	/* The example of agent-api notes 1.1, with Go's spelling of 10m. */
 	cr_assert_str_eq(
-		text,
-		"{\"ID\":\"myapp-1\",\"Name\":\"myapp\",\"Tags\":[\"v1\"],\"Address\":\"10.0.0.5\","
-		"\"Port\":8080,\"Meta\":{\"version\":\"1.2.3\"},\"Check\":{\"CheckID\":\"myapp-1:ttl\","
-		"\"Name\":\"myapp TTL\",\"Notes\":\"pushed by myapp-agent\",\"TTL\":\"15s\","
-		"\"Status\":\"critical\",\"DeregisterCriticalServiceAfter\":\"10m0s\"}}");
+	        text,
+	        "{\"ID\":\"myapp-1\",\"Name\":\"myapp\",\"Tags\":[\"v1\"],\"Address\":\"10.0.0.5\","
+	        "\"Port\":8080,\"Meta\":{\"version\":\"1.2.3\"},\"Check\":{\"CheckID\":\"myapp-1:"
+	        "ttl\","
+	        "\"Name\":\"myapp TTL\",\"Notes\":\"pushed by myapp-agent\",\"TTL\":\"15s\","
+	        "\"Status\":\"critical\",\"DeregisterCriticalServiceAfter\":\"10m0s\"}}");
 	free(text);
 	json_decref(json);
 }
@@ -73,13 +77,13 @@ Test(lib_definition, full_service_with_one_check)
 Test(lib_definition, embedded_check_uses_CheckID_never_ID)
 {
 	consul_check check = ttl_check("c1");
-	consul_service svc = {.name = "web", .checks = &check, .nchecks = 1};
+	consul_service svc = { .name = "web", .checks = &check, .nchecks = 1 };
 	json_t *json = consul_service_to_json(&svc);
 	json_t *embedded = json_object_get(json, "Check");
 
-	assert_keys(json, (const char *const[]){"Name", "Check", NULL});
-	assert_keys(embedded, (const char *const[]){"CheckID", "Name", "Notes", "TTL", "Status",
-						    "DeregisterCriticalServiceAfter", NULL});
+	assert_keys(json, (const char *const[]){ "Name", "Check", NULL });
+	assert_keys(embedded, (const char *const[]){ "CheckID", "Name", "Notes", "TTL", "Status",
+	                                             "DeregisterCriticalServiceAfter", NULL });
 	cr_assert_null(json_object_get(embedded, "ID"));
 	cr_assert_null(json_object_get(json, "Checks"));
 	json_decref(json);
@@ -87,8 +91,8 @@ Test(lib_definition, embedded_check_uses_CheckID_never_ID)
 
 Test(lib_definition, two_checks_become_Checks)
 {
-	consul_check checks[2] = {ttl_check("a"), ttl_check("b")};
-	consul_service svc = {.name = "web", .checks = checks, .nchecks = 2};
+	consul_check checks[2] = { ttl_check("a"), ttl_check("b") };
+	consul_service svc = { .name = "web", .checks = checks, .nchecks = 2 };
 	json_t *json = consul_service_to_json(&svc);
 	json_t *list = json_object_get(json, "Checks");
 
@@ -103,20 +107,21 @@ Test(lib_definition, two_checks_become_Checks)
 
 Test(lib_definition, absent_fields_are_omitted)
 {
-	consul_check check = {.ttl_ms = 1500};
+	consul_check check = { .ttl_ms = 1500 };
 	consul_service svc = {
-		.name = "web", .id = "", .address = "", .port = 0, .checks = &check, .nchecks = 1};
+		.name = "web", .id = "", .address = "", .port = 0, .checks = &check, .nchecks = 1
+	};
 	json_t *json = consul_service_to_json(&svc);
 
-	assert_keys(json, (const char *const[]){"Name", "Check", NULL});
-	assert_keys(json_object_get(json, "Check"), (const char *const[]){"TTL", NULL});
+	assert_keys(json, (const char *const[]){ "Name", "Check", NULL });
+	assert_keys(json_object_get(json, "Check"), (const char *const[]){ "TTL", NULL });
 	cr_assert_str_eq(str_at(json_object_get(json, "Check"), "TTL"), "1.5s",
-			 "durations are Go strings, never numbers (numbers mean ns)");
+	                 "durations are Go strings, never numbers (numbers mean ns)");
 	json_decref(json);
 
 	svc.nchecks = 0;
 	json = consul_service_to_json(&svc);
-	assert_keys(json, (const char *const[]){"Name", NULL});
+	assert_keys(json, (const char *const[]){ "Name", NULL });
 	json_decref(json);
 }
 
@@ -128,8 +133,9 @@ Test(lib_definition, standalone_check_uses_ID)
 	check.service_id = "myapp-1";
 	check.status = CONSUL_WARNING;
 	json = consul_check_to_json(&check);
-	assert_keys(json, (const char *const[]){"ID", "Name", "Notes", "ServiceID", "TTL", "Status",
-						"DeregisterCriticalServiceAfter", NULL});
+	assert_keys(json,
+	            (const char *const[]){ "ID", "Name", "Notes", "ServiceID", "TTL", "Status",
+	                                   "DeregisterCriticalServiceAfter", NULL });
 	cr_assert_str_eq(str_at(json, "ID"), "myapp-1:db");
 	cr_assert_str_eq(str_at(json, "ServiceID"), "myapp-1");
 	cr_assert_str_eq(str_at(json, "Status"), "warning");
@@ -146,7 +152,7 @@ Test(lib_definition, standalone_check_uses_ID)
 
 Test(lib_definition, invalid_utf8_text_is_replaced_like_go)
 {
-	consul_check check = {.id = "c", .notes = "bad \xff byte", .ttl_ms = 1000};
+	consul_check check = { .id = "c", .notes = "bad \xff byte", .ttl_ms = 1000 };
 	json_t *json = consul_check_to_json(&check);
 
 	cr_assert_not_null(json);
@@ -160,29 +166,31 @@ static consul_check valid_checks[2];
 static consul_kv valid_meta[2];
 static const char *valid_tags[2];
 
-static consul_service valid_service(void)
+static consul_service
+valid_service(void)
 {
 	valid_checks[0] = ttl_check("web:ttl");
 	valid_checks[1] = ttl_check("web:db");
-	valid_meta[0] = (consul_kv){"version", "1.0"};
-	valid_meta[1] = (consul_kv){"owner_team-2", "ops"};
+	valid_meta[0] = (consul_kv){ "version", "1.0" };
+	valid_meta[1] = (consul_kv){ "owner_team-2", "ops" };
 	valid_tags[0] = "a";
 	valid_tags[1] = "b";
-	return (consul_service){.id = "web-1",
-				.name = "web",
-				.tags = valid_tags,
-				.ntags = 2,
-				.address = "10.0.0.5",
-				.port = 80,
-				.meta = valid_meta,
-				.nmeta = 2,
-				.checks = valid_checks,
-				.nchecks = 2};
+	return (consul_service){ .id = "web-1",
+		                 .name = "web",
+		                 .tags = valid_tags,
+		                 .ntags = 2,
+		                 .address = "10.0.0.5",
+		                 .port = 80,
+		                 .meta = valid_meta,
+		                 .nmeta = 2,
+		                 .checks = valid_checks,
+		                 .nchecks = 2 };
 }
 
-static void assert_invalid(const consul_service *svc, const char *source, const char *problem)
+static void
+assert_invalid(const consul_service *svc, const char *source, const char *problem)
 {
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	cr_assert_eq(consul_service_validate(svc, &err), -1, "accepted; expected %s", problem);
 	cr_assert_str_eq(err.source, source, "for: %s", err.text);
@@ -192,7 +200,7 @@ static void assert_invalid(const consul_service *svc, const char *source, const 
 Test(lib_validate, valid_service_passes)
 {
 	consul_service svc = valid_service();
-	consul_error err = {0};
+	consul_error err = { 0 };
 
 	cr_assert_eq(consul_service_validate(&svc, &err), 0, "%s", err.text);
 	svc.address = "::1";
@@ -217,8 +225,8 @@ Test(lib_validate, name_is_required)
 
 Test(lib_validate, unspecified_addresses_are_refused)
 {
-	static const char *const bad[] = {"0.0.0.0",         "::",  "[::]",
-					  "0:0:0:0:0:0:0:0", "::0", "::ffff:0.0.0.0"};
+	static const char *const bad[] = { "0.0.0.0",         "::",  "[::]",
+		                           "0:0:0:0:0:0:0:0", "::0", "::ffff:0.0.0.0" };
 
 	for (size_t i = 0; i < N(bad); i++) {
 		consul_service svc = valid_service();
@@ -246,13 +254,13 @@ Test(lib_validate, meta_rules)
 		const char *value;
 		const char *problem;
 	} cases[] = {
-		{"", "v", "cannot be blank"},
-		{"bad key", "v", "invalid characters"},
-		{"dot.key", "v", "a-z, A-Z, 0-9, _ and -"},
-		{long_key, "v", "too long"},
-		{"consul-version", "v", "reserved"},
-		{"k", long_value, "too long"},
-		{"k", "\xff", "UTF-8"},
+		{ "", "v", "cannot be blank" },
+		{ "bad key", "v", "invalid characters" },
+		{ "dot.key", "v", "a-z, A-Z, 0-9, _ and -" },
+		{ long_key, "v", "too long" },
+		{ "consul-version", "v", "reserved" },
+		{ "k", long_value, "too long" },
+		{ "k", "\xff", "UTF-8" },
 	};
 
 	memset(long_key, 'k', 129);
@@ -262,14 +270,14 @@ Test(lib_validate, meta_rules)
 	for (size_t i = 0; i < N(cases); i++) {
 		consul_service svc = valid_service();
 
-		valid_meta[1] = (consul_kv){cases[i].key, cases[i].value};
+		valid_meta[1] = (consul_kv){ cases[i].key, cases[i].value };
 		assert_invalid(&svc, "Meta", cases[i].problem);
 	}
 
 	consul_service svc = valid_service();
-	valid_meta[1] = (consul_kv){max_key, max_value};
+	valid_meta[1] = (consul_kv){ max_key, max_value };
 	cr_assert_eq(consul_service_validate(&svc, NULL), 0, "128/512 are the limits, inclusive");
-	valid_meta[1] = (consul_kv){"version", "2"};
+	valid_meta[1] = (consul_kv){ "version", "2" };
 	assert_invalid(&svc, "Meta", "duplicate Meta key \"version\"");
 }
 
@@ -281,7 +289,7 @@ Test(lib_validate, at_most_64_meta_pairs)
 
 	for (int i = 0; i < 65; i++) {
 		snprintf(keys[i], sizeof keys[i], "k%d", i);
-		meta[i] = (consul_kv){keys[i], "v"};
+		meta[i] = (consul_kv){ keys[i], "v" };
 	}
 	svc.meta = meta;
 	svc.nmeta = 64;
@@ -337,9 +345,9 @@ Test(lib_definition, path_escape)
 		const char *id;
 		const char *escaped;
 	} cases[] = {
-		{"service:web-1", "service%3Aweb-1"},   {"a/b c", "a%2Fb%20c"},
-		{"AZaz09-._~", "AZaz09-._~"},           {"caf\xc3\xa9", "caf%C3%A9"},
-		{"100%?#&=+", "100%25%3F%23%26%3D%2B"}, {"", ""},
+		{ "service:web-1", "service%3Aweb-1" },   { "a/b c", "a%2Fb%20c" },
+		{ "AZaz09-._~", "AZaz09-._~" },           { "caf\xc3\xa9", "caf%C3%A9" },
+		{ "100%?#&=+", "100%25%3F%23%26%3D%2B" }, { "", "" },
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {

@@ -77,9 +77,9 @@ Test(options, ianitor_command_line, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
-	char **argv = make_argv("--consul-agent", "consul.local", "--ttl", "30", "--heartbeat",
-				"5", "--tags", "a", "--tags", "b", "--id", "web-1", "--port",
-				"8080", "-v", "web", "--", "python3", "-m", "http.server", NULL);
+	char **argv = make_argv("--consul-agent", "consul.local", "--ttl", "30", "--heartbeat", "5",
+	                        "--tags", "a", "--tags", "b", "--id", "web-1", "--port", "8080",
+	                        "-v", "web", "--", "python3", "-m", "http.server", NULL);
 
 	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s: %s", err.source, err.text);
 	cr_assert_str_eq(o.service_name, "web");
@@ -123,7 +123,7 @@ Test(options, consul_duration_forms, .fini = suite_fini)
 	struct options o;
 	consul_error err = { 0 };
 	char **argv = make_argv("--ttl", "1m30s", "--heartbeat", "500ms", "--kill-timeout", "2s",
-				"--deregister-after", "0", "svc", "--", "true", NULL);
+	                        "--deregister-after", "0", "svc", "--", "true", NULL);
 
 	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s", err.text);
 	cr_assert_eq(o.ttl_ms, 90000);
@@ -137,8 +137,8 @@ Test(options, meta_pairs_split_at_first_equals, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
-	char **argv = make_argv("--meta", "version=1.2", "--meta", "expr=a=b", "svc", "--", "true",
-				NULL);
+	char **argv =
+	        make_argv("--meta", "version=1.2", "--meta", "expr=a=b", "svc", "--", "true", NULL);
 
 	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s", err.text);
 	cr_assert_eq(o.nmeta, 2);
@@ -188,8 +188,9 @@ Test(options, bad_input_names_the_flag, .fini = suite_fini)
 		cr_assert_eq(parse(&o, &err, NULL, argv), -1, "case %zu should fail", i);
 		if (c->source[0])
 			cr_expect_str_eq(err.source, c->source, "case %zu: source", i);
-		cr_expect(strstr(err.text, c->text_part) != NULL || strstr(err.source, c->text_part),
-			  "case %zu: \"%s\" lacks \"%s\"", i, err.text, c->text_part);
+		cr_expect(strstr(err.text, c->text_part) != NULL ||
+		                  strstr(err.source, c->text_part),
+		          "case %zu: \"%s\" lacks \"%s\"", i, err.text, c->text_part);
 		options_free(&o);
 	}
 }
@@ -198,7 +199,8 @@ Test(options, flags_override_environment, .fini = suite_fini)
 {
 	struct options o;
 	consul_error err = { 0 };
-	const char *env[] = { "CONSUL_HTTP_ADDR=10.1.1.1:8600", "CONSUL_HTTP_TOKEN=from-env", NULL };
+	const char *env[] = { "CONSUL_HTTP_ADDR=10.1.1.1:8600", "CONSUL_HTTP_TOKEN=from-env",
+		              NULL };
 
 	cr_assert_eq(parse(&o, &err, env, make_argv("svc", "--", "true", NULL)), 0, "%s", err.text);
 	cr_assert_str_eq(o.consul.host, "10.1.1.1");
@@ -207,8 +209,8 @@ Test(options, flags_override_environment, .fini = suite_fini)
 	options_free(&o);
 
 	cr_assert_eq(parse(&o, &err, env,
-			   make_argv("--http-addr", "127.0.0.2:9000", "svc", "--", "true", NULL)),
-		     0, "%s", err.text);
+	                   make_argv("--http-addr", "127.0.0.2:9000", "svc", "--", "true", NULL)),
+	             0, "%s", err.text);
 	cr_assert_str_eq(o.consul.host, "127.0.0.2");
 	cr_assert_eq(o.consul.port, 9000);
 	options_free(&o);
@@ -224,9 +226,9 @@ Test(options, flag_hides_a_broken_variable_it_overrides, .fini = suite_fini)
 	cr_assert_str_eq(err.source, "CONSUL_HTTP_ADDR");
 	options_free(&o);
 	cr_assert_eq(parse(&o, &err, env,
-			   make_argv("--http-addr", "unix:///run/consul.sock", "svc", "--", "true",
-				     NULL)),
-		     0, "%s", err.text);
+	                   make_argv("--http-addr", "unix:///run/consul.sock", "svc", "--", "true",
+	                             NULL)),
+	             0, "%s", err.text);
 	cr_assert_eq(o.consul.transport, CONSUL_TRANSPORT_UNIX);
 	cr_assert_str_eq(o.consul.socket_path, "/run/consul.sock");
 	options_free(&o);
@@ -239,14 +241,14 @@ Test(options, token_file_flag_beats_token_variables, .fini = suite_fini)
 	char path[] = "/tmp/ostiary-token-XXXXXX";
 	int fd = mkstemp(path);
 	const char *env[] = { "CONSUL_HTTP_TOKEN=env-token", "CONSUL_HTTP_TOKEN_FILE=/nonexistent",
-			      NULL };
+		              NULL };
 
 	cr_assert(fd >= 0);
 	cr_assert_eq(write(fd, "  file-token\n", 13), 13);
 	close(fd);
-	cr_assert_eq(parse(&o, &err, env,
-			   make_argv("--token-file", path, "svc", "--", "true", NULL)),
-		     0, "%s", err.text);
+	cr_assert_eq(
+	        parse(&o, &err, env, make_argv("--token-file", path, "svc", "--", "true", NULL)), 0,
+	        "%s", err.text);
 	cr_assert_str_eq(o.consul.token, "file-token");
 	options_free(&o);
 	unlink(path);
@@ -258,8 +260,8 @@ Test(options, short_deregister_after_is_warned_about, .fini = suite_fini)
 	consul_error err = { 0 };
 
 	cr_assert_eq(parse(&o, &err, NULL,
-			   make_argv("--deregister-after", "30s", "svc", "--", "true", NULL)),
-		     0);
+	                   make_argv("--deregister-after", "30s", "svc", "--", "true", NULL)),
+	             0);
 	cr_assert(strstr(warnings, "1m") != NULL, "warning: \"%s\"", warnings);
 	options_free(&o);
 }
