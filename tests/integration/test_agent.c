@@ -231,3 +231,43 @@ Test(agent, wrong_token_is_reported_and_the_child_keeps_running)
 	stop_ostiary(&p, 128 + SIGTERM);
 	sim_stop(&s);
 }
+
+Test(agent, unix_socket_agent_from_the_environment)
+{
+	sim s;
+	proc p;
+	const char *sock = scratch_path("agent.sock");
+	const char *sim_args[] = { "--unix", sock, NULL };
+	char addr[300];
+	const char *args[] = { "svc", "--", "sleep", "600", NULL };
+	const char *env[] = { addr, NULL };
+
+	snprintf(addr, sizeof(addr), "CONSUL_HTTP_ADDR=unix://%s", sock);
+	start_sim(&s, sim_args);
+	/* No --http-addr: the address comes from CONSUL_HTTP_ADDR alone. */
+	start_ostiary(&p, NULL, args, env);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	json_t *req = first_request(&s, "PUT", "/v1/agent/service/register");
+	cr_assert_not_null(req);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(req, "headers"), "host")),
+			 "localhost", "over a unix socket the Host is localhost, as in Consul's client");
+	json_decref(req);
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
+}
+
+Test(agent, consul_http_addr_from_the_environment)
+{
+	sim s;
+	proc p;
+	char addr[128];
+	const char *args[] = { "svc", "--", "sleep", "600", NULL };
+	const char *env[] = { addr, NULL };
+
+	start_sim(&s, NULL);
+	snprintf(addr, sizeof(addr), "CONSUL_HTTP_ADDR=http://%s", s.agent_addr);
+	start_ostiary(&p, NULL, args, env);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
+}
