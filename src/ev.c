@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "log.h"
@@ -38,6 +39,9 @@ struct ev_loop {
 
 	struct ev_transfer *transfers;
 	size_t ntransfers, transfers_cap;
+
+	ev_child **children;
+	size_t nchildren, children_cap;
 };
 
 int64_t
@@ -273,6 +277,74 @@ ev_dispatch_ios(ev_loop *loop, size_t nwait)
 	}
 }
 
+/* --------------------------------------------------------------- children */
+
+void
+ev_child_init(ev_child *watcher, pid_t pid, ev_child_fn fn, void *arg)
+{
+	watcher->pid = pid;
+	watcher->fn = fn;
+	watcher->arg = arg;
+	watcher->active = false;
+}
+
+int
+ev_child_start(ev_loop *loop, ev_child *watcher)
+{
+	if (watcher->active)
+		return 0;
+	if (ev_reserve(&loop->children, &loop->children_cap, loop->nchildren + 1,
+		       sizeof(*loop->children)) < 0)
+		return -1;
+	loop->children[loop->nchildren++] = watcher;
+	watcher->active = true;
+	return 0;
+}
+
+void
+ev_child_stop(ev_loop *loop, ev_child *watcher)
+{
+	for (size_t i = 0; i < loop->nchildren; i++) {
+		if (loop->children[i] == watcher) {
+			loop->children[i] = loop->children[--loop->nchildren];
+			break;
+		}
+	}
+	watcher->active = false;
+}
+
+static ev_child *
+ev_child_find(const ev_loop *loop, pid_t pid)
+{
+	for (size_t i = 0; i < loop->nchildren; i++)
+		if (loop->children[i]->pid == pid)
+			return loop->children[i];
+	return NULL;
+}
+
+int
+ev_reap(ev_loop *loop)
+{
+	int status, orphans = 0;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) > 0) {
+		ev_child *watcher = ev_child_find(loop, pid);
+
+		if (watcher == NULL) {
+			if (WIFEXITED(status) || WIFSIGNALED(status))
+				orphans++;
+			continue;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			ev_child_stop(loop, watcher);
+		watcher->fn(loop, watcher, status, watcher->arg);
+	}
+	if (pid < 0 && errno != ECHILD && errno != EINTR)
+		log_warn("waitpid");
+	return orphans;
+}
+
 /* ------------------------------------------------------------------- http */
 
 int
@@ -358,6 +430,7 @@ ev_loop_free(ev_loop *loop)
 	free(loop->ios);
 	free(loop->waitfds);
 	free(loop->transfers);
+	free(loop->children);
 	free(loop);
 }
 

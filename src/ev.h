@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 
@@ -56,6 +57,30 @@ struct ev_io {
 void ev_io_init(ev_io *io, int fd, short events, ev_io_fn fn, void *arg);
 int ev_io_start(ev_loop *loop, ev_io *io);
 void ev_io_stop(ev_loop *loop, ev_io *io);
+
+/* --------------------------------------------------------------- children */
+
+typedef struct ev_child ev_child;
+/* wait_status as waitpid(2) reports it: exited, killed, stopped or continued. */
+typedef void (*ev_child_fn)(ev_loop *loop, ev_child *watcher, int wait_status, void *arg);
+
+struct ev_child {
+	pid_t pid;
+	ev_child_fn fn;
+	void *arg;
+	bool active;
+};
+
+void ev_child_init(ev_child *watcher, pid_t pid, ev_child_fn fn, void *arg);
+int ev_child_start(ev_loop *loop, ev_child *watcher);
+void ev_child_stop(ev_loop *loop, ev_child *watcher);
+/*
+ * Collect every child that changed state (call it on SIGCHLD) and tell its
+ * watcher; a watcher is stopped before it hears of an exit.  Children nobody
+ * watches (orphans adopted as PID 1 or subreaper) are just reaped; returns
+ * how many.
+ */
+int ev_reap(ev_loop *loop);
 
 /* ------------------------------------------------------------------- http */
 

@@ -44,6 +44,7 @@ struct supervisor {
 	int stop_signal; /* the terminating signal to pass on */
 	ev_timer kill_timer;
 	ev_io signal_io;
+	ev_child child_watcher;
 };
 
 typedef void (*sup_action)(struct supervisor *sup);
@@ -199,30 +200,32 @@ sup_log_exit(const struct child *child)
 		           WEXITSTATUS(child->wait_status));
 }
 
-/* Reap everything that is ready: our child, and orphans when we are PID 1. */
+/* What waitpid said about our child: stopped, continued or gone. */
+static void
+sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg)
+{
+	struct supervisor *sup = arg;
+
+	if (!child_update(sup->child, wait_status))
+		return;
+	if (sup->child->state == CHILD_EXITED) {
+		sup_log_exit(sup->child);
+		ev_timer_stop(sup->loop, &sup->kill_timer);
+		sup_dispatch(sup, SUP_EV_CHILD_EXITED);
+	} else {
+		sup_report_child(sup);
+	}
+}
+
+/* Reap everything that is ready: our child, probes, and orphans when we are
+ * PID 1 or a subreaper. */
 static void
 sup_reap(struct supervisor *sup)
 {
-	int status;
-	pid_t pid;
+	int orphans = ev_reap(sup->loop);
 
-	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) > 0) {
-		if (pid != sup->child->pid) {
-			log_debug("reaped process %d", (int)pid);
-			continue;
-		}
-		if (!child_update(sup->child, status))
-			continue;
-		if (sup->child->state == CHILD_EXITED) {
-			sup_log_exit(sup->child);
-			ev_timer_stop(sup->loop, &sup->kill_timer);
-			sup_dispatch(sup, SUP_EV_CHILD_EXITED);
-		} else {
-			sup_report_child(sup);
-		}
-	}
-	if (pid < 0 && errno != ECHILD)
-		log_warn("waitpid");
+	if (orphans > 0)
+		log_debug("reaped %d orphaned process%s", orphans, orphans == 1 ? "" : "es");
 }
 
 /* ----------------------------------------------------------------- signals */
@@ -296,7 +299,8 @@ supervisor_run(ev_loop *loop, struct agent *agent, struct child *child, int sign
 
 	ev_timer_init(&sup.kill_timer, sup_kill_timeout, &sup);
 	ev_io_init(&sup.signal_io, signal_fd, POLLIN, sup_signals_ready, &sup);
-	if (ev_io_start(loop, &sup.signal_io) < 0)
+	ev_child_init(&sup.child_watcher, child->pid, sup_child_changed, &sup);
+	if (ev_io_start(loop, &sup.signal_io) < 0 || ev_child_start(loop, &sup.child_watcher) < 0)
 		return sup_wait_blocking(&sup);
 	sup_report_child(&sup);
 	agent_start(agent);
@@ -307,6 +311,7 @@ supervisor_run(ev_loop *loop, struct agent *agent, struct child *child, int sign
 		return sup_wait_blocking(&sup);
 	}
 	ev_io_stop(loop, &sup.signal_io);
+	ev_child_stop(loop, &sup.child_watcher);
 	ev_timer_stop(loop, &sup.kill_timer);
 	return child_exit_code(child);
 }

@@ -184,6 +184,13 @@ typedef struct consul_check {
 	enum consul_status status;
 } consul_check;
 
+/* One entry of TaggedAddresses: {"lan": {"Address": ..., "Port": ...}}. */
+typedef struct consul_tagged_address {
+	const char *name;
+	const char *address;
+	int port; /* 0 = omitted */
+} consul_tagged_address;
+
 typedef struct consul_service {
 	const char *id;   /* NULL = the agent uses the name */
 	const char *name; /* required */
@@ -193,6 +200,12 @@ typedef struct consul_service {
 	int port;            /* 0 = omitted */
 	const consul_kv *meta;
 	size_t nmeta;
+	const consul_tagged_address *tagged_addresses;
+	size_t ntagged_addresses;
+	bool has_weights; /* send Weights {Passing, Warning} */
+	int weight_passing;
+	int weight_warning;
+	bool enable_tag_override; /* sent only when true */
 	const consul_check *checks;
 	size_t nchecks;
 } consul_service;

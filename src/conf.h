@@ -1,0 +1,152 @@
+/*
+ * conf.h - what ostiary is asked to do, whichever front end said it.
+ *
+ * The command line (options.c), a libconfig file (conf_file.c) and Consul's
+ * own JSON service definitions (conf_consul.c) all fill this one model; the
+ * engine reads only this.  Every string is owned by the model (malloc'd)
+ * and freed by conf_free().  `origin` fields say where a definition came
+ * from ("/etc/ostiary.conf:12") so run-time messages can point at it.
+ */
+#ifndef OSTIARY_CONF_H
+#define OSTIARY_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ostiary/consul.h>
+
+/* Defaults mirror Consul's own checks (agent/checks/check.go, docs). */
+#define CONF_DEFAULT_INTERVAL_MS 10000
+#define CONF_DEFAULT_EXEC_TIMEOUT_MS 30000 /* script checks */
+#define CONF_DEFAULT_NET_TIMEOUT_MS 10000  /* HTTP and TCP checks */
+#define CONF_MIN_INTERVAL_MS 1000          /* checks.MinInterval */
+#define CONF_DEFAULT_TTL_MS 10000          /* the process check, as on the command line */
+#define CONF_DEFAULT_DEREGISTER_AFTER_MS (10 * 60 * 1000)
+#define CONF_DEFAULT_KILL_TIMEOUT_MS 7000
+#define CONF_DEFAULT_RETRY_MAX_MS 10000
+#define CONF_DEFAULT_PATH "/etc/ostiary/ostiary.conf"
+
+enum probe_kind {
+	PROBE_PROCESS = 0, /* the wrapped child's state: running / stopped / exited */
+	PROBE_EXEC,
+	PROBE_HTTP,
+	PROBE_TCP,
+};
+
+struct conf_kv {
+	char *key;
+	char *value;
+};
+
+struct check_conf {
+	char *id;    /* unique on the agent; default "service:<service id>[:<n>]" */
+	char *name;  /* default "Service '<name>' check" (Consul's default) */
+	char *notes; /* may be NULL */
+	enum probe_kind kind;
+
+	/* scheduling (not used by PROBE_PROCESS) */
+	int64_t interval_ms;      /* default CONF_DEFAULT_INTERVAL_MS, at least CONF_MIN_INTERVAL_MS */
+	int64_t timeout_ms;       /* default by kind (see above); less than interval */
+	int64_t initial_delay_ms; /* before the first run; default 0 */
+	int64_t spread_ms;        /* first run at a random point in [delay, delay+spread]; default interval */
+
+	/* what Consul sees */
+	int64_t ttl_ms;              /* 0 = derived from interval and timeout (conf_check_ttl) */
+	int64_t deregister_after_ms; /* DeregisterCriticalServiceAfter; 0 = off */
+	int success_before_passing;  /* Consul's flap damping, applied locally (0 = off) */
+	int failures_before_warning;
+	int failures_before_critical;
+	int output_max_size; /* bytes; default CONSUL_OUTPUT_MAX_SIZE; never more */
+
+	/* exec */
+	char **args;   /* NULL-terminated argv; with `shell`, args[0] is the script */
+	bool shell;    /* run args[0] with /bin/sh -c (only when asked explicitly) */
+	char **env;    /* NULL-terminated "NAME=value" added to a clean environment */
+	bool inherit_env; /* start from ostiary's environment instead of a clean one */
+	char *cwd;
+	char *user;    /* run as this user (name or uid); NULL = as ostiary */
+	char *group;   /* and group; default the user's primary group */
+
+	/* http */
+	char *http_url;
+	char *http_method;            /* default "GET" */
+	struct conf_kv *http_headers; /* sent as "key: value", in order */
+	size_t nhttp_headers;
+	char *http_body;
+	bool tls_skip_verify;         /* default false: verification on */
+	char *tls_ca_file;
+	char *tls_server_name;
+	bool disable_redirects;       /* default false: follow, as Consul does (up to 10) */
+
+	/* tcp */
+	char *tcp_addr; /* "host:port" or "[v6]:port" */
+
+	char *origin;
+};
+
+struct conf_tagged_address {
+	char *name; /* "lan", "wan", "lan_ipv4", ... */
+	char *address;
+	int port;
+};
+
+struct service_conf {
+	char *id; /* default: name */
+	char *name;
+	char **tags; /* NULL-terminated */
+	size_t ntags;
+	char *address;
+	int port; /* 0 = omitted */
+	struct conf_kv *meta;
+	size_t nmeta;
+	struct conf_tagged_address *tagged_addresses;
+	size_t ntagged_addresses;
+	bool has_weights;
+	int weight_passing;
+	int weight_warning;
+	bool enable_tag_override;
+	int64_t deregister_after_ms; /* default for its checks */
+	struct check_conf *checks;   /* none configured = one PROBE_PROCESS check */
+	size_t nchecks;
+	char *origin;
+};
+
+struct conf {
+	consul_config consul;    /* agent connection: defaults, file, env, flags */
+	char **command;          /* NULL-terminated argv of the child */
+	int64_t kill_timeout_ms;
+	int64_t retry_max_ms;
+	int64_t heartbeat_ms;    /* push interval for process checks; 0 = TTL/3 */
+	int64_t ttl_ms;          /* TTL of process checks */
+	struct service_conf *services;
+	size_t nservices;
+	int verbosity;
+	bool subreaper;
+	char *path;              /* the config file read, or NULL */
+};
+
+void conf_init(struct conf *conf);
+void conf_free(struct conf *conf);
+
+/* Append an empty, default-initialised service / check; NULL on no memory. */
+struct service_conf *conf_add_service(struct conf *conf);
+struct check_conf *conf_add_check(struct service_conf *svc, enum probe_kind kind);
+
+/*
+ * Fill in what was left to defaults (IDs, names, timeouts, TTLs) and check
+ * everything the agent would reject, plus ostiary's own rules.  Errors name
+ * the origin ("file:line") and the setting.
+ */
+int conf_finish(struct conf *conf, consul_error *err);
+
+/* The TTL pushed to Consul for a check: its own, or derived so a result
+ * always lands before expiry (see conf.c for the rule). */
+int64_t conf_check_ttl(const struct conf *conf, const struct check_conf *check);
+/* How often the engine pushes a check's status when nothing changes. */
+int64_t conf_check_heartbeat(const struct conf *conf, const struct check_conf *check);
+
+/* The probe kind's name, for messages and config: "process", "exec", ... */
+const char *conf_probe_name(enum probe_kind kind);
+
+#endif

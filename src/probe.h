@@ -1,0 +1,45 @@
+/*
+ * probe.h - local health probes (exec, http, tcp).
+ *
+ * One probe per check.  probe_start() begins one run; the run ends by
+ * calling the done function exactly once, always from the event loop and
+ * never from inside probe_start().  Nothing here blocks: exec probes are
+ * child processes watched by the loop, HTTP probes run on libcurl's multi
+ * interface, TCP connects are non-blocking.  Results follow Consul's
+ * conventions (agent/checks/check.go), so operators see familiar outputs.
+ *
+ * PROBE_PROCESS has no probe: the engine feeds it from the child's state.
+ */
+#ifndef OSTIARY_PROBE_H
+#define OSTIARY_PROBE_H
+
+#include <ostiary/consul.h>
+
+#include "conf.h"
+#include "ev.h"
+
+struct probe;
+
+/* output is NUL-terminated, at most the check's output_max_size bytes, and
+ * valid only during the call. */
+typedef void (*probe_done_fn)(void *arg, enum consul_status status, const char *output);
+
+/* NULL (and err filled) if the check cannot be probed (bad URL, unknown user). */
+struct probe *probe_new(ev_loop *loop, const struct check_conf *check, consul_error *err);
+/* Start a run; -1 if one is already running or it could not start at all
+ * (then done is still called, with critical and the reason). */
+int probe_start(struct probe *probe, probe_done_fn done, void *arg);
+bool probe_running(const struct probe *probe);
+/* Abandon a run: kill its process group, cancel its transfer; done is not called. */
+void probe_cancel(struct probe *probe);
+void probe_free(struct probe *probe);
+
+/*
+ * Fit output into max bytes keeping its end, the way the agent's script
+ * and HTTP checks do (a ring buffer; agent/checks/check.go): when cut, the
+ * result is "Captured <kept> of <total> bytes\n...\n<last bytes>", all of
+ * it within max.  Returns a malloc'd string.
+ */
+char *probe_output_tail(const char *data, size_t len, size_t total, size_t max);
+
+#endif
