@@ -34,9 +34,9 @@ else
 BUILD    ?= build
 endif
 
-PKGS      := libcurl jansson
+PKGS      := libcurl jansson libconfig
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson)
+DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig)
 CRITERION := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DOSTIARY_VERSION='"$(VERSION)"' \
