@@ -113,7 +113,8 @@ integration: $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
 # zero errors and zero leaks, or the tests fail.
 valgrind: $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
 	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-		--trace-children=no $(BUILD)/tests/unit-tests --jobs=1
+		--trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*,*/python3*' \
+		$(BUILD)/tests/unit-tests --jobs=1
 	OSTIARY_BIN=$(abspath tests/valgrind-ostiary.sh) OSTIARY_REAL_BIN=$(abspath $(PROGRAM)) \
 	OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) \
 	$(BUILD)/tests/integration-tests --jobs=1

@@ -8,10 +8,48 @@
 
 #include "log.h"
 
-enum agent_call_kind {
-	AGENT_CALL_REGISTER,
-	AGENT_CALL_PUSH,
-	AGENT_CALL_DEREGISTER,
+enum agent_request_kind {
+	AGENT_REGISTER,
+	AGENT_PUSH,
+	AGENT_DEREGISTER,
+};
+
+/* One request on the wire. */
+struct agent_request {
+	struct agent *agent;
+	consul_call *call;
+	enum agent_request_kind kind;
+	struct agent_service *service;
+	struct agent_check *check;  /* AGENT_PUSH */
+	enum consul_status status;  /* AGENT_PUSH: what it carries */
+	struct agent_request *next; /* in agent->inflight */
+};
+
+struct agent_service {
+	struct agent *agent;
+	const consul_service *def;
+	bool registered;           /* the agent acknowledged the registration */
+	bool register_sent;        /* something of ours may be on the agent */
+	bool register_sent_before; /* ... as it stood before the request in flight */
+	bool busy;                 /* queued for, or in, a registration */
+	bool deregistered;
+	int64_t backoff_ms;
+	ev_timer retry_timer;
+	struct agent_service *next_queued;
+};
+
+struct agent_check {
+	struct agent_service *service;
+	char *id;
+	int64_t heartbeat_ms;
+	bool has_status;
+	enum consul_status status;
+	char *output;
+	bool push_due;
+	bool queued;
+	bool in_flight;
+	ev_timer heartbeat_timer;
+	struct agent_check *next_queued;
 };
 
 struct agent {
@@ -20,31 +58,27 @@ struct agent {
 	struct agent_settings settings;
 	char *base_url;
 
-	bool registered;           /* the agent acknowledged our registration */
-	bool register_sent;        /* we may have left something on the agent */
-	bool register_sent_before; /* ... as it stood before the request in flight */
-	bool push_due;
-	bool agent_lost; /* "agent lost" was logged, "agent back" pending */
-	int64_t backoff_ms;
+	struct agent_service **services;
+	size_t nservices;
+	struct agent_check **checks;
+	size_t nchecks;
 
-	enum consul_status status; /* what we report */
-	char *output;
-	bool status_acked; /* the agent has seen `acked_status` */
-	enum consul_status acked_status;
-	char last_refusal[320]; /* the last refusal logged, to avoid repeating it */
+	/* FIFO queues of work waiting for a free request slot */
+	struct agent_service *register_head, *register_tail;
+	struct agent_check *push_head, *push_tail;
+	struct agent_request *inflight;
+	int ninflight;
+
+	bool agent_lost; /* "agent lost" was logged, "agent is back" pending */
+	char last_refusal[320];
 	int64_t last_refusal_log;
-
-	consul_call *inflight;
-	enum agent_call_kind inflight_kind;
-	enum consul_status inflight_status; /* what an in-flight push carries */
 
 	bool shutting_down;
 	bool shutdown_done;
+	size_t deregister_next; /* next service to deregister */
 	agent_done_fn done;
 	void *done_arg;
-
-	ev_timer heartbeat_timer;
-	ev_timer retry_timer;
+	ev_timer shutdown_deadline;
 	ev_timer done_timer;
 };
 
@@ -66,53 +100,83 @@ agent_describe_failure(const consul_response *resp, char *buf, size_t len)
 			*p = ' ';
 }
 
-/* ----------------------------------------------------------------- timers */
+/* ------------------------------------------------------------------ queues */
 
-static int64_t
-agent_heartbeat(ev_loop *loop, ev_timer *timer, void *arg)
+static void
+agent_queue_register(struct agent_service *service)
 {
-	struct agent *agent = arg;
+	struct agent *agent = service->agent;
 
-	agent->push_due = true;
-	agent_kick(agent);
-	return agent->settings.heartbeat_ms;
+	if (service->busy || service->registered || ev_timer_active(&service->retry_timer))
+		return;
+	service->busy = true;
+	service->next_queued = NULL;
+	if (agent->register_tail)
+		agent->register_tail->next_queued = service;
+	else
+		agent->register_head = service;
+	agent->register_tail = service;
 }
 
-static int64_t
-agent_retry(ev_loop *loop, ev_timer *timer, void *arg)
+static struct agent_service *
+agent_pop_register(struct agent *agent)
 {
-	agent_kick(arg);
-	return EV_TIMER_STOP;
+	struct agent_service *service = agent->register_head;
+
+	if (service != NULL) {
+		agent->register_head = service->next_queued;
+		if (agent->register_head == NULL)
+			agent->register_tail = NULL;
+	}
+	return service;
 }
 
-static int64_t
-agent_finish_shutdown(ev_loop *loop, ev_timer *timer, void *arg)
+/* A check has something to tell the agent: queue it once. */
+static void
+agent_mark_push(struct agent_check *check)
 {
-	struct agent *agent = arg;
+	struct agent *agent = check->service->agent;
 
-	agent_done_fn done = agent->done;
-
-	agent->shutdown_done = true;
-	agent->done = NULL;
-	if (done != NULL)
-		done(agent->done_arg);
-	return EV_TIMER_STOP;
+	check->push_due = true;
+	if (check->queued || check->in_flight || !check->has_status)
+		return;
+	check->queued = true;
+	check->next_queued = NULL;
+	if (agent->push_tail)
+		agent->push_tail->next_queued = check;
+	else
+		agent->push_head = check;
+	agent->push_tail = check;
 }
 
-/* Equal jitter: half the delay fixed, half random, so many ostiary
- * instances restarted together do not hammer a recovering agent in step. */
-static int64_t
-agent_next_backoff(struct agent *agent)
+static struct agent_check *
+agent_pop_push(struct agent *agent)
 {
-	int64_t delay = agent->backoff_ms;
-	int64_t half = delay / 2;
+	struct agent_check *check = agent->push_head;
 
-	agent->backoff_ms =
-	        delay * 2 > agent->settings.retry_max_ms ? agent->settings.retry_max_ms : delay * 2;
-	return half + (half > 0 ? random() % (half + 1) : 0);
+	if (check != NULL) {
+		agent->push_head = check->next_queued;
+		if (agent->push_head == NULL)
+			agent->push_tail = NULL;
+		check->queued = false;
+	}
+	return check;
 }
 
-/* ------------------------------------------------------------ reachability */
+/* Re-registered: every check of the service tells its status again, since
+ * the agent keeps an old status on re-registration (PR hashicorp/consul#4904)
+ * or starts from critical after losing its state. */
+static void
+agent_mark_service_checks(struct agent_service *service)
+{
+	struct agent *agent = service->agent;
+
+	for (size_t i = 0; i < agent->nchecks; i++)
+		if (agent->checks[i]->service == service)
+			agent_mark_push(agent->checks[i]);
+}
+
+/* ----------------------------------------------------------- reachability */
 
 static void
 agent_mark_reachable(struct agent *agent)
@@ -156,189 +220,339 @@ agent_outcome_is_outage(enum consul_outcome outcome)
 	       outcome == CONSUL_BAD_RESPONSE;
 }
 
+/* Outage or refusal: log it the right way; true if it was an outage. */
+static bool
+agent_note_failure(struct agent *agent, const consul_response *resp, const char *what, char *why,
+                   size_t len)
+{
+	agent_describe_failure(resp, why, len);
+	if (agent_outcome_is_outage(resp->outcome)) {
+		agent_mark_lost(agent, why);
+		return true;
+	}
+	agent_mark_reachable(agent);
+	agent_log_refusal(agent, what, why);
+	return false;
+}
+
 /* ---------------------------------------------------------------- requests */
 
-static void agent_call_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg);
+static void agent_request_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg);
 
 static void
-agent_send(struct agent *agent, consul_call *call, enum agent_call_kind kind)
+agent_unlink_request(struct agent *agent, struct agent_request *req)
 {
-	if (call == NULL) {
-		log_warnx("out of memory building an agent request");
-		return;
+	for (struct agent_request **p = &agent->inflight; *p; p = &(*p)->next) {
+		if (*p == req) {
+			*p = req->next;
+			agent->ninflight--;
+			return;
+		}
 	}
-	if (ev_http_start(agent->loop, consul_call_easy(call), agent_call_done, agent) < 0) {
-		log_warnx("cannot start %s", consul_call_describe(call));
+}
+
+static void
+agent_free_request(struct agent_request *req)
+{
+	consul_call_free(req->call);
+	free(req);
+}
+
+static bool
+agent_send(struct agent *agent, consul_call *call, enum agent_request_kind kind,
+           struct agent_service *service, struct agent_check *check)
+{
+	struct agent_request *req = calloc(1, sizeof(*req));
+
+	if (call == NULL || req == NULL) {
+		log_warnx("out of memory building an agent request");
 		consul_call_free(call);
-		return;
+		free(req);
+		return false;
+	}
+	*req = (struct agent_request){ agent, call, kind, service, check, CONSUL_CRITICAL, NULL };
+	if (check != NULL)
+		req->status = check->status;
+	if (ev_http_start(agent->loop, consul_call_easy(call), agent_request_done, req) < 0) {
+		log_warnx("cannot start %s", consul_call_describe(call));
+		agent_free_request(req);
+		return false;
 	}
 	log_debug("%s", consul_call_describe(call));
-	agent->inflight = call;
-	agent->inflight_kind = kind;
+	req->next = agent->inflight;
+	agent->inflight = req;
+	agent->ninflight++;
+	return true;
 }
 
 static void
-agent_send_register(struct agent *agent)
+agent_send_register(struct agent_service *service)
 {
-	agent->register_sent_before = agent->register_sent;
-	agent->register_sent = true;
-	agent_send(agent, consul_service_register_call(agent->client, agent->settings.service, 0),
-	           AGENT_CALL_REGISTER);
+	struct agent *agent = service->agent;
+
+	service->register_sent_before = service->register_sent;
+	service->register_sent = true;
+	if (!agent_send(agent, consul_service_register_call(agent->client, service->def, 0),
+	                AGENT_REGISTER, service, NULL))
+		service->busy = false;
 }
 
 static void
-agent_send_push(struct agent *agent)
+agent_send_push(struct agent_check *check)
 {
-	agent->push_due = false;
-	agent->inflight_status = agent->status;
-	agent_send(agent,
-	           consul_check_update_call(agent->client, agent->settings.check_id, agent->status,
-	                                    agent->output),
-	           AGENT_CALL_PUSH);
+	struct agent *agent = check->service->agent;
+
+	check->push_due = false;
+	check->in_flight = agent_send(
+	        agent,
+	        consul_check_update_call(agent->client, check->id, check->status, check->output),
+	        AGENT_PUSH, check->service, check);
 }
 
 static void
-agent_send_deregister(struct agent *agent)
+agent_send_deregister(struct agent_service *service)
 {
-	consul_call *call =
-	        consul_service_deregister_call(agent->client, agent->settings.service->id);
+	struct agent *agent = service->agent;
+	consul_call *call = consul_service_deregister_call(agent->client, service->def->id);
 
-	if (call != NULL)
-		consul_call_set_timeout(call, AGENT_DEREGISTER_TIMEOUT_MS);
-	agent_send(agent, call, AGENT_CALL_DEREGISTER);
+	if (!agent_send(agent, call, AGENT_DEREGISTER, service, NULL))
+		service->deregistered = true;
 }
 
-/* Decide what to send next; one request at a time, most important first. */
+/* The next service that may have left something on the agent, or NULL. */
+static struct agent_service *
+agent_next_deregistration(struct agent *agent)
+{
+	while (agent->deregister_next < agent->nservices) {
+		struct agent_service *service = agent->services[agent->deregister_next++];
+		if (service->register_sent)
+			return service;
+		service->deregistered = true;
+	}
+	return NULL;
+}
+
+static void agent_finish_shutdown(struct agent *agent);
+
+/* Fill the free request slots, most important work first. */
 static void
 agent_kick(struct agent *agent)
 {
-	if (agent->inflight != NULL || agent->shutdown_done)
+	if (agent->shutdown_done)
 		return;
-	if (agent->shutting_down) {
-		if (agent->register_sent && !ev_timer_active(&agent->done_timer))
-			agent_send_deregister(agent);
-		if (agent->inflight == NULL && !ev_timer_active(&agent->done_timer))
-			ev_timer_start(agent->loop, &agent->done_timer, 0);
-		return;
+	while (agent->ninflight < agent->settings.max_inflight) {
+		struct agent_service *service;
+		struct agent_check *check;
+
+		if (agent->shutting_down) {
+			if ((service = agent_next_deregistration(agent)) == NULL)
+				break;
+			agent_send_deregister(service);
+		} else if ((service = agent_pop_register(agent)) != NULL) {
+			agent_send_register(service);
+		} else if ((check = agent_pop_push(agent)) != NULL) {
+			/* Not registered (yet, or any more): the registration
+			 * pushes every check of the service when it succeeds. */
+			if (check->service->registered)
+				agent_send_push(check);
+		} else {
+			break;
+		}
 	}
-	if (!agent->registered) {
-		if (!ev_timer_active(&agent->retry_timer))
-			agent_send_register(agent);
-		return;
-	}
-	if (agent->push_due)
-		agent_send_push(agent);
+	if (agent->shutting_down && agent->ninflight == 0 &&
+	    agent->deregister_next >= agent->nservices)
+		agent_finish_shutdown(agent);
 }
 
 /* ------------------------------------------------------------- completions */
 
-static void
-agent_register_done(struct agent *agent, const consul_response *resp)
+/* Equal jitter: half the delay fixed, half random, so many ostiary
+ * instances restarted together do not hammer a recovering agent in step. */
+static int64_t
+agent_next_backoff(struct agent_service *service)
 {
-	const consul_service *svc = agent->settings.service;
+	int64_t delay = service->backoff_ms;
+	int64_t half = delay / 2;
+	int64_t cap = service->agent->settings.retry_max_ms;
+
+	service->backoff_ms = delay * 2 > cap ? cap : delay * 2;
+	return half + (half > 0 ? random() % (half + 1) : 0);
+}
+
+static void
+agent_register_done(struct agent_request *req, const consul_response *resp)
+{
+	struct agent_service *service = req->service;
+	const consul_service *def = service->def;
 	char why[320];
 	int64_t delay;
 
+	service->busy = false;
 	if (resp->outcome == CONSUL_OK) {
-		agent_mark_reachable(agent);
-		agent->registered = true;
-		agent->backoff_ms = AGENT_RETRY_BASE_MS;
-		agent->status_acked = false; /* the agent keeps an old status: push ours */
-		agent->push_due = true;
-		log_notice("registered service %s (id %s) with the agent at %s", svc->name, svc->id,
-		           agent->base_url);
+		agent_mark_reachable(req->agent);
+		service->registered = true;
+		service->backoff_ms = AGENT_RETRY_BASE_MS;
+		log_notice("registered service %s (id %s) with the agent at %s", def->name, def->id,
+		           req->agent->base_url);
+		agent_mark_service_checks(service);
 		return;
 	}
 	/* A request that never connected left nothing behind to deregister. */
 	if (resp->curl_code == CURLE_COULDNT_CONNECT ||
 	    resp->curl_code == CURLE_COULDNT_RESOLVE_HOST)
-		agent->register_sent = agent->register_sent_before;
-	agent_describe_failure(resp, why, sizeof(why));
-	delay = agent_next_backoff(agent);
-	if (agent_outcome_is_outage(resp->outcome)) {
-		agent_mark_lost(agent, why);
-	} else {
-		agent_mark_reachable(agent);
-		agent_log_refusal(agent, "the registration", why);
-	}
-	log_info("registration of %s failed (%s); retrying in %lld ms", svc->id,
+		service->register_sent = service->register_sent_before;
+	agent_note_failure(req->agent, resp, "the registration", why, sizeof(why));
+	delay = agent_next_backoff(service);
+	log_info("registration of %s failed (%s); retrying in %lld ms", def->id,
 	         consul_outcome_name(resp->outcome), (long long)delay);
-	ev_timer_start(agent->loop, &agent->retry_timer, delay);
+	ev_timer_start(req->agent->loop, &service->retry_timer, delay);
 }
 
 static void
-agent_push_done(struct agent *agent, const consul_response *resp, enum consul_status sent)
+agent_push_done(struct agent_request *req, const consul_response *resp)
 {
+	struct agent_check *check = req->check;
+	struct agent_service *service = req->service;
 	char why[320];
 
-	switch (resp->outcome) {
-	case CONSUL_OK:
-		agent_mark_reachable(agent);
-		if (!agent->status_acked || agent->acked_status != sent)
-			log_notice("check %s is %s%s%s", agent->settings.check_id,
-			           consul_status_name(sent), sent == CONSUL_PASSING ? "" : ": ",
-			           sent == CONSUL_PASSING ? "" : agent->output);
-		agent->status_acked = true;
-		agent->acked_status = sent;
-		return;
-	case CONSUL_GONE:
-		agent_mark_reachable(agent);
+	check->in_flight = false;
+	if (resp->outcome == CONSUL_OK) {
+		agent_mark_reachable(req->agent);
+	} else if (resp->outcome == CONSUL_GONE) {
+		agent_mark_reachable(req->agent);
 		agent_describe_failure(resp, why, sizeof(why));
-		log_warnx("registration lost (%s); registering again", why);
-		agent->registered = false;
-		agent->push_due = true;
+		if (service->registered)
+			log_warnx("registration of %s lost (%s); registering again",
+			          service->def->id, why);
+		service->registered = false;
+		check->push_due = true;
+		agent_queue_register(service);
 		return;
-	default:
-		agent_describe_failure(resp, why, sizeof(why));
-		if (agent_outcome_is_outage(resp->outcome)) {
-			agent_mark_lost(agent, why);
-		} else {
-			agent_mark_reachable(agent);
-			agent_log_refusal(agent, "the status update", why);
-		}
-		return;
-	}
-}
-
-static void
-agent_deregister_done(struct agent *agent, const consul_response *resp)
-{
-	char why[320];
-
-	if (resp->outcome == CONSUL_OK || resp->outcome == CONSUL_GONE) {
-		log_notice("deregistered service %s", agent->settings.service->id);
 	} else {
-		agent_describe_failure(resp, why, sizeof(why));
-		log_warnx("could not deregister service %s (%s); the agent will remove it once its "
-		          "check has been critical for the deregister-after time",
-		          agent->settings.service->id, why);
+		agent_note_failure(req->agent, resp, "the status update", why, sizeof(why));
 	}
-	ev_timer_start(agent->loop, &agent->done_timer, 0);
+	/* The status changed while this push was on the wire: send the news. */
+	if (check->push_due || check->status != req->status)
+		agent_mark_push(check);
 }
 
 static void
-agent_call_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
+agent_deregister_done(struct agent_request *req, const consul_response *resp)
+{
+	char why[320];
+
+	req->service->deregistered = true;
+	if (resp->outcome == CONSUL_OK || resp->outcome == CONSUL_GONE) {
+		log_notice("deregistered service %s", req->service->def->id);
+		return;
+	}
+	agent_describe_failure(resp, why, sizeof(why));
+	log_warnx("could not deregister service %s (%s); the agent will remove it once its "
+	          "checks have been critical for the deregister-after time",
+	          req->service->def->id, why);
+}
+
+static void
+agent_request_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
+{
+	struct agent_request *req = arg;
+	struct agent *agent = req->agent;
+	const consul_response *resp = consul_call_finish(req->call, result);
+
+	agent_unlink_request(agent, req);
+	log_debug("%s -> %ld %s", consul_call_describe(req->call), resp->status,
+	          consul_outcome_name(resp->outcome));
+	switch (req->kind) {
+	case AGENT_REGISTER:
+		agent_register_done(req, resp);
+		break;
+	case AGENT_PUSH:
+		agent_push_done(req, resp);
+		break;
+	case AGENT_DEREGISTER:
+		agent_deregister_done(req, resp);
+		break;
+	}
+	agent_free_request(req);
+	agent_kick(agent);
+}
+
+/* ----------------------------------------------------------------- timers */
+
+static int64_t
+agent_heartbeat(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct agent_check *check = arg;
+
+	agent_mark_push(check);
+	agent_kick(check->service->agent);
+	return check->heartbeat_ms;
+}
+
+static int64_t
+agent_retry(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct agent_service *service = arg;
+
+	agent_queue_register(service);
+	agent_kick(service->agent);
+	return EV_TIMER_STOP;
+}
+
+static int64_t
+agent_call_done_fn(ev_loop *loop, ev_timer *timer, void *arg)
 {
 	struct agent *agent = arg;
-	consul_call *call = agent->inflight;
-	const consul_response *resp = consul_call_finish(call, result);
+	agent_done_fn done = agent->done;
 
-	agent->inflight = NULL;
-	log_debug("%s -> %ld %s", consul_call_describe(call), resp->status,
-	          consul_outcome_name(resp->outcome));
-	switch (agent->inflight_kind) {
-	case AGENT_CALL_REGISTER:
-		agent_register_done(agent, resp);
-		break;
-	case AGENT_CALL_PUSH:
-		agent_push_done(agent, resp, agent->inflight_status);
-		break;
-	case AGENT_CALL_DEREGISTER:
-		agent_deregister_done(agent, resp);
-		break;
+	agent->done = NULL;
+	if (done != NULL)
+		done(agent->done_arg);
+	return EV_TIMER_STOP;
+}
+
+/* Drop every request still on the wire (a hung agent must not hold us). */
+static void
+agent_cancel_requests(struct agent *agent, bool keep_deregistrations)
+{
+	struct agent_request **p = &agent->inflight;
+
+	while (*p != NULL) {
+		struct agent_request *req = *p;
+		if (keep_deregistrations && req->kind == AGENT_DEREGISTER) {
+			p = &req->next;
+			continue;
+		}
+		*p = req->next;
+		agent->ninflight--;
+		if (req->kind == AGENT_DEREGISTER)
+			log_warnx("gave up deregistering %s after %d ms; the agent will remove it "
+			          "after the deregister-after time",
+			          req->service->def->id, AGENT_SHUTDOWN_TIMEOUT_MS);
+		ev_http_cancel(agent->loop, consul_call_easy(req->call));
+		agent_free_request(req);
 	}
-	consul_call_free(call);
-	agent_kick(agent);
+}
+
+static int64_t
+agent_shutdown_overdue(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct agent *agent = arg;
+
+	agent_cancel_requests(agent, false);
+	agent->deregister_next = agent->nservices;
+	agent_finish_shutdown(agent);
+	return EV_TIMER_STOP;
+}
+
+static void
+agent_finish_shutdown(struct agent *agent)
+{
+	if (agent->shutdown_done)
+		return;
+	agent->shutdown_done = true;
+	ev_timer_stop(agent->loop, &agent->shutdown_deadline);
+	ev_timer_start(agent->loop, &agent->done_timer, 0);
 }
 
 /* -------------------------------------------------------------- lifecycle */
@@ -353,63 +567,103 @@ agent_new(ev_loop *loop, consul_client *client, const struct agent_settings *set
 	agent->loop = loop;
 	agent->client = client;
 	agent->settings = *settings;
+	if (agent->settings.max_inflight <= 0)
+		agent->settings.max_inflight = AGENT_DEFAULT_MAX_INFLIGHT;
 	agent->base_url = consul_config_describe(consul_client_config(client));
-	agent->output = strdup("");
-	if (agent->base_url == NULL || agent->output == NULL) {
-		agent_free(agent);
+	if (agent->base_url == NULL) {
+		free(agent);
 		return NULL;
 	}
-	agent->status = CONSUL_CRITICAL;
-	agent->backoff_ms = AGENT_RETRY_BASE_MS;
-	ev_timer_init(&agent->heartbeat_timer, agent_heartbeat, agent);
-	ev_timer_init(&agent->retry_timer, agent_retry, agent);
-	ev_timer_init(&agent->done_timer, agent_finish_shutdown, agent);
+	ev_timer_init(&agent->shutdown_deadline, agent_shutdown_overdue, agent);
+	ev_timer_init(&agent->done_timer, agent_call_done_fn, agent);
 	return agent;
 }
 
-void
-agent_free(struct agent *agent)
+/* Append ptr to a growable array of pointers. */
+static int
+agent_append(void *array, size_t *n, void *ptr)
 {
-	if (agent == NULL)
-		return;
-	if (agent->inflight != NULL) {
-		ev_http_cancel(agent->loop, consul_call_easy(agent->inflight));
-		consul_call_free(agent->inflight);
+	void ***p = array;
+	void **grown = realloc(*p, (*n + 1) * sizeof(void *));
+
+	if (grown == NULL)
+		return -1;
+	grown[(*n)++] = ptr;
+	*p = grown;
+	return 0;
+}
+
+struct agent_service *
+agent_add_service(struct agent *agent, const consul_service *def)
+{
+	struct agent_service *service = calloc(1, sizeof(*service));
+
+	if (service == NULL || agent_append(&agent->services, &agent->nservices, service) < 0) {
+		free(service);
+		return NULL;
 	}
-	ev_timer_stop(agent->loop, &agent->heartbeat_timer);
-	ev_timer_stop(agent->loop, &agent->retry_timer);
-	ev_timer_stop(agent->loop, &agent->done_timer);
-	free(agent->base_url);
-	free(agent->output);
-	free(agent);
+	service->agent = agent;
+	service->def = def;
+	service->backoff_ms = AGENT_RETRY_BASE_MS;
+	ev_timer_init(&service->retry_timer, agent_retry, service);
+	return service;
+}
+
+struct agent_check *
+agent_add_check(struct agent_service *service, const char *check_id, int64_t heartbeat_ms)
+{
+	struct agent *agent = service->agent;
+	struct agent_check *check = calloc(1, sizeof(*check));
+
+	if (check == NULL || (check->id = strdup(check_id)) == NULL ||
+	    (check->output = strdup("")) == NULL ||
+	    agent_append(&agent->checks, &agent->nchecks, check) < 0) {
+		if (check != NULL) {
+			free(check->id);
+			free(check->output);
+		}
+		free(check);
+		return NULL;
+	}
+	check->service = service;
+	check->heartbeat_ms = heartbeat_ms;
+	check->status = CONSUL_CRITICAL;
+	ev_timer_init(&check->heartbeat_timer, agent_heartbeat, check);
+	return check;
 }
 
 void
 agent_start(struct agent *agent)
 {
-	ev_timer_start(agent->loop, &agent->heartbeat_timer, agent->settings.heartbeat_ms);
+	for (size_t i = 0; i < agent->nservices; i++)
+		agent_queue_register(agent->services[i]);
+	for (size_t i = 0; i < agent->nchecks; i++)
+		ev_timer_start(agent->loop, &agent->checks[i]->heartbeat_timer,
+		               agent->checks[i]->heartbeat_ms);
 	agent_kick(agent);
 }
 
 void
-agent_set_status(struct agent *agent, enum consul_status status, const char *output)
+agent_check_report(struct agent_check *check, enum consul_status status, const char *output)
 {
-	char *copy;
+	struct agent *agent = check->service->agent;
+	bool status_changed = !check->has_status || check->status != status;
 
-	if (agent->status == status && strcmp(agent->output, output) == 0)
-		return;
-	copy = strdup(output);
-	if (copy == NULL) {
-		log_warnx("out of memory recording the check output");
-		return;
+	if (strcmp(check->output, output) != 0) {
+		char *copy = strdup(output);
+		if (copy == NULL) {
+			log_warnx("out of memory recording the output of %s", check->id);
+			return;
+		}
+		free(check->output);
+		check->output = copy;
 	}
-	free(agent->output);
-	agent->output = copy;
-	agent->status = status;
-	agent->push_due = true;
-	/* Push now, and count the next heartbeat from here. */
-	if (!agent->shutting_down)
-		ev_timer_start(agent->loop, &agent->heartbeat_timer, agent->settings.heartbeat_ms);
+	check->status = status;
+	check->has_status = true;
+	if (!status_changed || agent->shutting_down)
+		return; /* the next heartbeat carries the new output */
+	agent_mark_push(check);
+	ev_timer_start(agent->loop, &check->heartbeat_timer, check->heartbeat_ms);
 	agent_kick(agent);
 }
 
@@ -426,14 +680,39 @@ agent_shutdown(struct agent *agent, agent_done_fn done, void *arg)
 	if (agent->shutting_down)
 		return;
 	agent->shutting_down = true;
-	ev_timer_stop(agent->loop, &agent->heartbeat_timer);
-	ev_timer_stop(agent->loop, &agent->retry_timer);
+	for (size_t i = 0; i < agent->nchecks; i++)
+		ev_timer_stop(agent->loop, &agent->checks[i]->heartbeat_timer);
+	for (size_t i = 0; i < agent->nservices; i++)
+		ev_timer_stop(agent->loop, &agent->services[i]->retry_timer);
+	agent->register_head = agent->register_tail = NULL;
+	agent->push_head = agent->push_tail = NULL;
 	/* A push or registration stuck on a hung agent must not hold up the
-	 * deregistration: drop it and start over with a fresh connection. */
-	if (agent->inflight != NULL && agent->inflight_kind != AGENT_CALL_DEREGISTER) {
-		ev_http_cancel(agent->loop, consul_call_easy(agent->inflight));
-		consul_call_free(agent->inflight);
-		agent->inflight = NULL;
-	}
+	 * deregistration: drop them and start over on fresh connections. */
+	agent_cancel_requests(agent, true);
+	ev_timer_start(agent->loop, &agent->shutdown_deadline, AGENT_SHUTDOWN_TIMEOUT_MS);
 	agent_kick(agent);
+}
+
+void
+agent_free(struct agent *agent)
+{
+	if (agent == NULL)
+		return;
+	agent_cancel_requests(agent, false);
+	for (size_t i = 0; i < agent->nchecks; i++) {
+		ev_timer_stop(agent->loop, &agent->checks[i]->heartbeat_timer);
+		free(agent->checks[i]->id);
+		free(agent->checks[i]->output);
+		free(agent->checks[i]);
+	}
+	for (size_t i = 0; i < agent->nservices; i++) {
+		ev_timer_stop(agent->loop, &agent->services[i]->retry_timer);
+		free(agent->services[i]);
+	}
+	ev_timer_stop(agent->loop, &agent->shutdown_deadline);
+	ev_timer_stop(agent->loop, &agent->done_timer);
+	free(agent->checks);
+	free(agent->services);
+	free(agent->base_url);
+	free(agent);
 }

@@ -1,17 +1,18 @@
 /*
  * agent.h - ostiary's session with the local Consul agent.
  *
- * Keeps one service registered and its TTL check fed:
- *   - registers, retrying with jittered exponential backoff while the agent
- *     is away;
- *   - pushes the current status at once when it changes and otherwise every
- *     heartbeat; only the latest status is held, never a queue;
- *   - re-registers when the agent has lost the registration (a push
- *     answered 404, or 500 "does not have associated TTL") and pushes the
- *     current status straight after;
- *   - deregisters on shutdown with a short timeout, so a hung agent delays
- *     exit by a bounded time.
- * At most one request is in flight; all of them run on the event loop.
+ * Keeps services registered and their TTL checks fed:
+ *   - registers each service (with all its checks), retrying with jittered
+ *     exponential backoff while the agent is away;
+ *   - pushes a check's status at once when it changes, and otherwise every
+ *     heartbeat (carrying the latest output then: an output-only change
+ *     waits, so a chatty probe does not turn into a stream of writes);
+ *   - holds only the latest status per check, never a queue of old ones;
+ *   - re-registers a service the agent lost (a push answered 404, or 500
+ *     "does not have associated TTL") and pushes its checks straight after;
+ *   - deregisters everything on shutdown within a fixed time bound, so a
+ *     hung agent delays exit by at most AGENT_SHUTDOWN_TIMEOUT_MS.
+ * Requests run on the event loop, a bounded number at a time.
  */
 #ifndef OSTIARY_AGENT_H
 #define OSTIARY_AGENT_H
@@ -22,30 +23,42 @@
 
 #include "ev.h"
 
-/* Bound on the deregistration at shutdown: a hung agent costs at most this. */
-#define AGENT_DEREGISTER_TIMEOUT_MS 2000
+/* The whole deregistration at shutdown takes at most this long. */
+#define AGENT_SHUTDOWN_TIMEOUT_MS 2000
 #define AGENT_RETRY_BASE_MS 250
+#define AGENT_DEFAULT_MAX_INFLIGHT 16
 
 struct agent;
+struct agent_service;
+struct agent_check;
 
 struct agent_settings {
-	const consul_service *service; /* kept by the caller for the agent's lifetime */
-	const char *check_id;          /* the TTL check to feed */
-	int64_t heartbeat_ms;
 	int64_t retry_max_ms; /* cap of the registration backoff */
+	int max_inflight;     /* requests on the wire at once */
 };
 
 typedef void (*agent_done_fn)(void *arg);
 
 struct agent *agent_new(ev_loop *loop, consul_client *client, const struct agent_settings *s);
 void agent_free(struct agent *agent);
-/* Start registering; status pushes follow. */
+
+/* The definition (and everything it points to) is the caller's and must
+ * outlive the agent. */
+struct agent_service *agent_add_service(struct agent *agent, const consul_service *def);
+/* A TTL check of that service (its ID appears in the definition). */
+struct agent_check *agent_add_check(struct agent_service *service, const char *check_id,
+                                    int64_t heartbeat_ms);
+
+/* Start registering; pushes follow as statuses are reported. */
 void agent_start(struct agent *agent);
-/* The status to report from now on; pushed at once if it changed. */
-void agent_set_status(struct agent *agent, enum consul_status status, const char *output);
-/* Abandon pending work, deregister, then call done from the loop (always:
- * whatever the agent does).  Called again later, it calls the new done
- * once the deregistration has finished (at once if it already has). */
+/* The status to report from now on for this check (see the header comment). */
+void agent_check_report(struct agent_check *check, enum consul_status status, const char *output);
+
+/*
+ * Abandon pending work, deregister every service, then call done from the
+ * loop (always: whatever the agent does).  Called again later, it calls the
+ * new done once the deregistration has finished (at once if it already has).
+ */
 void agent_shutdown(struct agent *agent, agent_done_fn done, void *arg);
 
 #endif

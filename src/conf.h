@@ -46,10 +46,10 @@ struct check_conf {
 	enum probe_kind kind;
 
 	/* scheduling (not used by PROBE_PROCESS) */
-	int64_t interval_ms;      /* default CONF_DEFAULT_INTERVAL_MS, at least CONF_MIN_INTERVAL_MS */
-	int64_t timeout_ms;       /* default by kind (see above); less than interval */
+	int64_t interval_ms; /* default CONF_DEFAULT_INTERVAL_MS, at least CONF_MIN_INTERVAL_MS */
+	int64_t timeout_ms;  /* default by kind (see above); less than interval */
 	int64_t initial_delay_ms; /* before the first run; default 0 */
-	int64_t spread_ms;        /* first run at a random point in [delay, delay+spread]; default interval */
+	int64_t spread_ms; /* first run at a random point in [delay, delay+spread]; default interval */
 
 	/* what Consul sees */
 	int64_t ttl_ms;              /* 0 = derived from interval and timeout (conf_check_ttl) */
@@ -60,13 +60,13 @@ struct check_conf {
 	int output_max_size; /* bytes; default CONSUL_OUTPUT_MAX_SIZE; never more */
 
 	/* exec */
-	char **args;   /* NULL-terminated argv; with `shell`, args[0] is the script */
-	bool shell;    /* run args[0] with /bin/sh -c (only when asked explicitly) */
-	char **env;    /* NULL-terminated "NAME=value" added to a clean environment */
+	char **args;      /* NULL-terminated argv; with `shell`, args[0] is the script */
+	bool shell;       /* run args[0] with /bin/sh -c (only when asked explicitly) */
+	char **env;       /* NULL-terminated "NAME=value" added to a clean environment */
 	bool inherit_env; /* start from ostiary's environment instead of a clean one */
 	char *cwd;
-	char *user;    /* run as this user (name or uid); NULL = as ostiary */
-	char *group;   /* and group; default the user's primary group */
+	char *user;  /* run as this user (name or uid); NULL = as ostiary */
+	char *group; /* and group; default the user's primary group */
 
 	/* http */
 	char *http_url;
@@ -74,10 +74,10 @@ struct check_conf {
 	struct conf_kv *http_headers; /* sent as "key: value", in order */
 	size_t nhttp_headers;
 	char *http_body;
-	bool tls_skip_verify;         /* default false: verification on */
+	bool tls_skip_verify; /* default false: verification on */
 	char *tls_ca_file;
 	char *tls_server_name;
-	bool disable_redirects;       /* default false: follow, as Consul does (up to 10) */
+	bool disable_redirects; /* default false: follow, as Consul does (up to 10) */
 
 	/* tcp */
 	char *tcp_addr; /* "host:port" or "[v6]:port" */
@@ -113,17 +113,17 @@ struct service_conf {
 };
 
 struct conf {
-	consul_config consul;    /* agent connection: defaults, file, env, flags */
-	char **command;          /* NULL-terminated argv of the child */
+	consul_config consul; /* agent connection: defaults, file, env, flags */
+	char **command;       /* NULL-terminated argv of the child */
 	int64_t kill_timeout_ms;
 	int64_t retry_max_ms;
-	int64_t heartbeat_ms;    /* push interval for process checks; 0 = TTL/3 */
-	int64_t ttl_ms;          /* TTL of process checks */
+	int64_t heartbeat_ms; /* push interval for process checks; 0 = TTL/3 */
+	int64_t ttl_ms;       /* TTL of process checks */
 	struct service_conf *services;
 	size_t nservices;
 	int verbosity;
 	bool subreaper;
-	char *path;              /* the config file read, or NULL */
+	char *path; /* the config file read, or NULL */
 };
 
 void conf_init(struct conf *conf);
@@ -148,5 +148,24 @@ int64_t conf_check_heartbeat(const struct conf *conf, const struct check_conf *c
 
 /* The probe kind's name, for messages and config: "process", "exec", ... */
 const char *conf_probe_name(enum probe_kind kind);
+
+/*
+ * The agent's view of a finished service, for registration: out points
+ * into svc and into the caller's arrays, which hold svc->nchecks,
+ * svc->ntagged_addresses and svc->nmeta elements (NULL when 0).  Checks
+ * carry the TTL of conf_check_ttl and start critical.
+ */
+void conf_service_view(const struct conf *conf, const struct service_conf *svc, consul_service *out,
+                       consul_check *checks, consul_tagged_address *tagged, consul_kv *meta);
+
+/*
+ * Loaders: append what a file says to conf (conf_file.c: ostiary's own
+ * libconfig file, which also sets conf->path; conf_consul.c: a Consul JSON
+ * service definition, as `consul services register` takes).  On error err
+ * names the file, the line when known and the setting; conf may then hold
+ * part of the file and must be discarded (conf_free), never used.
+ */
+int conf_file_load(struct conf *conf, const char *path, consul_error *err);
+int conf_consul_load(struct conf *conf, const char *path, consul_error *err);
 
 #endif

@@ -163,7 +163,9 @@ ev_timer_start(ev_loop *loop, ev_timer *timer, int64_t after_ms)
 		after_ms = 0;
 	if (ev_reserve(&loop->heap, &loop->heap_cap, loop->nheap + 1, sizeof(*loop->heap)) < 0)
 		fatalx("out of memory arming a timer");
-	timer->due = loop->now + after_ms;
+	/* From the clock, not the iteration's cached time: a timer armed late in
+	 * an iteration must not fire early. */
+	timer->due = ev_clock_ms() + after_ms;
 	loop->heap[loop->nheap] = timer;
 	timer->slot = loop->nheap++;
 	ev_heap_up(loop, timer->slot);
@@ -294,7 +296,7 @@ ev_child_start(ev_loop *loop, ev_child *watcher)
 	if (watcher->active)
 		return 0;
 	if (ev_reserve(&loop->children, &loop->children_cap, loop->nchildren + 1,
-		       sizeof(*loop->children)) < 0)
+	               sizeof(*loop->children)) < 0)
 		return -1;
 	loop->children[loop->nchildren++] = watcher;
 	watcher->active = true;

@@ -1,6 +1,6 @@
 /*
  * main.c - ostiary: wrap a process, register it with the local Consul agent
- * with a TTL check, keep the check fed while the process runs, deregister
+ * with TTL checks, keep the checks fed while the process runs, deregister
  * on every way out, and exit with the process's status.
  */
 #include <stdio.h>
@@ -11,13 +11,24 @@
 #include <ostiary/consul.h>
 
 #include "agent.h"
+#include "check.h"
 #include "child.h"
+#include "conf.h"
 #include "ev.h"
 #include "exitcode.h"
 #include "log.h"
 #include "options.h"
 #include "sig.h"
 #include "supervisor.h"
+
+/* Everything a run needs besides the child; built before the child starts
+ * so that a configuration that cannot work never starts anything. */
+struct engine {
+	consul_client *client;
+	ev_loop *loop;
+	struct agent *agent;
+	struct checks *checks;
+};
 
 static const char *
 main_getenv(const char *name)
@@ -32,7 +43,7 @@ main_warn(void *arg, const char *message)
 }
 
 static void
-main_report_usage_error(const consul_error *err)
+main_report_error(const consul_error *err)
 {
 	if (err->line > 0)
 		log_errorx("%s:%d: %s", err->source, err->line, err->text);
@@ -42,58 +53,71 @@ main_report_usage_error(const consul_error *err)
 		log_errorx("%s", err->text);
 }
 
-/* Everything after the options are in: start the child, then the session. */
-static int
-main_run(struct options *opts)
+static void
+main_engine_free(struct engine *engine)
 {
-	consul_service service;
-	consul_check check;
-	struct child child;
+	checks_free(engine->checks);
+	agent_free(engine->agent);
+	ev_loop_free(engine->loop);
+	consul_client_free(engine->client);
+}
+
+static int
+main_engine_new(struct engine *engine, const struct conf *conf, consul_error *err)
+{
+	struct agent_settings settings = { .retry_max_ms = conf->retry_max_ms };
+
+	engine->client = consul_client_new(&conf->consul, err);
+	if (engine->client == NULL)
+		return -1;
+	engine->loop = ev_loop_new();
+	engine->agent = engine->loop ? agent_new(engine->loop, engine->client, &settings) : NULL;
+	if (engine->agent == NULL)
+		return consul_error_set(err, "ostiary", "out of memory");
+	engine->checks = checks_new(engine->loop, engine->agent, conf, err);
+	return engine->checks != NULL ? 0 : -1;
+}
+
+static int
+main_run(const struct conf *conf, bool check_only)
+{
+	struct engine engine = { 0 };
 	consul_error err = { 0 };
-	consul_client *client;
-	ev_loop *loop = NULL;
-	struct agent *agent = NULL;
+	struct child child;
 	int signal_fd, code;
 
-	options_service(opts, &service, &check);
-	client = consul_client_new(&opts->consul, &err);
-	if (client == NULL) {
-		main_report_usage_error(&err);
+	if (main_engine_new(&engine, conf, &err) < 0) {
+		main_report_error(&err);
+		main_engine_free(&engine);
 		return OSTIARY_EXIT_USAGE;
 	}
-	loop = ev_loop_new();
-	signal_fd = sig_init();
-	if (loop == NULL || signal_fd < 0)
-		fatal("cannot set up the event loop");
-	if (opts->subreaper && supervisor_become_subreaper() < 0)
+	if (check_only) {
+		printf("ostiary: configuration OK: %zu service%s\n", conf->nservices,
+		       conf->nservices == 1 ? "" : "s");
+		main_engine_free(&engine);
+		return 0;
+	}
+	if ((signal_fd = sig_init()) < 0)
+		fatal("cannot set up signal handling");
+	if (conf->subreaper && supervisor_become_subreaper() < 0)
 		log_warn("--subreaper");
 
 	/* The child starts whatever the agent is doing. */
-	code = child_spawn(&child, opts->command);
+	code = child_spawn(&child, conf->command);
 	if (code == 0) {
-		struct agent_settings settings = {
-			.service = &service,
-			.check_id = opts->check_id,
-			.heartbeat_ms = opts->heartbeat_ms,
-			.retry_max_ms = opts->retry_max_ms,
-		};
-		struct supervisor_settings sup = { .kill_timeout_ms = opts->kill_timeout_ms };
-
-		agent = agent_new(loop, client, &settings);
-		if (agent == NULL)
-			fatalx("out of memory");
-		code = supervisor_run(loop, agent, &child, signal_fd, &sup);
+		struct supervisor_settings sup = { .kill_timeout_ms = conf->kill_timeout_ms };
+		code = supervisor_run(engine.loop, engine.agent, engine.checks, &child, signal_fd,
+		                      &sup);
 	}
-	agent_free(agent);
-	ev_loop_free(loop);
-	consul_client_free(client);
+	main_engine_free(&engine);
 	return code;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct options opts;
+	struct conf conf;
+	struct options_request req;
 	consul_error err = { 0 };
 	int code;
 
@@ -102,24 +126,20 @@ main(int argc, char **argv)
 		return OSTIARY_EXIT_INTERNAL;
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-	if (options_parse(&opts, argc, argv, main_getenv, main_warn, &err) < 0) {
-		main_report_usage_error(&err);
-		options_free(&opts);
-		curl_global_cleanup();
-		return OSTIARY_EXIT_USAGE;
+	if (options_parse(&conf, &req, argc, argv, main_getenv, main_warn, &err) < 0) {
+		main_report_error(&err);
+		code = OSTIARY_EXIT_USAGE;
+	} else if (req.help) {
+		options_usage(stdout);
+		code = 0;
+	} else if (req.version) {
+		printf("ostiary %s\n", OSTIARY_VERSION);
+		code = 0;
+	} else {
+		log_init(conf.verbosity);
+		code = main_run(&conf, req.check_only);
 	}
-	if (opts.show_help || opts.show_version) {
-		if (opts.show_help)
-			options_usage(stdout);
-		else
-			printf("ostiary %s\n", OSTIARY_VERSION);
-		options_free(&opts);
-		curl_global_cleanup();
-		return 0;
-	}
-	log_init(opts.verbosity);
-	code = main_run(&opts);
-	options_free(&opts);
+	conf_free(&conf);
 	curl_global_cleanup();
 	return code;
 }

@@ -28,6 +28,7 @@ enum {
 	OPT_PORT,
 	OPT_META,
 	OPT_SUBREAPER,
+	OPT_SERVICE_FILE,
 };
 
 static const struct option options_long[] = {
@@ -52,6 +53,9 @@ static const struct option options_long[] = {
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "meta", required_argument, NULL, OPT_META },
 	{ "subreaper", no_argument, NULL, OPT_SUBREAPER },
+	{ "service-file", required_argument, NULL, OPT_SERVICE_FILE },
+	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -62,9 +66,21 @@ void
 options_usage(FILE *out)
 {
 	fputs("usage: ostiary [options] SERVICE -- COMMAND [ARGS...]\n"
+	      "       ostiary -c FILE [options] [SERVICE] [-- COMMAND [ARGS...]]\n"
+	      "       ostiary -t [-c FILE]\n"
 	      "\n"
-	      "Run COMMAND, register it with the local Consul agent as SERVICE with a TTL\n"
-	      "check, keep the check passing while COMMAND runs, deregister when it ends.\n"
+	      "Run COMMAND, register it with the local Consul agent as SERVICE with TTL\n"
+	      "checks fed by local probes (by default: is COMMAND running?), deregister\n"
+	      "when it ends.\n"
+	      "\n"
+	      "Configuration:\n"
+	      "  -c, --config FILE       read services, checks and settings from FILE\n"
+	      "                          (default " CONF_DEFAULT_PATH " when no SERVICE\n"
+	      "                          and no COMMAND are given)\n"
+	      "  --service-file FILE     also load a Consul JSON service definition\n"
+	      "                          (repeatable); its HTTP/TCP/Args checks run locally\n"
+	      "  -t, --check-config      check the configuration and exit\n"
+	      "Flags override the file; SERVICE picks (or adds) the service they apply to.\n"
 	      "\n"
 	      "Service:\n"
 	      "  --id ID                 service ID (default: SERVICE)\n"
@@ -73,8 +89,8 @@ options_usage(FILE *out)
 	      "  --address ADDR          service address (default: the agent's)\n"
 	      "  --port PORT             service port\n"
 	      "Timing (durations: 10, 10s, 1m30s, 500ms; a bare number is seconds):\n"
-	      "  --ttl D                 TTL of the check (default 10s)\n"
-	      "  --heartbeat D           push interval, shorter than the TTL (default TTL/3)\n"
+	      "  --ttl D                 TTL of the process check (default 10s)\n"
+	      "  --heartbeat D           its push interval, shorter than the TTL (default TTL/3)\n"
 	      "  --deregister-after D    agent removes the service after its check has been\n"
 	      "                          critical this long; 0 turns it off (default 10m)\n"
 	      "  --kill-timeout D        SIGKILL the command this long after the stop\n"
@@ -96,32 +112,219 @@ options_usage(FILE *out)
 	      "  -V, --version           print the version\n"
 	      "\n"
 	      "Exit status: COMMAND's, or 128+N if it died of signal N; 125 when ostiary\n"
-	      "itself fails, 126 if COMMAND cannot be executed, 127 if it is not found.\n",
+	      "itself fails (bad usage or configuration), 126 if COMMAND cannot be\n"
+	      "executed, 127 if it is not found.  -t exits 0 when the configuration is good.\n",
 	      out);
 }
 
-/* ---------------------------------------------------- environment override */
+/* ------------------------------------------------------------- the flags */
 
-/* Agent settings from flags, kept as given until the environment is read. */
-struct options_flags {
+/* Everything the command line said, kept as given until the files are
+ * read: flags are applied last, so they override the files. */
+struct options_cli {
+	const char *config;
+	const char **service_files;
+	size_t nservice_files;
+
 	const char *addr;     /* --http-addr or --consul-agent */
 	bool addr_is_ianitor; /* given as --consul-agent: default port 8500 */
-	const char *token_file;
-	const char *ca_file, *ca_path, *cert, *key, *server_name;
-	const char *agent_timeout;
+	const char *token_file, *ca_file, *ca_path, *cert, *key, *server_name;
+	const char *agent_timeout, *retry_max, *kill_timeout, *ttl, *heartbeat;
+
+	const char *service; /* the SERVICE argument */
+	const char *id, *address, *port, *deregister_after;
+	const char **tags;
+	size_t ntags;
+	char **meta;
+	size_t nmeta;
+
+	int verbosity;
+	bool subreaper;
+	char **command; /* after "--", NULL-terminated, points into argv */
 };
+
+static void
+options_cli_free(struct options_cli *cli)
+{
+	free(cli->service_files);
+	free(cli->tags);
+	free(cli->meta);
+}
+
+static int
+options_push(void *array, size_t *n, const void *value, const char *flag, consul_error *err)
+{
+	const void ***p = array;
+	const void **grown = realloc(*p, (*n + 1) * sizeof(void *));
+
+	if (grown == NULL)
+		return consul_error_set(err, flag, "out of memory");
+	grown[(*n)++] = value;
+	*p = grown;
+	return 0;
+}
+
+/* One flag into cli; returns 0, or -1 with err filled. */
+static int
+options_one(struct options_cli *cli, struct options_request *req, int c, const char *flag,
+            char *value, consul_error *err)
+{
+	switch (c) {
+	case 'c':
+		cli->config = value;
+		break;
+	case 't':
+		req->check_only = true;
+		break;
+	case 'h':
+		req->help = true;
+		break;
+	case 'V':
+		req->version = true;
+		break;
+	case 'v':
+		cli->verbosity++;
+		break;
+	case OPT_SERVICE_FILE:
+		return options_push(&cli->service_files, &cli->nservice_files, value, flag, err);
+	case OPT_CONSUL_AGENT:
+	case OPT_HTTP_ADDR:
+		cli->addr = value;
+		cli->addr_is_ianitor = c == OPT_CONSUL_AGENT;
+		break;
+	case OPT_TOKEN_FILE:
+		cli->token_file = value;
+		break;
+	case OPT_CA_FILE:
+		cli->ca_file = value;
+		break;
+	case OPT_CA_PATH:
+		cli->ca_path = value;
+		break;
+	case OPT_CLIENT_CERT:
+		cli->cert = value;
+		break;
+	case OPT_CLIENT_KEY:
+		cli->key = value;
+		break;
+	case OPT_TLS_SERVER_NAME:
+		cli->server_name = value;
+		break;
+	case OPT_AGENT_TIMEOUT:
+		cli->agent_timeout = value;
+		break;
+	case OPT_RETRY_MAX:
+		cli->retry_max = value;
+		break;
+	case OPT_KILL_TIMEOUT:
+		cli->kill_timeout = value;
+		break;
+	case OPT_TTL:
+		cli->ttl = value;
+		break;
+	case OPT_HEARTBEAT:
+		cli->heartbeat = value;
+		break;
+	case OPT_DEREGISTER_AFTER:
+		cli->deregister_after = value;
+		break;
+	case OPT_ID:
+		cli->id = value;
+		break;
+	case OPT_ADDRESS:
+		cli->address = value;
+		break;
+	case OPT_PORT:
+		cli->port = value;
+		break;
+	case OPT_TAGS:
+		return options_push(&cli->tags, &cli->ntags, value, flag, err);
+	case OPT_META:
+		return options_push(&cli->meta, &cli->nmeta, value, flag, err);
+	case OPT_SUBREAPER:
+		cli->subreaper = true;
+		break;
+	default:
+		return consul_error_set(err, flag, "unknown option (see ostiary --help)");
+	}
+	return 0;
+}
+
+static const char *
+options_flag_name(int c, char *buf, size_t len)
+{
+	for (const struct option *o = options_long; o->name != NULL; o++) {
+		if (o->val == c) {
+			snprintf(buf, len, "--%s", o->name);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "-%c", c);
+	return buf;
+}
+
+/* Where "--" is: everything after it is the command, never our options. */
+static int
+options_find_separator(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return i;
+	return -1;
+}
+
+static int
+options_scan(struct options_cli *cli, struct options_request *req, int argc, char **argv,
+             consul_error *err)
+{
+	int sep = options_find_separator(argc, argv);
+	int nopt = sep < 0 ? argc : sep;
+	char flag[64];
+	int c;
+
+	optind = 1;
+	opterr = 0; /* we say what is wrong ourselves, naming the flag */
+	while ((c = getopt_long(nopt, argv, ":c:tvhV", options_long, NULL)) != -1) {
+		/* Name the flag as the user typed it: "-x" for a short one. */
+		char shortopt[3] = { '-', (char)optopt, '\0' };
+		bool short_flag = optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-';
+		const char *given = short_flag ? shortopt : argv[optind - 1];
+
+		if (c == '?')
+			return consul_error_set(err, given, "unknown option (see ostiary --help)");
+		if (c == ':')
+			return consul_error_set(err, given, "needs a value (see ostiary --help)");
+		if (options_one(cli, req, c, options_flag_name(c, flag, sizeof(flag)), optarg,
+		                err) < 0)
+			return -1;
+	}
+	if (optind < nopt)
+		cli->service = argv[optind];
+	if (optind + 1 < nopt)
+		return consul_error_set(err, argv[optind + 1],
+		                        "unexpected argument after SERVICE \"%s\"; put COMMAND "
+		                        "after \"--\"",
+		                        argv[optind]);
+	if (sep >= 0 && sep + 1 >= argc)
+		return consul_error_set(err, "COMMAND", "nothing after \"--\"");
+	if (sep >= 0)
+		cli->command = argv + sep + 1;
+	return 0;
+}
+
+/* ---------------------------------------------------- environment override */
 
 /* Flags hide the variables they override, so a broken variable that a flag
  * replaces is never parsed (in Consul's CLI the flag value replaces the
  * variable's before the address is parsed).  Option parsing runs once, on
  * one thread, so a file-scope view is enough. */
-static const struct options_flags *options_given;
+static const struct options_cli *options_given;
 static consul_getenv_fn options_real_getenv;
 
 static bool
 options_flag_overrides(const char *name)
 {
-	const struct options_flags *f = options_given;
+	const struct options_cli *f = options_given;
 
 	if (strcmp(name, "CONSUL_HTTP_ADDR") == 0)
 		return f->addr != NULL;
@@ -144,6 +347,8 @@ options_getenv(const char *name)
 	return options_flag_overrides(name) ? NULL : options_real_getenv(name);
 }
 
+/* --------------------------------------------------------------- values */
+
 /* Replace *slot with a copy of value. */
 static int
 options_set_string(char **slot, const char *value, const char *flag, consul_error *err)
@@ -158,48 +363,24 @@ options_set_string(char **slot, const char *value, const char *flag, consul_erro
 }
 
 static int
-options_apply_agent_flags(struct options *opts, const struct options_flags *f,
-                          consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
-{
-	consul_config *cfg = &opts->consul;
-
-	options_given = f;
-	options_real_getenv = getenv_fn;
-	if (consul_config_from_env(cfg, options_getenv, warn, NULL, err) < 0)
-		return -1;
-	if (f->addr != NULL) {
-		int rc = f->addr_is_ianitor
-		                 ? consul_config_set_agent(cfg, f->addr, "--consul-agent", err)
-		                 : consul_config_set_addr(cfg, f->addr, "--http-addr", err);
-		if (rc < 0)
-			return -1;
-	}
-	if (f->token_file != NULL && consul_config_load_token_file(cfg, f->token_file, err) < 0) {
-		snprintf(err->source, sizeof(err->source), "--token-file");
-		return -1;
-	}
-	if ((f->cert == NULL) != (f->key == NULL))
-		return consul_error_set(err, f->cert ? "--client-cert" : "--client-key",
-		                        "both --client-cert and --client-key must be given");
-	if ((f->ca_file && options_set_string(&cfg->tls.ca_file, f->ca_file, "--ca-file", err)) ||
-	    (f->ca_path && options_set_string(&cfg->tls.ca_path, f->ca_path, "--ca-path", err)) ||
-	    (f->cert && options_set_string(&cfg->tls.cert_file, f->cert, "--client-cert", err)) ||
-	    (f->key && options_set_string(&cfg->tls.key_file, f->key, "--client-key", err)) ||
-	    (f->server_name &&
-	     options_set_string(&cfg->tls.server_name, f->server_name, "--tls-server-name", err)))
-		return -1;
-	return 0;
-}
-
-/* --------------------------------------------------------------- values */
-
-static int
 options_duration(const char *flag, const char *value, int64_t *out, consul_error *err)
 {
+	if (value == NULL)
+		return 0;
 	if (consul_duration_parse(value, out, err) < 0) {
 		snprintf(err->source, sizeof(err->source), "%s", flag);
 		return -1;
 	}
+	return 0;
+}
+
+static int
+options_positive(const char *flag, const char *value, int64_t *out, consul_error *err)
+{
+	if (options_duration(flag, value, out, err) < 0)
+		return -1;
+	if (value != NULL && *out <= 0)
+		return consul_error_set(err, flag, "must be more than 0");
 	return 0;
 }
 
@@ -216,284 +397,263 @@ options_port(const char *value, int *out, consul_error *err)
 	return 0;
 }
 
-static int
-options_push(void *array, size_t *n, size_t elem, const void *value, const char *flag,
-             consul_error *err)
+/* NULL-terminated copy of a list of strings. */
+static char **
+options_strv(const char *const *items, size_t n)
 {
-	void **p = array;
-	char *grown = realloc(*p, (*n + 1) * elem);
+	char **v = calloc(n + 1, sizeof(*v));
 
-	if (grown == NULL)
-		return consul_error_set(err, flag, "out of memory");
-	memcpy(grown + *n * elem, value, elem);
-	*p = grown;
-	(*n)++;
-	return 0;
-}
-
-static int
-options_meta(struct options *opts, char *value, consul_error *err)
-{
-	char *eq = strchr(value, '=');
-	consul_kv kv;
-
-	if (eq == NULL || eq == value)
-		return consul_error_set(err, "--meta", "invalid metadata \"%s\" (use KEY=VALUE)",
-		                        value);
-	*eq = '\0';
-	kv.key = value;
-	kv.value = eq + 1;
-	return options_push(&opts->meta, &opts->nmeta, sizeof(kv), &kv, "--meta", err);
-}
-
-/* ---------------------------------------------------------------- parsing */
-
-/* Where "--" is: everything after it is the command, never our options. */
-static int
-options_find_separator(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0)
-			return i;
-	return -1;
-}
-
-/* One flag; returns 0, or -1 with err filled. */
-static int
-options_one(struct options *opts, struct options_flags *flags, int c, const char *flag, char *value,
-            consul_error *err)
-{
-	switch (c) {
-	case OPT_CONSUL_AGENT:
-	case OPT_HTTP_ADDR:
-		flags->addr = value;
-		flags->addr_is_ianitor = c == OPT_CONSUL_AGENT;
-		return 0;
-	case OPT_TOKEN_FILE:
-		flags->token_file = value;
-		return 0;
-	case OPT_CA_FILE:
-		flags->ca_file = value;
-		return 0;
-	case OPT_CA_PATH:
-		flags->ca_path = value;
-		return 0;
-	case OPT_CLIENT_CERT:
-		flags->cert = value;
-		return 0;
-	case OPT_CLIENT_KEY:
-		flags->key = value;
-		return 0;
-	case OPT_TLS_SERVER_NAME:
-		flags->server_name = value;
-		return 0;
-	case OPT_AGENT_TIMEOUT:
-		flags->agent_timeout = value;
-		return 0;
-	case OPT_TTL:
-		return options_duration(flag, value, &opts->ttl_ms, err);
-	case OPT_HEARTBEAT:
-		return options_duration(flag, value, &opts->heartbeat_ms, err);
-	case OPT_DEREGISTER_AFTER:
-		return options_duration(flag, value, &opts->deregister_after_ms, err);
-	case OPT_KILL_TIMEOUT:
-		return options_duration(flag, value, &opts->kill_timeout_ms, err);
-	case OPT_RETRY_MAX:
-		return options_duration(flag, value, &opts->retry_max_ms, err);
-	case OPT_TAGS:
-		return options_push(&opts->tags, &opts->ntags, sizeof(char *), &value, flag, err);
-	case OPT_ID:
-		return options_set_string(&opts->service_id, value, flag, err);
-	case OPT_ADDRESS:
-		return options_set_string(&opts->address, value, flag, err);
-	case OPT_PORT:
-		return options_port(value, &opts->port, err);
-	case OPT_META:
-		return options_meta(opts, value, err);
-	case OPT_SUBREAPER:
-		opts->subreaper = true;
-		return 0;
-	case 'v':
-		opts->verbosity++;
-		return 0;
-	case 'h':
-		opts->show_help = true;
-		return 0;
-	case 'V':
-		opts->show_version = true;
-		return 0;
-	default:
-		return consul_error_set(err, flag, "unknown option (see ostiary --help)");
-	}
-}
-
-static const char *
-options_flag_name(int c, char *buf, size_t len, const char *arg)
-{
-	for (const struct option *o = options_long; o->name != NULL; o++)
-		if (o->val == c && c >= 256) {
-			snprintf(buf, len, "--%s", o->name);
-			return buf;
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if ((v[i] = strdup(items[i])) == NULL) {
+			for (size_t k = 0; k < i; k++)
+				free(v[k]);
+			free(v);
+			return NULL;
 		}
-	snprintf(buf, len, "%s", arg ? arg : "?");
-	return buf;
+	}
+	return v;
 }
 
-static int
-options_scan(struct options *opts, struct options_flags *flags, int argc, char **argv,
-             consul_error *err)
+static void
+options_strv_free(char **v)
 {
-	int c, index;
-	char flag[64];
-
-	optind = 1;
-	opterr = 0; /* we say what is wrong ourselves, naming the flag */
-	while ((c = getopt_long(argc, argv, ":vhV", options_long, &index)) != -1) {
-		/* Name the flag as the user typed it: "-x" for a short one. */
-		char shortopt[3] = { '-', (char)optopt, '\0' };
-		bool short_flag = optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-';
-		const char *given = short_flag ? shortopt : argv[optind - 1];
-		if (c == '?')
-			return consul_error_set(err, given, "unknown option (see ostiary --help)");
-		if (c == ':')
-			return consul_error_set(err, given, "needs a value (see ostiary --help)");
-		if (options_one(opts, flags, c, options_flag_name(c, flag, sizeof(flag), given),
-		                optarg, err) < 0)
-			return -1;
-	}
-	return 0;
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
 }
 
-static int
-options_finish(struct options *opts, const struct options_flags *flags, consul_warn_fn warn,
-               consul_error *err)
-{
-	char note[160];
+/* ------------------------------------------------------- applying them */
 
-	if (flags->agent_timeout != NULL) {
-		int64_t ms;
-		if (options_duration("--agent-timeout", flags->agent_timeout, &ms, err) < 0)
-			return -1;
-		if (ms <= 0)
-			return consul_error_set(err, "--agent-timeout", "must be more than 0");
-		opts->consul.timeout_ms = (long)ms;
-		if (opts->consul.connect_timeout_ms > ms)
-			opts->consul.connect_timeout_ms = (long)ms;
-	}
-	if (opts->ttl_ms <= 0)
-		return consul_error_set(err, "--ttl", "must be more than 0");
-	if (opts->heartbeat_ms == 0)
-		opts->heartbeat_ms = opts->ttl_ms / 3 > 0 ? opts->ttl_ms / 3 : 1;
-	if (opts->heartbeat_ms >= opts->ttl_ms)
-		return consul_error_set(err, "--heartbeat",
-		                        "must be shorter than --ttl, or the check expires between "
-		                        "pushes (a third of the TTL is a good choice)");
-	if (opts->retry_max_ms <= 0)
-		return consul_error_set(err, "--retry-max", "must be more than 0");
-	if (opts->deregister_after_ms > 0 &&
-	    opts->deregister_after_ms < OPTIONS_AGENT_DEREGISTER_MIN_MS) {
-		snprintf(note, sizeof(note),
-		         "--deregister-after below 1m: the agent raises it to 1m");
-		if (warn != NULL)
-			warn(NULL, note);
-	}
-	if (options_set_string(&opts->service_id,
-	                       opts->service_id ? opts->service_id : opts->service_name, "--id",
-	                       err) < 0)
+static int
+options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_getenv_fn getenv_fn,
+                    consul_warn_fn warn, consul_error *err)
+{
+	consul_config *cfg = &conf->consul;
+	int64_t timeout;
+
+	options_given = cli;
+	options_real_getenv = getenv_fn;
+	if (consul_config_from_env(cfg, options_getenv, warn, NULL, err) < 0)
 		return -1;
-	if (asprintf(&opts->check_id, "service:%s", opts->service_id) < 0 ||
-	    asprintf(&opts->check_name, "%s process", opts->service_name) < 0)
-		return consul_error_set(err, "SERVICE", "out of memory");
+	if (cli->addr != NULL &&
+	    (cli->addr_is_ianitor ? consul_config_set_agent(cfg, cli->addr, "--consul-agent", err)
+	                          : consul_config_set_addr(cfg, cli->addr, "--http-addr", err)) < 0)
+		return -1;
+	if (cli->token_file != NULL &&
+	    consul_config_load_token_file(cfg, cli->token_file, err) < 0) {
+		snprintf(err->source, sizeof(err->source), "--token-file");
+		return -1;
+	}
+	if ((cli->cert == NULL) != (cli->key == NULL))
+		return consul_error_set(err, cli->cert ? "--client-cert" : "--client-key",
+		                        "both --client-cert and --client-key must be given");
+	if ((cli->ca_file &&
+	     options_set_string(&cfg->tls.ca_file, cli->ca_file, "--ca-file", err)) ||
+	    (cli->ca_path &&
+	     options_set_string(&cfg->tls.ca_path, cli->ca_path, "--ca-path", err)) ||
+	    (cli->cert &&
+	     options_set_string(&cfg->tls.cert_file, cli->cert, "--client-cert", err)) ||
+	    (cli->key && options_set_string(&cfg->tls.key_file, cli->key, "--client-key", err)) ||
+	    (cli->server_name &&
+	     options_set_string(&cfg->tls.server_name, cli->server_name, "--tls-server-name", err)))
+		return -1;
+	if (cli->agent_timeout != NULL) {
+		if (options_positive("--agent-timeout", cli->agent_timeout, &timeout, err) < 0)
+			return -1;
+		cfg->timeout_ms = (long)timeout;
+		if (cfg->connect_timeout_ms > timeout)
+			cfg->connect_timeout_ms = (long)timeout;
+	}
 	return 0;
 }
 
 static int
-options_validate_service(const struct options *opts, consul_error *err)
+options_apply_globals(struct conf *conf, const struct options_cli *cli, consul_error *err)
 {
-	consul_service svc;
-	consul_check check;
+	if (options_positive("--ttl", cli->ttl, &conf->ttl_ms, err) < 0 ||
+	    options_positive("--heartbeat", cli->heartbeat, &conf->heartbeat_ms, err) < 0 ||
+	    options_duration("--kill-timeout", cli->kill_timeout, &conf->kill_timeout_ms, err) <
+	            0 ||
+	    options_positive("--retry-max", cli->retry_max, &conf->retry_max_ms, err) < 0)
+		return -1;
+	conf->verbosity += cli->verbosity;
+	conf->subreaper = conf->subreaper || cli->subreaper;
+	if (cli->command != NULL) {
+		size_t n = 0;
+		char **command;
 
-	options_service(opts, &svc, &check);
-	return consul_service_validate(&svc, err);
+		while (cli->command[n] != NULL)
+			n++;
+		if ((command = options_strv((const char *const *)cli->command, n)) == NULL)
+			return consul_error_set(err, "COMMAND", "out of memory");
+		options_strv_free(conf->command);
+		conf->command = command;
+	}
+	return 0;
+}
+
+static bool
+options_has_service_flags(const struct options_cli *cli)
+{
+	return cli->id || cli->address || cli->port || cli->deregister_after || cli->ntags ||
+	       cli->nmeta;
+}
+
+/* The service the flags speak of: SERVICE (found or added), or the only
+ * one; *out stays NULL when there is none and no flag needs one. */
+static int
+options_target_service(struct conf *conf, const struct options_cli *cli, struct service_conf **out,
+                       consul_error *err)
+{
+	*out = NULL;
+	if (cli->service == NULL) {
+		if (conf->nservices == 1)
+			*out = &conf->services[0];
+		else if (conf->nservices == 0)
+			return consul_error_set(err, "SERVICE",
+			                        "missing service name (usage: ostiary [options] "
+			                        "SERVICE -- COMMAND [ARGS...], or -c FILE)");
+		else if (options_has_service_flags(cli))
+			return consul_error_set(err, "SERVICE",
+			                        "the configuration has %zu services: name the one "
+			                        "the service flags apply to",
+			                        conf->nservices);
+		return 0;
+	}
+	for (size_t i = 0; i < conf->nservices; i++) {
+		if (conf->services[i].name && strcmp(conf->services[i].name, cli->service) == 0) {
+			*out = &conf->services[i];
+			return 0;
+		}
+	}
+	if ((*out = conf_add_service(conf)) == NULL)
+		return consul_error_set(err, "SERVICE", "out of memory");
+	if (options_set_string(&(*out)->name, cli->service, "SERVICE", err) < 0 ||
+	    options_set_string(&(*out)->origin, "the command line", "SERVICE", err) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+options_apply_meta(struct service_conf *svc, const struct options_cli *cli, consul_error *err)
+{
+	struct conf_kv *meta = calloc(cli->nmeta + 1, sizeof(*meta));
+
+	if (meta == NULL)
+		return consul_error_set(err, "--meta", "out of memory");
+	for (size_t i = 0; i < svc->nmeta; i++) {
+		free(svc->meta[i].key);
+		free(svc->meta[i].value);
+	}
+	free(svc->meta);
+	svc->meta = meta;
+	svc->nmeta = 0;
+	for (size_t i = 0; i < cli->nmeta; i++) {
+		char *eq = strchr(cli->meta[i], '=');
+		if (eq == NULL || eq == cli->meta[i])
+			return consul_error_set(err, "--meta",
+			                        "invalid metadata \"%s\" (use KEY=VALUE)",
+			                        cli->meta[i]);
+		meta[i].key = strndup(cli->meta[i], (size_t)(eq - cli->meta[i]));
+		meta[i].value = strdup(eq + 1);
+		svc->nmeta++;
+		if (meta[i].key == NULL || meta[i].value == NULL)
+			return consul_error_set(err, "--meta", "out of memory");
+	}
+	return 0;
+}
+
+static int
+options_apply_service(struct conf *conf, const struct options_cli *cli, consul_error *err)
+{
+	struct service_conf *svc;
+
+	if (options_target_service(conf, cli, &svc, err) < 0)
+		return -1;
+	if (svc == NULL)
+		return 0;
+	if ((cli->id && options_set_string(&svc->id, cli->id, "--id", err) < 0) ||
+	    (cli->address &&
+	     options_set_string(&svc->address, cli->address, "--address", err) < 0) ||
+	    (cli->port && options_port(cli->port, &svc->port, err) < 0) ||
+	    options_duration("--deregister-after", cli->deregister_after, &svc->deregister_after_ms,
+	                     err) < 0)
+		return -1;
+	if (cli->ntags > 0) {
+		char **tags = options_strv(cli->tags, cli->ntags);
+		if (tags == NULL)
+			return consul_error_set(err, "--tags", "out of memory");
+		options_strv_free(svc->tags);
+		svc->tags = tags;
+		svc->ntags = cli->ntags;
+	}
+	if (cli->nmeta > 0 && options_apply_meta(svc, cli, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The file to read: -c, or the default one when the command line names
+ * neither a service nor a command (then it must exist). */
+static const char *
+options_config_path(const struct options_cli *cli)
+{
+	if (cli->config != NULL)
+		return cli->config;
+	if (cli->service == NULL && cli->command == NULL)
+		return CONF_DEFAULT_PATH;
+	return NULL;
+}
+
+static int
+options_load_files(struct conf *conf, const struct options_cli *cli, consul_error *err)
+{
+	const char *path = options_config_path(cli);
+
+	if (path != NULL && conf_file_load(conf, path, err) < 0)
+		return -1;
+	for (size_t i = 0; i < cli->nservice_files; i++)
+		if (conf_consul_load(conf, cli->service_files[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static void
+options_warn_short_deregister(const struct conf *conf, consul_warn_fn warn)
+{
+	for (size_t s = 0; warn && s < conf->nservices; s++) {
+		for (size_t c = 0; c < conf->services[s].nchecks; c++) {
+			int64_t after = conf->services[s].checks[c].deregister_after_ms;
+			if (after > 0 && after < 60000) {
+				warn(NULL, "deregister-after below 1m: the agent raises it to 1m");
+				return;
+			}
+		}
+	}
 }
 
 int
-options_parse(struct options *opts, int argc, char **argv, consul_getenv_fn getenv_fn,
-              consul_warn_fn warn, consul_error *err)
+options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
+              consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
 {
-	struct options_flags flags = { 0 };
-	int sep = options_find_separator(argc, argv);
-	int nopt = sep < 0 ? argc : sep;
+	struct options_cli cli = { 0 };
+	int rc = -1;
 
-	memset(opts, 0, sizeof(*opts));
-	consul_config_init(&opts->consul);
-	opts->ttl_ms = OPTIONS_DEFAULT_TTL_MS;
-	opts->deregister_after_ms = OPTIONS_DEFAULT_DEREGISTER_AFTER_MS;
-	opts->kill_timeout_ms = OPTIONS_DEFAULT_KILL_TIMEOUT_MS;
-	opts->retry_max_ms = OPTIONS_DEFAULT_RETRY_MAX_MS;
-
-	if (options_scan(opts, &flags, nopt, argv, err) < 0)
-		return -1;
-	if (opts->show_help || opts->show_version)
-		return 0;
-	if (optind >= nopt)
-		return consul_error_set(err, "SERVICE",
-		                        "missing service name (usage: ostiary [options] SERVICE -- "
-		                        "COMMAND [ARGS...])");
-	if (optind + 1 < nopt)
-		return consul_error_set(err, argv[optind + 1],
-		                        "unexpected argument after SERVICE \"%s\"; put COMMAND "
-		                        "after \"--\"",
-		                        argv[optind]);
-	if (sep < 0 || sep + 1 >= argc)
-		return consul_error_set(err, "COMMAND",
-		                        "missing \"-- COMMAND\" (usage: ostiary [options] SERVICE "
-		                        "-- COMMAND [ARGS...])");
-	if (options_set_string(&opts->service_name, argv[optind], "SERVICE", err) < 0)
-		return -1;
-	opts->command = argv + sep + 1;
-	if (options_apply_agent_flags(opts, &flags, getenv_fn, warn, err) < 0 ||
-	    options_finish(opts, &flags, warn, err) < 0)
-		return -1;
-	return options_validate_service(opts, err);
-}
-
-void
-options_service(const struct options *opts, consul_service *svc, consul_check *check)
-{
-	*check = (consul_check){
-		.id = opts->check_id,
-		.name = opts->check_name,
-		.notes = "TTL check fed by ostiary: passing while the process runs",
-		.ttl_ms = opts->ttl_ms,
-		.deregister_after_ms = opts->deregister_after_ms,
-		.has_status = true,
-		.status = CONSUL_CRITICAL,
-	};
-	*svc = (consul_service){
-		.id = opts->service_id,
-		.name = opts->service_name,
-		.tags = (const char *const *)opts->tags,
-		.ntags = opts->ntags,
-		.address = opts->address,
-		.port = opts->port,
-		.meta = opts->meta,
-		.nmeta = opts->nmeta,
-		.checks = check,
-		.nchecks = 1,
-	};
-}
-
-void
-options_free(struct options *opts)
-{
-	free(opts->service_name);
-	free(opts->service_id);
-	free(opts->address);
-	free(opts->tags);
-	free(opts->meta);
-	free(opts->check_id);
-	free(opts->check_name);
-	consul_config_free(&opts->consul);
-	memset(opts, 0, sizeof(*opts));
+	memset(req, 0, sizeof(*req));
+	conf_init(conf);
+	if (options_scan(&cli, req, argc, argv, err) < 0)
+		goto out;
+	if (req->help || req->version) {
+		rc = 0;
+		goto out;
+	}
+	if (options_load_files(conf, &cli, err) < 0 ||
+	    options_apply_agent(conf, &cli, getenv_fn, warn, err) < 0 ||
+	    options_apply_globals(conf, &cli, err) < 0 ||
+	    options_apply_service(conf, &cli, err) < 0 || conf_finish(conf, err) < 0)
+		goto out;
+	options_warn_short_deregister(conf, warn);
+	rc = 0;
+out:
+	options_cli_free(&cli);
+	return rc;
 }

@@ -38,6 +38,7 @@ enum sup_event {
 struct supervisor {
 	ev_loop *loop;
 	struct agent *agent;
+	struct checks *checks;
 	struct child *child;
 	struct supervisor_settings settings;
 	enum sup_state state;
@@ -117,6 +118,7 @@ sup_deregistered(void *arg)
 static void
 sup_deregister(struct supervisor *sup)
 {
+	checks_stop(sup->checks);
 	agent_shutdown(sup->agent, sup_deregistered, sup);
 }
 
@@ -178,12 +180,12 @@ sup_report_child(struct supervisor *sup)
 	if (child->state == CHILD_RUNNING) {
 		snprintf(output, sizeof(output), "%s (pid %d) is running", child->name,
 		         (int)child->pid);
-		agent_set_status(sup->agent, CONSUL_PASSING, output);
+		checks_process_state(sup->checks, CONSUL_PASSING, output);
 	} else if (child->state == CHILD_STOPPED) {
 		snprintf(output, sizeof(output), "%s (pid %d) is stopped by %s and not serving",
 		         child->name, (int)child->pid,
 		         sig_name(child->stop_signal, name, sizeof(name)));
-		agent_set_status(sup->agent, CONSUL_CRITICAL, output);
+		checks_process_state(sup->checks, CONSUL_CRITICAL, output);
 	}
 }
 
@@ -286,12 +288,13 @@ sup_wait_blocking(struct supervisor *sup)
 }
 
 int
-supervisor_run(ev_loop *loop, struct agent *agent, struct child *child, int signal_fd,
-               const struct supervisor_settings *settings)
+supervisor_run(ev_loop *loop, struct agent *agent, struct checks *checks, struct child *child,
+               int signal_fd, const struct supervisor_settings *settings)
 {
 	struct supervisor sup = {
 		.loop = loop,
 		.agent = agent,
+		.checks = checks,
 		.child = child,
 		.settings = *settings,
 		.state = SUP_RUNNING,
@@ -304,6 +307,7 @@ supervisor_run(ev_loop *loop, struct agent *agent, struct child *child, int sign
 		return sup_wait_blocking(&sup);
 	sup_report_child(&sup);
 	agent_start(agent);
+	checks_start(checks);
 	/* The child may have gone before we started listening. */
 	sup_reap(&sup);
 	if (ev_run(loop) < 0 || sup.state != SUP_DONE) {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "check.h"
 #include "child.h"
 #include "ev.h"
 
@@ -25,8 +26,8 @@ struct supervisor_settings {
  * Run the loop until the child has exited and the service is deregistered.
  * The child must already be running; returns the exit code for ostiary.
  */
-int supervisor_run(ev_loop *loop, struct agent *agent, struct child *child, int signal_fd,
-                   const struct supervisor_settings *settings);
+int supervisor_run(ev_loop *loop, struct agent *agent, struct checks *checks, struct child *child,
+                   int signal_fd, const struct supervisor_settings *settings);
 
 /* Ask the kernel to make us the reaper of orphaned descendants (Linux). */
 int supervisor_become_subreaper(void);

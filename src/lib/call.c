@@ -4,6 +4,7 @@
  * handle (consul_call_easy + consul_call_finish).  Methods, paths and status
  * codes follow agent/http_register.go and agent/agent_endpoint.go.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,7 @@ call_new(consul_client *client, const char *method, const char *endpoint, const 
 	call->response.body = call->no_body;
 	escaped = needs_id ? consul_path_escape(id) : NULL;
 	if (!(call->easy = curl_easy_init()) || (needs_id && !escaped) ||
-	    strbuf_printf(&call->path, "%s%s", endpoint, needs_id ? escaped : "") < 0) {
+	    ostiary_strbuf_printf(&call->path, "%s%s", endpoint, needs_id ? escaped : "") < 0) {
 		consul_call_free(call);
 		call = NULL;
 	}
@@ -198,8 +199,8 @@ call_query(consul_call *call, const char *name, const char *value)
 	if (!call || !value)
 		return call;
 	escaped = curl_easy_escape(call->easy, value, 0);
-	rc = escaped ? strbuf_printf(&call->path, "%c%s=%s", call->has_query ? '&' : '?', name,
-	                             escaped)
+	rc = escaped ? ostiary_strbuf_printf(&call->path, "%c%s=%s", call->has_query ? '&' : '?',
+	                                     name, escaped)
 	             : -1;
 	curl_free(escaped);
 	if (rc < 0) {
@@ -242,13 +243,15 @@ call_url(const consul_call *call)
 
 	/* Over a unix socket the Go client's Host is "localhost" too. */
 	if (cfg->transport == CONSUL_TRANSPORT_UNIX)
-		rc = strbuf_printf(&url, "http://localhost");
+		rc = ostiary_strbuf_printf(&url, "http://localhost");
 	else
-		rc = config_append_origin(&url, cfg,
-		                          call_uses_server_name(cfg) ? cfg->tls.server_name
-		                                                     : config_host(cfg));
-	if (rc < 0 || strbuf_printf(&url, "%s%s", config_path_prefix(cfg), call->path.data) < 0) {
-		strbuf_free(&url);
+		rc = ostiary_config_append_origin(&url, cfg,
+		                                  call_uses_server_name(cfg)
+		                                          ? cfg->tls.server_name
+		                                          : ostiary_config_host(cfg));
+	if (rc < 0 || ostiary_strbuf_printf(&url, "%s%s", ostiary_config_path_prefix(cfg),
+	                                    call->path.data) < 0) {
+		ostiary_strbuf_free(&url);
 		return NULL;
 	}
 	return url.data;
@@ -264,12 +267,12 @@ call_connect_to(consul_call *call)
 	struct strbuf entry = { 0 };
 	struct curl_slist *list = NULL;
 
-	if (config_append_host(&entry, cfg->tls.server_name) == 0 &&
-	    strbuf_printf(&entry, ":%d:", port) == 0 &&
-	    config_append_host(&entry, config_host(cfg)) == 0 &&
-	    strbuf_printf(&entry, ":%d", port) == 0)
+	if (ostiary_config_append_host(&entry, cfg->tls.server_name) == 0 &&
+	    ostiary_strbuf_printf(&entry, ":%d:", port) == 0 &&
+	    ostiary_config_append_host(&entry, ostiary_config_host(cfg)) == 0 &&
+	    ostiary_strbuf_printf(&entry, ":%d", port) == 0)
 		list = curl_slist_append(NULL, entry.data);
-	strbuf_free(&entry);
+	ostiary_strbuf_free(&entry);
 	call->connect_to = list;
 	return list ? 0 : -1;
 }
@@ -293,9 +296,9 @@ call_add_token_header(consul_call *call)
 
 	if (!call->cfg->token || !*call->cfg->token)
 		return 0;
-	header = strbuf_format("X-Consul-Token: %s", call->cfg->token);
+	header = ostiary_strbuf_format("X-Consul-Token: %s", call->cfg->token);
 	rc = header ? call_add_header(call, header) : -1;
-	config_secret_wipe(header);
+	ostiary_config_secret_wipe(header);
 	free(header);
 	return rc;
 }
@@ -316,6 +319,18 @@ call_add_headers(consul_call *call)
 	return 0;
 }
 
+/* libcurl 7.88 opens its sockets without close-on-exec: a kept-alive
+ * agent connection would leak into every program the caller starts. */
+static int
+call_socket_cloexec(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	int flags = fcntl(fd, F_GETFD);
+
+	if (flags >= 0)
+		fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+	return CURL_SOCKOPT_OK;
+}
+
 static size_t
 call_collect(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -326,7 +341,7 @@ call_collect(char *data, size_t size, size_t nmemb, void *arg)
 		call->oversize = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
 	}
-	return strbuf_append(&call->received, data, len) == 0 ? len : 0;
+	return ostiary_strbuf_append(&call->received, data, len) == 0 ? len : 0;
 }
 
 static CURLcode
@@ -352,6 +367,8 @@ call_set_common(consul_call *call, const char *url)
 		rc = curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, call_socket_cloexec);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->response.error);
 	if (rc == CURLE_OK)
@@ -430,7 +447,8 @@ call_ready(consul_call *call)
 	if (!call)
 		return NULL;
 	url = call_url(call);
-	ok = url && (call->describe = strbuf_format("%s %s", call->method, call->path.data)) &&
+	ok = url &&
+	     (call->describe = ostiary_strbuf_format("%s %s", call->method, call->path.data)) &&
 	     call_add_headers(call) == 0 &&
 	     (!call_uses_server_name(call->cfg) || call_connect_to(call) == 0) &&
 	     call_set_common(call, url) == CURLE_OK && call_set_method(call) == CURLE_OK &&
@@ -501,7 +519,8 @@ call_update_body(enum consul_status status, const char *output)
 
 	/* json_object_set_new releases the value even when it fails. */
 	if (!body || json_object_set_new(body, "Status", json_string(name)) < 0 ||
-	    json_object_set_new(body, "Output", definition_json_string(output ? output : "")) < 0) {
+	    json_object_set_new(body, "Output",
+	                        ostiary_definition_json_string(output ? output : "")) < 0) {
 		json_decref(body);
 		return NULL;
 	}
@@ -652,11 +671,11 @@ consul_call_free(consul_call *call)
 	if (call->easy)
 		curl_easy_cleanup(call->easy);
 	for (struct curl_slist *header = call->headers; header; header = header->next)
-		config_secret_wipe(header->data);
+		ostiary_config_secret_wipe(header->data);
 	curl_slist_free_all(call->headers);
 	curl_slist_free_all(call->connect_to);
-	strbuf_free(&call->path);
-	strbuf_free(&call->received);
+	ostiary_strbuf_free(&call->path);
+	ostiary_strbuf_free(&call->received);
 	free(call->body);
 	free(call->describe);
 	free(call);

@@ -44,7 +44,7 @@ config_field_value(const consul_config *cfg, size_t i)
 }
 
 void
-config_secret_wipe(char *secret)
+ostiary_config_secret_wipe(char *secret)
 {
 	/* volatile: the stores must survive the free() that follows. */
 	for (volatile char *p = secret; p && *p; p++)
@@ -52,38 +52,38 @@ config_secret_wipe(char *secret)
 }
 
 const char *
-config_host(const consul_config *cfg)
+ostiary_config_host(const consul_config *cfg)
 {
 	return cfg->host ? cfg->host : CONSUL_DEFAULT_HOST;
 }
 
 const char *
-config_path_prefix(const consul_config *cfg)
+ostiary_config_path_prefix(const consul_config *cfg)
 {
 	return cfg->path_prefix ? cfg->path_prefix : "";
 }
 
 bool
-config_host_needs_brackets(const char *host)
+ostiary_config_host_needs_brackets(const char *host)
 {
 	return strchr(host, ':') != NULL;
 }
 
 int
-config_append_host(struct strbuf *buf, const char *host)
+ostiary_config_append_host(struct strbuf *buf, const char *host)
 {
-	if (config_host_needs_brackets(host))
-		return strbuf_printf(buf, "[%s]", host);
-	return strbuf_printf(buf, "%s", host);
+	if (ostiary_config_host_needs_brackets(host))
+		return ostiary_strbuf_printf(buf, "[%s]", host);
+	return ostiary_strbuf_printf(buf, "%s", host);
 }
 
 int
-config_append_origin(struct strbuf *buf, const consul_config *cfg, const char *host)
+ostiary_config_append_origin(struct strbuf *buf, const consul_config *cfg, const char *host)
 {
-	if (strbuf_printf(buf, "%s://", cfg->https ? "https" : "http") < 0 ||
-	    config_append_host(buf, host) < 0)
+	if (ostiary_strbuf_printf(buf, "%s://", cfg->https ? "https" : "http") < 0 ||
+	    ostiary_config_append_host(buf, host) < 0)
 		return -1;
-	return cfg->port ? strbuf_printf(buf, ":%d", cfg->port) : 0;
+	return cfg->port ? ostiary_strbuf_printf(buf, ":%d", cfg->port) : 0;
 }
 
 /* A missing host or prefix (allocation failure in init) reads as the default. */
@@ -103,7 +103,7 @@ consul_config_init(consul_config *cfg)
 void
 consul_config_free(consul_config *cfg)
 {
-	config_secret_wipe(cfg->token);
+	ostiary_config_secret_wipe(cfg->token);
 	for (size_t i = 0; i < CONFIG_NFIELDS; i++)
 		free(*config_field(cfg, i));
 	memset(cfg, 0, sizeof *cfg);
@@ -401,7 +401,7 @@ config_is_space(char c)
 static void
 config_set_token(consul_config *cfg, char *token)
 {
-	config_secret_wipe(cfg->token);
+	ostiary_config_secret_wipe(cfg->token);
 	free(cfg->token);
 	cfg->token = token;
 }
@@ -438,7 +438,7 @@ consul_config_load_token_file(consul_config *cfg, const char *path, consul_error
 			consul_error_set(err, path, "error loading token file %s: out of memory",
 			                 path);
 	}
-	config_secret_wipe(buf);
+	ostiary_config_secret_wipe(buf);
 	free(buf);
 	if (!token)
 		return -1;
@@ -650,10 +650,10 @@ consul_config_describe(const consul_config *cfg)
 	struct strbuf buf = { 0 };
 
 	if (cfg->transport == CONSUL_TRANSPORT_UNIX)
-		return strbuf_format("unix://%s", cfg->socket_path ? cfg->socket_path : "");
-	if (config_append_origin(&buf, cfg, config_host(cfg)) < 0 ||
-	    strbuf_printf(&buf, "%s", config_path_prefix(cfg)) < 0) {
-		strbuf_free(&buf);
+		return ostiary_strbuf_format("unix://%s", cfg->socket_path ? cfg->socket_path : "");
+	if (ostiary_config_append_origin(&buf, cfg, ostiary_config_host(cfg)) < 0 ||
+	    ostiary_strbuf_printf(&buf, "%s", ostiary_config_path_prefix(cfg)) < 0) {
+		ostiary_strbuf_free(&buf);
 		return NULL;
 	}
 	return buf.data;

@@ -5,6 +5,13 @@
 #ifndef OSTIARY_LIB_INTERNAL_H
 #define OSTIARY_LIB_INTERNAL_H
 
+/*
+ * Internal functions are prefixed "ostiary_": a static library exports
+ * every non-static symbol, and a generic name (libconfig exports its own
+ * strbuf_append) would silently replace, or be replaced by, another
+ * library's function at link time.
+ */
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,30 +32,30 @@ struct strbuf {
 	size_t cap;
 };
 
-int strbuf_append(struct strbuf *buf, const void *data, size_t len);
-int strbuf_printf(struct strbuf *buf, const char *fmt, ...) LIB_PRINTF(2, 3);
+int ostiary_strbuf_append(struct strbuf *buf, const void *data, size_t len);
+int ostiary_strbuf_printf(struct strbuf *buf, const char *fmt, ...) LIB_PRINTF(2, 3);
 /* A malloc'ed formatted string, or NULL when out of memory. */
-char *strbuf_format(const char *fmt, ...) LIB_PRINTF(1, 2);
-void strbuf_free(struct strbuf *buf);
+char *ostiary_strbuf_format(const char *fmt, ...) LIB_PRINTF(1, 2);
+void ostiary_strbuf_free(struct strbuf *buf);
 
 /* config.c */
 /* Overwrite a secret before its memory goes back to the allocator. */
-void config_secret_wipe(char *secret);
+void ostiary_config_secret_wipe(char *secret);
 /* The host to use even if consul_config_init could not allocate one. */
-const char *config_host(const consul_config *cfg);
-const char *config_path_prefix(const consul_config *cfg);
+const char *ostiary_config_host(const consul_config *cfg);
+const char *ostiary_config_path_prefix(const consul_config *cfg);
 /* True when host must be written in brackets in a URL (an IPv6 literal). */
-bool config_host_needs_brackets(const char *host);
+bool ostiary_config_host_needs_brackets(const char *host);
 /* Append host, in brackets when it is an IPv6 literal. */
-int config_append_host(struct strbuf *buf, const char *host);
+int ostiary_config_append_host(struct strbuf *buf, const char *host);
 /* Append "scheme://host[:port]" for a TCP config, host given by the caller. */
-int config_append_origin(struct strbuf *buf, const consul_config *cfg, const char *host);
+int ostiary_config_append_origin(struct strbuf *buf, const consul_config *cfg, const char *host);
 /* api/api.go SetupTLSConfig's wording. */
 #define CONFIG_CERT_PAIR_TEXT "both client cert and client key must be provided"
 
 /* definition.c */
 /* A JSON string of text, invalid UTF-8 replaced by U+FFFD as Go's
  * encoding/json does; NULL when text is NULL or memory runs out. */
-json_t *definition_json_string(const char *text);
+json_t *ostiary_definition_json_string(const char *text);
 
 #endif /* OSTIARY_LIB_INTERNAL_H */

@@ -29,7 +29,7 @@ strbuf_reserve(struct strbuf *buf, size_t extra)
 }
 
 int
-strbuf_append(struct strbuf *buf, const void *data, size_t len)
+ostiary_strbuf_append(struct strbuf *buf, const void *data, size_t len)
 {
 	if (strbuf_reserve(buf, len) < 0)
 		return -1;
@@ -59,7 +59,7 @@ strbuf_vprintf(struct strbuf *buf, const char *fmt, va_list ap)
 }
 
 int
-strbuf_printf(struct strbuf *buf, const char *fmt, ...)
+ostiary_strbuf_printf(struct strbuf *buf, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -71,7 +71,7 @@ strbuf_printf(struct strbuf *buf, const char *fmt, ...)
 }
 
 char *
-strbuf_format(const char *fmt, ...)
+ostiary_strbuf_format(const char *fmt, ...)
 {
 	struct strbuf buf = { 0 };
 	va_list ap;
@@ -81,14 +81,14 @@ strbuf_format(const char *fmt, ...)
 	rc = strbuf_vprintf(&buf, fmt, ap);
 	va_end(ap);
 	if (rc < 0) {
-		strbuf_free(&buf);
+		ostiary_strbuf_free(&buf);
 		return NULL;
 	}
 	return buf.data;
 }
 
 void
-strbuf_free(struct strbuf *buf)
+ostiary_strbuf_free(struct strbuf *buf)
 {
 	free(buf->data);
 	buf->data = NULL;

@@ -53,7 +53,7 @@ Test(agent, state_loss_is_repaired_within_a_heartbeat)
 	 * register and push: passing again well inside two heartbeats. */
 	cr_assert(wait_check_status(&s, "service:svc", "passing", 500 + 1500),
 	          "not passing again within a heartbeat and a margin");
-	cr_assert(wait_output(&p, "registration lost", DEADLINE_MS));
+	cr_assert(wait_output(&p, "registration of svc lost", DEADLINE_MS));
 
 	/* The repair order the agent saw: failed push, register, push. */
 	json_t *log = sim_log(&s), *entry;
@@ -249,8 +249,9 @@ Test(agent, unix_socket_agent_from_the_environment)
 	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
 	json_t *req = first_request(&s, "PUT", "/v1/agent/service/register");
 	cr_assert_not_null(req);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(req, "headers"), "host")),
-			 "localhost", "over a unix socket the Host is localhost, as in Consul's client");
+	cr_assert_str_eq(
+	        json_string_value(json_object_get(json_object_get(req, "headers"), "host")),
+	        "localhost", "over a unix socket the Host is localhost, as in Consul's client");
 	json_decref(req);
 	stop_ostiary(&p, 128 + SIGTERM);
 	sim_stop(&s);

@@ -160,6 +160,41 @@ Test(lib_definition, invalid_utf8_text_is_replaced_like_go)
 	json_decref(json);
 }
 
+Test(lib_definition, tagged_addresses_weights_and_tag_override)
+{
+	static const consul_tagged_address tagged[] = {
+		{ "lan", "10.0.0.5", 8080 },
+		{ "wan_ipv4", "198.51.100.7", 0 },
+	};
+	consul_service svc = { .name = "web",
+		               .tagged_addresses = tagged,
+		               .ntagged_addresses = 2,
+		               .has_weights = true,
+		               .weight_passing = 10,
+		               .weight_warning = 0,
+		               .enable_tag_override = true };
+	json_t *json = consul_service_to_json(&svc);
+	char *text = json_dumps(json, JSON_COMPACT);
+
+	/* The agent's field names (structs.ServiceDefinition), Port left out
+	 * when 0 and a zero Warning weight kept (0 is meaningful there). */
+	cr_assert_str_eq(text, "{\"Name\":\"web\",\"TaggedAddresses\":{\"lan\":{\"Address\":"
+	                       "\"10.0.0.5\",\"Port\":8080},\"wan_ipv4\":{\"Address\":"
+	                       "\"198.51.100.7\"}},\"Weights\":{\"Passing\":10,\"Warning\":0},"
+	                       "\"EnableTagOverride\":true}");
+	free(text);
+	json_decref(json);
+}
+
+Test(lib_definition, weights_and_tag_override_are_omitted_unless_asked)
+{
+	consul_service svc = { .name = "web", .weight_passing = 5, .weight_warning = 5 };
+	json_t *json = consul_service_to_json(&svc);
+
+	assert_keys(json, (const char *const[]){ "Name", NULL });
+	json_decref(json);
+}
+
 /* --------------------------------------------------------------- validation */
 
 static consul_check valid_checks[2];
@@ -335,6 +370,87 @@ Test(lib_validate, tags_must_be_present)
 
 	valid_tags[1] = NULL;
 	assert_invalid(&svc, "Tags", "tag #2 is missing");
+}
+
+Test(lib_validate, tagged_addresses)
+{
+	static const struct {
+		const char *name;
+		const char *address;
+		int port;
+		const char *problem; /* NULL = valid */
+	} cases[] = {
+		{ "lan", "10.0.0.5", 80, NULL },
+		{ "wan", "web.example.com", 0, NULL },
+		{ "lan_ipv4", "10.0.0.5", 65535, NULL },
+		{ "lan_ipv4", "::ffff:10.0.0.5", 0, NULL }, /* Go's To4() accepts it */
+		{ "wan_ipv4", "2001:db8::1", 0, "\"wan_ipv4\" must be a valid ipv4 address" },
+		{ "lan_ipv4", "host.example", 0, "must be a valid ipv4 address" },
+		{ "lan_ipv4", "010.0.0.5", 0, "must be a valid ipv4 address" },
+		{ "lan_ipv6", "2001:db8::1", 0, NULL },
+		{ "lan_ipv6", "10.0.0.5", 0, "\"lan_ipv6\" must be a valid ipv6 address" },
+		{ "lan_ipv6", "::ffff:10.0.0.5", 0, "must be a valid ipv6 address" },
+		{ "wan_ipv6", "[2001:db8::1]", 0, "\"wan_ipv6\" must be a valid ipv6 address" },
+		{ "lan", "", 80, "needs an address" },
+		{ "lan", NULL, 80, "needs an address" },
+		{ "", "10.0.0.5", 80, "has no name" },
+		{ "lan", "10.0.0.5", 65536, "invalid port 65536" },
+		{ "lan", "10.0.0.5", -1, "invalid port -1" },
+	};
+
+	for (size_t i = 0; i < N(cases); i++) {
+		consul_tagged_address ta = { cases[i].name, cases[i].address, cases[i].port };
+		consul_service svc = valid_service();
+
+		svc.tagged_addresses = &ta;
+		svc.ntagged_addresses = 1;
+		if (cases[i].problem)
+			assert_invalid(&svc, "TaggedAddresses", cases[i].problem);
+		else
+			cr_assert_eq(consul_service_validate(&svc, NULL), 0, "case %zu", i);
+	}
+}
+
+Test(lib_validate, tagged_address_names_are_unique)
+{
+	consul_tagged_address ta[2] = { { "lan", "10.0.0.5", 0 }, { "lan", "10.0.0.6", 0 } };
+	consul_service svc = valid_service();
+
+	svc.tagged_addresses = ta;
+	svc.ntagged_addresses = 2;
+	assert_invalid(&svc, "TaggedAddresses", "duplicate tagged address \"lan\"");
+}
+
+Test(lib_validate, weights_as_the_agent_checks_them)
+{
+	static const struct {
+		int passing, warning;
+		const char *problem; /* NULL = valid */
+	} cases[] = {
+		{ 1, 0, NULL },
+		{ 65535, 65535, NULL },
+		{ 0, 1, "Invalid Weights: Passing must be greater than 0" },
+		{ -3, 1, "Passing must be greater than 0" },
+		{ 1, -1, "Invalid Weights: Warning must be greater or equal than 0" },
+		{ 65536, 1, "Invalid Weights: DNS Weight must be between 0 and 65535" },
+		{ 1, 65536, "DNS Weight must be between 0 and 65535" },
+	};
+
+	for (size_t i = 0; i < N(cases); i++) {
+		consul_service svc = valid_service();
+
+		svc.has_weights = true;
+		svc.weight_passing = cases[i].passing;
+		svc.weight_warning = cases[i].warning;
+		if (cases[i].problem)
+			assert_invalid(&svc, "Weights", cases[i].problem);
+		else
+			cr_assert_eq(consul_service_validate(&svc, NULL), 0, "case %zu", i);
+	}
+
+	consul_service svc = valid_service();
+	svc.weight_passing = 0; /* not sent, so not checked */
+	cr_assert_eq(consul_service_validate(&svc, NULL), 0);
 }
 
 /* ------------------------------------------------------------ path escaping */

@@ -65,88 +65,99 @@ suite_fini(void)
 	free_argv();
 }
 
+static struct options_request req;
+
 static int
-parse(struct options *o, consul_error *err, const char *const *env, char **argv)
+parse(struct conf *o, consul_error *err, const char *const *env, char **argv)
 {
 	fake_env = env;
 	warnings[0] = '\0';
-	return options_parse(o, argc_store, argv, fake_getenv, collect_warning, err);
+	return options_parse(o, &req, argc_store, argv, fake_getenv, collect_warning, err);
 }
+
+/* The first (command-line) service and its process check. */
+#define SVC(o) (&(o).services[0])
+#define CHECK(o) (&(o).services[0].checks[0])
 
 Test(options, ianitor_command_line, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 	char **argv = make_argv("--consul-agent", "consul.local", "--ttl", "30", "--heartbeat", "5",
 	                        "--tags", "a", "--tags", "b", "--id", "web-1", "--port", "8080",
 	                        "-v", "web", "--", "python3", "-m", "http.server", NULL);
 
 	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s: %s", err.source, err.text);
-	cr_assert_str_eq(o.service_name, "web");
-	cr_assert_str_eq(o.service_id, "web-1");
-	cr_assert_str_eq(o.check_id, "service:web-1");
-	cr_assert_eq(o.ttl_ms, 30000);
-	cr_assert_eq(o.heartbeat_ms, 5000);
-	cr_assert_eq(o.ntags, 2);
-	cr_assert_str_eq(o.tags[0], "a");
-	cr_assert_str_eq(o.tags[1], "b");
-	cr_assert_eq(o.port, 8080);
+	cr_assert_eq(o.nservices, 1);
+	cr_assert_str_eq(SVC(o)->name, "web");
+	cr_assert_str_eq(SVC(o)->id, "web-1");
+	cr_assert_eq(SVC(o)->nchecks, 1);
+	cr_assert_eq(CHECK(o)->kind, PROBE_PROCESS);
+	cr_assert_str_eq(CHECK(o)->id, "service:web-1");
+	cr_assert_eq(conf_check_ttl(&o, CHECK(o)), 30000);
+	cr_assert_eq(conf_check_heartbeat(&o, CHECK(o)), 5000);
+	cr_assert_eq(SVC(o)->ntags, 2);
+	cr_assert_str_eq(SVC(o)->tags[0], "a");
+	cr_assert_str_eq(SVC(o)->tags[1], "b");
+	cr_assert_null(SVC(o)->tags[2]);
+	cr_assert_eq(SVC(o)->port, 8080);
 	cr_assert_eq(o.verbosity, 1);
 	cr_assert_str_eq(o.consul.host, "consul.local");
 	cr_assert_eq(o.consul.port, 8500, "ianitor's --consul-agent defaults to port 8500");
 	cr_assert_str_eq(o.command[0], "python3");
 	cr_assert_str_eq(o.command[2], "http.server");
 	cr_assert_null(o.command[3]);
-	options_free(&o);
+	conf_free(&o);
 }
 
 Test(options, defaults_are_documented_values, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 
 	cr_assert_eq(parse(&o, &err, NULL, make_argv("svc", "--", "true", NULL)), 0);
-	cr_assert_eq(o.ttl_ms, 10000);
-	cr_assert_eq(o.heartbeat_ms, 3333, "heartbeat defaults to a third of the TTL");
-	cr_assert_eq(o.deregister_after_ms, 10 * 60 * 1000);
+	cr_assert_eq(conf_check_ttl(&o, CHECK(o)), 10000);
+	cr_assert_eq(conf_check_heartbeat(&o, CHECK(o)), 3333,
+	             "heartbeat defaults to a third of the TTL");
+	cr_assert_eq(CHECK(o)->deregister_after_ms, 10 * 60 * 1000);
 	cr_assert_eq(o.kill_timeout_ms, 7000);
-	cr_assert_str_eq(o.service_id, "svc");
+	cr_assert_str_eq(SVC(o)->id, "svc");
 	cr_assert_str_eq(o.consul.host, "127.0.0.1");
 	cr_assert_eq(o.consul.port, 8500);
 	cr_assert_null(o.consul.token);
 	cr_assert(o.consul.tls.verify);
-	options_free(&o);
+	conf_free(&o);
 }
 
 Test(options, consul_duration_forms, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 	char **argv = make_argv("--ttl", "1m30s", "--heartbeat", "500ms", "--kill-timeout", "2s",
 	                        "--deregister-after", "0", "svc", "--", "true", NULL);
 
 	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s", err.text);
-	cr_assert_eq(o.ttl_ms, 90000);
-	cr_assert_eq(o.heartbeat_ms, 500);
+	cr_assert_eq(conf_check_ttl(&o, CHECK(o)), 90000);
+	cr_assert_eq(conf_check_heartbeat(&o, CHECK(o)), 500);
 	cr_assert_eq(o.kill_timeout_ms, 2000);
-	cr_assert_eq(o.deregister_after_ms, 0, "0 turns deregister-after off");
-	options_free(&o);
+	cr_assert_eq(CHECK(o)->deregister_after_ms, 0, "0 turns deregister-after off");
+	conf_free(&o);
 }
 
 Test(options, meta_pairs_split_at_first_equals, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 	char **argv =
 	        make_argv("--meta", "version=1.2", "--meta", "expr=a=b", "svc", "--", "true", NULL);
 
 	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s", err.text);
-	cr_assert_eq(o.nmeta, 2);
-	cr_assert_str_eq(o.meta[0].key, "version");
-	cr_assert_str_eq(o.meta[0].value, "1.2");
-	cr_assert_str_eq(o.meta[1].key, "expr");
-	cr_assert_str_eq(o.meta[1].value, "a=b");
-	options_free(&o);
+	cr_assert_eq(SVC(o)->nmeta, 2);
+	cr_assert_str_eq(SVC(o)->meta[0].key, "version");
+	cr_assert_str_eq(SVC(o)->meta[0].value, "1.2");
+	cr_assert_str_eq(SVC(o)->meta[1].key, "expr");
+	cr_assert_str_eq(SVC(o)->meta[1].value, "a=b");
+	conf_free(&o);
 }
 
 /* Each bad input names the flag (source) that caused it. */
@@ -163,8 +174,9 @@ static const struct bad_case bad_cases[] = {
 	{ { "--meta", "novalue", "svc", "--", "true" }, "--meta", "KEY=VALUE" },
 	{ { "--meta", "consul-x=1", "svc", "--", "true" }, "", "consul-" },
 	{ { "--bogus", "svc", "--", "true" }, "--bogus", "unknown option" },
-	{ { "svc", "--", NULL }, "COMMAND", "COMMAND" },
+	{ { "svc", "--", NULL }, "COMMAND", "--" },
 	{ { "svc", "true", NULL }, "true", "\"--\"" },
+	{ { "svc", NULL }, "", "command" },
 	{ { "--", "true", NULL }, "SERVICE", "service name" },
 	{ { "--http-addr", "ftp://x", "svc", "--", "true" }, "--http-addr", "ftp" },
 	{ { "--address", "0.0.0.0", "svc", "--", "true" }, "", "address" },
@@ -175,7 +187,7 @@ Test(options, bad_input_names_the_flag, .fini = suite_fini)
 {
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		const struct bad_case *c = &bad_cases[i];
-		struct options o;
+		struct conf o;
 		consul_error err = { 0 };
 		char **argv;
 
@@ -191,13 +203,13 @@ Test(options, bad_input_names_the_flag, .fini = suite_fini)
 		cr_expect(strstr(err.text, c->text_part) != NULL ||
 		                  strstr(err.source, c->text_part),
 		          "case %zu: \"%s\" lacks \"%s\"", i, err.text, c->text_part);
-		options_free(&o);
+		conf_free(&o);
 	}
 }
 
 Test(options, flags_override_environment, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 	const char *env[] = { "CONSUL_HTTP_ADDR=10.1.1.1:8600", "CONSUL_HTTP_TOKEN=from-env",
 		              NULL };
@@ -206,37 +218,37 @@ Test(options, flags_override_environment, .fini = suite_fini)
 	cr_assert_str_eq(o.consul.host, "10.1.1.1");
 	cr_assert_eq(o.consul.port, 8600);
 	cr_assert_str_eq(o.consul.token, "from-env");
-	options_free(&o);
+	conf_free(&o);
 
 	cr_assert_eq(parse(&o, &err, env,
 	                   make_argv("--http-addr", "127.0.0.2:9000", "svc", "--", "true", NULL)),
 	             0, "%s", err.text);
 	cr_assert_str_eq(o.consul.host, "127.0.0.2");
 	cr_assert_eq(o.consul.port, 9000);
-	options_free(&o);
+	conf_free(&o);
 }
 
 Test(options, flag_hides_a_broken_variable_it_overrides, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 	const char *env[] = { "CONSUL_HTTP_ADDR=ftp://broken", NULL };
 
 	cr_assert_eq(parse(&o, &err, env, make_argv("svc", "--", "true", NULL)), -1);
 	cr_assert_str_eq(err.source, "CONSUL_HTTP_ADDR");
-	options_free(&o);
+	conf_free(&o);
 	cr_assert_eq(parse(&o, &err, env,
 	                   make_argv("--http-addr", "unix:///run/consul.sock", "svc", "--", "true",
 	                             NULL)),
 	             0, "%s", err.text);
 	cr_assert_eq(o.consul.transport, CONSUL_TRANSPORT_UNIX);
 	cr_assert_str_eq(o.consul.socket_path, "/run/consul.sock");
-	options_free(&o);
+	conf_free(&o);
 }
 
 Test(options, token_file_flag_beats_token_variables, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 	char path[] = "/tmp/ostiary-token-XXXXXX";
 	int fd = mkstemp(path);
@@ -250,38 +262,38 @@ Test(options, token_file_flag_beats_token_variables, .fini = suite_fini)
 	        parse(&o, &err, env, make_argv("--token-file", path, "svc", "--", "true", NULL)), 0,
 	        "%s", err.text);
 	cr_assert_str_eq(o.consul.token, "file-token");
-	options_free(&o);
+	conf_free(&o);
 	unlink(path);
 }
 
 Test(options, short_deregister_after_is_warned_about, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 
 	cr_assert_eq(parse(&o, &err, NULL,
 	                   make_argv("--deregister-after", "30s", "svc", "--", "true", NULL)),
 	             0);
 	cr_assert(strstr(warnings, "1m") != NULL, "warning: \"%s\"", warnings);
-	options_free(&o);
+	conf_free(&o);
 }
 
 Test(options, help_and_version_need_nothing_else, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 
 	cr_assert_eq(parse(&o, &err, NULL, make_argv("--help", NULL)), 0);
-	cr_assert(o.show_help);
-	options_free(&o);
+	cr_assert(req.help);
+	conf_free(&o);
 	cr_assert_eq(parse(&o, &err, NULL, make_argv("-V", NULL)), 0);
-	cr_assert(o.show_version);
-	options_free(&o);
+	cr_assert(req.version);
+	conf_free(&o);
 }
 
 Test(options, command_arguments_are_never_taken_as_options, .fini = suite_fini)
 {
-	struct options o;
+	struct conf o;
 	consul_error err = { 0 };
 	char **argv = make_argv("svc", "--", "ls", "--ttl", "-v", "--", NULL);
 
@@ -290,5 +302,5 @@ Test(options, command_arguments_are_never_taken_as_options, .fini = suite_fini)
 	cr_assert_eq(o.ttl_ms, 10000);
 	cr_assert_str_eq(o.command[1], "--ttl");
 	cr_assert_str_eq(o.command[3], "--");
-	options_free(&o);
+	conf_free(&o);
 }

@@ -1,0 +1,270 @@
+/* check.c - the health-check engine (see check.h). */
+#include "check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "probe.h"
+
+struct check {
+	struct checks *checks;
+	const struct check_conf *conf;
+	struct agent_check *agent_check;
+	struct probe *probe; /* NULL for PROBE_PROCESS */
+	struct check_threshold threshold;
+	bool has_status;
+	enum consul_status status; /* the last status reported */
+	ev_timer run_timer;
+};
+
+/* What the agent is told about one service: the library's view of the
+ * configuration (pointers into the conf, which outlives the engine). */
+struct service_view {
+	consul_service def;
+	consul_check *checks;
+	consul_kv *meta;
+	consul_tagged_address *tagged;
+};
+
+struct checks {
+	ev_loop *loop;
+	struct agent *agent;
+	const struct conf *conf;
+	struct service_view *views;
+	size_t nviews;
+	struct check *items;
+	size_t nitems;
+	bool stopped;
+};
+
+/* -------------------------------------------------------------- threshold */
+
+void
+check_threshold_init(struct check_threshold *t, int success_before_passing,
+                     int failures_before_warning, int failures_before_critical)
+{
+	t->success_before_passing = success_before_passing;
+	t->failures_before_critical = failures_before_critical;
+	/* agent.go addCheck: an unset warning threshold equals the critical one. */
+	t->failures_before_warning =
+	        failures_before_warning > 0 ? failures_before_warning : failures_before_critical;
+	t->successes = success_before_passing;
+	t->failures = failures_before_critical;
+}
+
+bool
+check_threshold_apply(struct check_threshold *t, enum consul_status result,
+                      enum consul_status *report)
+{
+	if (result == CONSUL_PASSING || result == CONSUL_WARNING) {
+		t->successes++;
+		t->failures = 0;
+		if (t->successes < t->success_before_passing)
+			return false;
+		*report = result;
+		return true;
+	}
+	t->failures++;
+	t->successes = 0;
+	if (t->failures >= t->failures_before_critical) {
+		*report = CONSUL_CRITICAL;
+		return true;
+	}
+	if (t->failures >= t->failures_before_warning) {
+		*report = CONSUL_WARNING;
+		return true;
+	}
+	return false;
+}
+
+/* ----------------------------------------------------------------- funnel */
+
+/* Every result of every check comes through here. */
+static void
+check_result(struct check *check, enum consul_status result, const char *output)
+{
+	enum consul_status report;
+
+	if (check->checks->stopped)
+		return;
+	if (!check_threshold_apply(&check->threshold, result, &report)) {
+		log_info("check %s: %s result held back by its thresholds", check->conf->id,
+		         consul_status_name(result));
+		return;
+	}
+	if (!check->has_status || check->status != report) {
+		if (report == CONSUL_PASSING)
+			log_notice("check %s is passing", check->conf->id);
+		else
+			log_notice("check %s is %s: %s", check->conf->id,
+			           consul_status_name(report), output);
+	}
+	check->has_status = true;
+	check->status = report;
+	agent_check_report(check->agent_check, report, output);
+}
+
+/* ---------------------------------------------------------------- probes */
+
+static void
+check_probe_done(void *arg, enum consul_status status, const char *output)
+{
+	struct check *check = arg;
+
+	check_result(check, status, output);
+	/* Like Consul's checks: the next run starts an interval after this
+	 * one ended, so runs never overlap. */
+	if (!check->checks->stopped)
+		ev_timer_start(check->checks->loop, &check->run_timer, check->conf->interval_ms);
+}
+
+static int64_t
+check_run(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct check *check = arg;
+
+	if (probe_start(check->probe, check_probe_done, check) < 0)
+		log_debug("check %s: previous run still going", check->conf->id);
+	return EV_TIMER_STOP;
+}
+
+/* ------------------------------------------------------------- the views */
+
+/* The library's view of a service; the arrays hold what it points to. */
+static int
+check_view_service(struct service_view *view, const struct conf *conf,
+                   const struct service_conf *svc)
+{
+	view->checks = calloc(svc->nchecks + 1, sizeof(*view->checks));
+	view->meta = calloc(svc->nmeta + 1, sizeof(*view->meta));
+	view->tagged = calloc(svc->ntagged_addresses + 1, sizeof(*view->tagged));
+	if (view->checks == NULL || view->meta == NULL || view->tagged == NULL)
+		return -1;
+	conf_service_view(conf, svc, &view->def, view->checks, view->tagged, view->meta);
+	return 0;
+}
+
+static int
+check_setup(struct check *check, struct checks *checks, struct agent_service *service,
+            const struct check_conf *conf, consul_error *err)
+{
+	check->checks = checks;
+	check->conf = conf;
+	check_threshold_init(&check->threshold, conf->success_before_passing,
+	                     conf->failures_before_warning, conf->failures_before_critical);
+	ev_timer_init(&check->run_timer, check_run, check);
+	if (conf->kind != PROBE_PROCESS &&
+	    (check->probe = probe_new(checks->loop, conf, err)) == NULL)
+		return -1;
+	check->agent_check =
+	        agent_add_check(service, conf->id, conf_check_heartbeat(checks->conf, conf));
+	if (check->agent_check == NULL)
+		return consul_error_set(err, conf->origin, "out of memory");
+	return 0;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static size_t
+checks_count(const struct conf *conf)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < conf->nservices; i++)
+		n += conf->services[i].nchecks;
+	return n;
+}
+
+struct checks *
+checks_new(ev_loop *loop, struct agent *agent, const struct conf *conf, consul_error *err)
+{
+	struct checks *checks = calloc(1, sizeof(*checks));
+	size_t k = 0;
+
+	if (checks == NULL)
+		goto nomem;
+	checks->loop = loop;
+	checks->agent = agent;
+	checks->conf = conf;
+	checks->nviews = conf->nservices;
+	checks->views = calloc(conf->nservices, sizeof(*checks->views));
+	checks->items = calloc(checks_count(conf), sizeof(*checks->items));
+	if (checks->views == NULL || checks->items == NULL)
+		goto nomem;
+	for (size_t s = 0; s < conf->nservices; s++) {
+		const struct service_conf *svc = &conf->services[s];
+		struct agent_service *service;
+
+		if (check_view_service(&checks->views[s], conf, svc) < 0 ||
+		    (service = agent_add_service(agent, &checks->views[s].def)) == NULL)
+			goto nomem;
+		for (size_t c = 0; c < svc->nchecks; c++, k++) {
+			checks->nitems = k + 1; /* so checks_free sees a half-built one */
+			if (check_setup(&checks->items[k], checks, service, &svc->checks[c], err) <
+			    0)
+				goto fail;
+		}
+	}
+	return checks;
+nomem:
+	consul_error_set(err, "ostiary", "out of memory");
+fail:
+	checks_free(checks);
+	return NULL;
+}
+
+void
+checks_start(struct checks *checks)
+{
+	for (size_t i = 0; i < checks->nitems; i++) {
+		struct check *check = &checks->items[i];
+		int64_t spread = check->conf->spread_ms;
+		int64_t start;
+
+		if (check->probe == NULL)
+			continue;
+		start = check->conf->initial_delay_ms + (spread > 0 ? random() % (spread + 1) : 0);
+		ev_timer_start(checks->loop, &check->run_timer, start);
+	}
+}
+
+void
+checks_process_state(struct checks *checks, enum consul_status status, const char *output)
+{
+	for (size_t i = 0; i < checks->nitems; i++)
+		if (checks->items[i].conf->kind == PROBE_PROCESS)
+			check_result(&checks->items[i], status, output);
+}
+
+void
+checks_stop(struct checks *checks)
+{
+	checks->stopped = true;
+	for (size_t i = 0; i < checks->nitems; i++) {
+		ev_timer_stop(checks->loop, &checks->items[i].run_timer);
+		if (checks->items[i].probe != NULL)
+			probe_cancel(checks->items[i].probe);
+	}
+}
+
+void
+checks_free(struct checks *checks)
+{
+	if (checks == NULL)
+		return;
+	for (size_t i = 0; i < checks->nitems; i++) {
+		ev_timer_stop(checks->loop, &checks->items[i].run_timer);
+		if (checks->items[i].probe != NULL)
+			probe_free(checks->items[i].probe);
+	}
+	for (size_t i = 0; i < checks->nviews; i++) {
+		free(checks->views[i].checks);
+		free(checks->views[i].meta);
+		free(checks->views[i].tagged);
+	}
+	free(checks->views);
+	free(checks->items);
+	free(checks);
+}

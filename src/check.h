@@ -1,0 +1,54 @@
+/*
+ * check.h - the health-check engine (relayd's hce): runs each check's probe
+ * on its timer, funnels every result through one function that applies the
+ * flap-damping thresholds and logs state changes, and hands the result to
+ * the agent session.  PROBE_PROCESS checks are fed by the supervisor with
+ * the child's state instead of a probe.
+ */
+#ifndef OSTIARY_CHECK_H
+#define OSTIARY_CHECK_H
+
+#include <stdbool.h>
+
+#include <ostiary/consul.h>
+
+#include "agent.h"
+#include "conf.h"
+#include "ev.h"
+
+struct checks;
+
+/* Build probes and register every service and check with the agent
+ * session.  NULL (err filled) when a probe cannot be set up. */
+struct checks *checks_new(ev_loop *loop, struct agent *agent, const struct conf *conf,
+                          consul_error *err);
+/* Arm the probe timers (initial delay plus a random start spread). */
+void checks_start(struct checks *checks);
+/* The child's state, for every PROBE_PROCESS check. */
+void checks_process_state(struct checks *checks, enum consul_status status, const char *output);
+/* Cancel running probes and timers: nothing more is reported. */
+void checks_stop(struct checks *checks);
+void checks_free(struct checks *checks);
+
+/*
+ * Consul's flap damping (agent/checks/check.go StatusHandler), applied here
+ * because the agent does not apply it to TTL checks.  Both counters start
+ * at their thresholds so the first result is reported at once; passing and
+ * warning count as successes; enough failures report critical, fewer but at
+ * least failures_before_warning report warning (0 = same as critical).
+ */
+struct check_threshold {
+	int success_before_passing;
+	int failures_before_warning;
+	int failures_before_critical;
+	int successes;
+	int failures;
+};
+
+void check_threshold_init(struct check_threshold *t, int success_before_passing,
+                          int failures_before_warning, int failures_before_critical);
+/* Feed one probe result; true (and *report set) if a status is to be reported. */
+bool check_threshold_apply(struct check_threshold *t, enum consul_status result,
+                           enum consul_status *report);
+
+#endif

@@ -1,0 +1,741 @@
+/*
+ * probe_exec.c - script checks: run a command, its exit status is the
+ * check's status (Consul's CheckMonitor, agent/checks/check.go):
+ * 0 passing, 1 warning, anything else critical.
+ *
+ * Everything the child needs (argv, environment, ids, the PATH to search)
+ * is prepared once in probe_exec_init, so that between fork and exec the
+ * child makes only async-signal-safe calls: ostiary may have threads
+ * (libcurl's resolver) and a lock held by one of them at fork time would
+ * never be released in the child.
+ *
+ * The child leads its own process group, so a timeout, a cancel and the
+ * end of every run can SIGKILL everything it started.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "probe_internal.h"
+#include "sig.h"
+
+extern char **environ;
+
+/* What a clean environment holds, whatever ostiary's own PATH is. */
+#define PROBE_EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Reads per wake-up: a child that never stops writing must not starve the loop. */
+#define PROBE_EXEC_READS 16
+/* Where closing descriptors one by one gives up (no close_range(2)). */
+#define PROBE_EXEC_MAX_FDS 65536
+
+#if defined(__linux__) && defined(__GLIBC__) &&                                                    \
+        (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define PROBE_EXEC_HAVE_CLOSE_RANGE 1
+#endif
+
+struct probe_exec {
+	struct probe *probe;
+	char **argv; /* as execve gets it: "sh -c script" with shell */
+	char **envp;
+	const char *search; /* PATH inside envp: where a bare name is looked up */
+	char *cwd;
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	int64_t timeout_ms;
+	int max_fd; /* for closing inherited descriptors without close_range */
+	struct probe_ring out;
+
+	/* the run in flight */
+	pid_t pid; /* also its process group */
+	int fd;    /* read end of the output pipe, -1 once at EOF */
+	bool exited;
+	int wait_status;
+	ev_io io;
+	ev_child child;
+	ev_timer timer;
+};
+
+/* ------------------------------------------------------------------- child */
+
+/* strerror() texts, taken in the parent: strerror may lock (gettext)
+ * and so has no place between fork and exec. */
+static const int probe_exec_errnos[] = { ENOENT, EACCES, ENOEXEC, ENOTDIR,      ELOOP,
+	                                 E2BIG,  ENOMEM, ETXTBSY, ENAMETOOLONG, EISDIR,
+	                                 EPERM,  EINVAL, EIO,     EMFILE,       ENFILE,
+	                                 EAGAIN, ENODEV, EFAULT,  ENXIO,        EROFS };
+#define PROBE_EXEC_NERRNOS (sizeof(probe_exec_errnos) / sizeof(probe_exec_errnos[0]))
+static char probe_exec_errtext[PROBE_EXEC_NERRNOS][64];
+
+static void
+probe_exec_errtext_init(void)
+{
+	for (size_t i = 0; i < PROBE_EXEC_NERRNOS; i++)
+		if (probe_exec_errtext[i][0] == '\0')
+			snprintf(probe_exec_errtext[i], sizeof(probe_exec_errtext[i]), "%s",
+			         strerror(probe_exec_errnos[i]));
+}
+
+/* Async-signal-safe append to a fixed buffer. */
+static size_t
+probe_exec_put(char *buf, size_t used, size_t cap, const char *s)
+{
+	while (*s != '\0' && used + 1 < cap)
+		buf[used++] = *s++;
+	buf[used] = '\0';
+	return used;
+}
+
+static size_t
+probe_exec_put_errno(char *buf, size_t used, size_t cap, int err)
+{
+	char num[16];
+	size_t i = sizeof(num) - 1;
+	unsigned u = err < 0 ? 0 : (unsigned)err;
+
+	for (size_t k = 0; k < PROBE_EXEC_NERRNOS; k++)
+		if (probe_exec_errnos[k] == err)
+			return probe_exec_put(buf, used, cap, probe_exec_errtext[k]);
+	num[i] = '\0';
+	do {
+		num[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0 && i > 0);
+	used = probe_exec_put(buf, used, cap, "error ");
+	return probe_exec_put(buf, used, cap, num + i);
+}
+
+/* "<what> <arg>: <error>" into the output pipe, then exit 127: critical. */
+static _Noreturn void
+probe_exec_die(const char *what, const char *arg, int err)
+{
+	char msg[512];
+	size_t n = 0;
+
+	n = probe_exec_put(msg, n, sizeof(msg), what);
+	n = probe_exec_put(msg, n, sizeof(msg), " ");
+	n = probe_exec_put(msg, n, sizeof(msg), arg);
+	n = probe_exec_put(msg, n, sizeof(msg), ": ");
+	n = probe_exec_put_errno(msg, n, sizeof(msg), err);
+	(void)!write(STDOUT_FILENO, msg, n);
+	_exit(127);
+}
+
+/* execvp(3) over our own PATH, without its malloc. Returns errno. */
+static int
+probe_exec_search(const struct probe_exec *x)
+{
+	const char *file = x->argv[0], *dir = x->search;
+	size_t flen = strlen(file);
+	char path[PATH_MAX];
+	int found = ENOENT;
+
+	if (strchr(file, '/') != NULL) {
+		execve(file, x->argv, x->envp);
+		return errno;
+	}
+	for (;;) {
+		const char *end = strchr(dir, ':');
+		size_t dlen = end ? (size_t)(end - dir) : strlen(dir);
+
+		if (dlen + flen + 2 <= sizeof(path)) {
+			/* An empty element is the current directory, as for execvp. */
+			size_t n = dlen ? dlen : 1;
+			memcpy(path, dlen ? dir : ".", n);
+			path[n] = '/';
+			memcpy(path + n + 1, file, flen + 1);
+			execve(path, x->argv, x->envp);
+			if (errno == EACCES)
+				found = EACCES;
+			else if (errno != ENOENT && errno != ENOTDIR)
+				return errno;
+		}
+		if (end == NULL)
+			return found;
+		dir = end + 1;
+	}
+}
+
+/* Descriptors ostiary did not mark close-on-exec (libcurl's sockets to the
+ * agent, for one) must not reach a check: only 0, 1 and 2 go through. */
+static void
+probe_exec_close_others(const struct probe_exec *x)
+{
+#ifdef PROBE_EXEC_HAVE_CLOSE_RANGE
+	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = STDERR_FILENO + 1; fd < x->max_fd; fd++)
+		(void)close(fd);
+}
+
+static void
+probe_exec_ids(const struct probe_exec *x)
+{
+	if (!x->set_ids)
+		return;
+	/* Groups first: after setuid we could no longer change them. */
+	if (setgroups((size_t)x->ngroups, x->groups) < 0)
+		probe_exec_die("setgroups", "for the check's user", errno);
+	if (setgid(x->gid) < 0)
+		probe_exec_die("setgid", "to the check's group", errno);
+	if (setuid(x->uid) < 0)
+		probe_exec_die("setuid", "to the check's user", errno);
+}
+
+static _Noreturn void
+probe_exec_child(const struct probe_exec *x, int out)
+{
+	int null;
+
+	/* Own group, so that kill(-pid) reaches whatever the check starts. */
+	setpgid(0, 0);
+	sig_reset_for_child();
+	/* ostiary started with 1 or 2 closed: dup2 onto itself would keep
+	 * close-on-exec set, so move our end out of the way first. */
+	if (out <= STDERR_FILENO && (out = fcntl(out, F_DUPFD, STDERR_FILENO + 1)) < 0)
+		_exit(127);
+	if (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+		_exit(127);
+	if (out != STDOUT_FILENO && out != STDERR_FILENO)
+		close(out);
+	if ((null = open("/dev/null", O_RDONLY)) < 0)
+		probe_exec_die("open", "/dev/null", errno);
+	if (null != STDIN_FILENO) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	probe_exec_close_others(x);
+	/* As Go's os/exec: credentials first, then the directory, which
+	 * must be reachable by the user the check runs as. */
+	probe_exec_ids(x);
+	if (x->cwd != NULL && chdir(x->cwd) < 0)
+		probe_exec_die("chdir", x->cwd, errno);
+	probe_exec_die("exec", x->argv[0], probe_exec_search(x));
+}
+
+/* -------------------------------------------------------------------- runs */
+
+static const char *
+probe_exec_status_name(int wait_status, char *buf, size_t len)
+{
+	char sig[32];
+
+	if (WIFEXITED(wait_status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(wait_status));
+	else
+		snprintf(buf, len, "killed by %s",
+		         sig_name(WTERMSIG(wait_status), sig, sizeof(sig)));
+	return buf;
+}
+
+/* Whatever is left of the group goes too: nothing outlives its run. */
+static void
+probe_exec_kill_group(struct probe_exec *x)
+{
+	if (x->pid > 0 && kill(-x->pid, SIGKILL) < 0 && errno != ESRCH)
+		log_warn("check %s: cannot kill process group %d", x->probe->id, (int)x->pid);
+}
+
+static void
+probe_exec_close(struct probe_exec *x)
+{
+	ev_io_stop(x->probe->loop, &x->io);
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
+}
+
+/* Stop watching; the zombie, if any, is collected by ev_reap as an orphan. */
+static void
+probe_exec_stop(struct probe_exec *x)
+{
+	probe_exec_kill_group(x);
+	probe_exec_close(x);
+	ev_child_stop(x->probe->loop, &x->child);
+	ev_timer_stop(x->probe->loop, &x->timer);
+	x->pid = 0;
+}
+
+static enum consul_status
+probe_exec_status(int wait_status)
+{
+	if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0)
+		return CONSUL_PASSING;
+	if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 1)
+		return CONSUL_WARNING;
+	return CONSUL_CRITICAL;
+}
+
+/* Exited and its output at EOF: the run is over. */
+static void
+probe_exec_finish(struct probe_exec *x)
+{
+	char how[64];
+
+	log_debug("check %s: command %s", x->probe->id,
+	          probe_exec_status_name(x->wait_status, how, sizeof(how)));
+	probe_exec_stop(x);
+	probe_result_owned(x->probe, probe_exec_status(x->wait_status),
+	                   probe_output_compose("", &x->out, x->probe->max));
+}
+
+/* Read what is there; returns true at EOF. */
+static bool
+probe_exec_drain(struct probe_exec *x)
+{
+	for (int i = 0; i < PROBE_EXEC_READS; i++) {
+		size_t room;
+		char *dst = probe_ring_space(&x->out, &room);
+		ssize_t n = read(x->fd, dst, room);
+
+		if (n > 0) {
+			probe_ring_commit(&x->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return false;
+		if (n < 0)
+			log_warn("check %s: reading the command's output", x->probe->id);
+		return true;
+	}
+	return false;
+}
+
+static void
+probe_exec_readable(ev_loop *loop, ev_io *io, short revents, void *arg)
+{
+	struct probe_exec *x = arg;
+
+	if (!probe_exec_drain(x))
+		return;
+	probe_exec_close(x);
+	if (x->exited)
+		probe_exec_finish(x);
+}
+
+static void
+probe_exec_exited(ev_loop *loop, ev_child *watcher, int wait_status, void *arg)
+{
+	struct probe_exec *x = arg;
+
+	if (!WIFEXITED(wait_status) && !WIFSIGNALED(wait_status))
+		return; /* stopped or continued: the timeout still runs */
+	x->exited = true;
+	x->wait_status = wait_status;
+	/* A background process may still hold the pipe: like Consul, wait
+	 * for EOF, bounded by the timeout. */
+	if (x->fd < 0)
+		probe_exec_finish(x);
+}
+
+/*
+ * Consul: "Timed out (%s) running check", then "\n\n" and the output so
+ * far when there is any (CheckMonitor.check, agent/checks/check.go),
+ * after killing the whole process tree.
+ */
+static int64_t
+probe_exec_timeout(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct probe_exec *x = arg;
+	char dur[32], head[96];
+
+	probe_exec_kill_group(x);
+	if (x->fd >= 0)
+		(void)probe_exec_drain(x);
+	consul_duration_format(x->timeout_ms, dur, sizeof(dur));
+	snprintf(head, sizeof(head), "Timed out (%s) running check%s", dur,
+	         x->out.total > 0 ? "\n\n" : "");
+	log_debug("check %s: timed out after %s", x->probe->id, dur);
+	probe_exec_stop(x);
+	probe_result_owned(x->probe, CONSUL_CRITICAL,
+	                   probe_output_compose(head, &x->out, x->probe->max));
+	return EV_TIMER_STOP;
+}
+
+static int
+probe_exec_fail(struct probe_exec *x, const char *what)
+{
+	char text[160], err[64];
+
+	snprintf(err, sizeof(err), "%s", strerror(errno));
+	snprintf(text, sizeof(text), "ostiary: cannot run the check: %s: %s", what, err);
+	log_warnx("check %s: %s: %s", x->probe->id, what, err);
+	probe_result_owned(x->probe, CONSUL_CRITICAL, strdup(text));
+	return -1;
+}
+
+static int
+probe_exec_pipe(struct probe_exec *x, int fds[2])
+{
+	/* Both ends close-on-exec: the child dup2s its end onto 1 and 2 (which
+	 * clears the flag); no other command ever inherits them. */
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	/* Only our end is non-blocking: the child's writes must block as usual. */
+	if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+probe_exec_start(void *impl)
+{
+	struct probe_exec *x = impl;
+	ev_loop *loop = x->probe->loop;
+	int fds[2];
+	pid_t pid;
+
+	probe_ring_reset(&x->out);
+	x->exited = false;
+	if (probe_exec_pipe(x, fds) < 0)
+		return probe_exec_fail(x, "pipe");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return probe_exec_fail(x, "fork");
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		probe_exec_child(x, fds[1]);
+	}
+	/* Also from here: kill(-pid) must work even before the child ran. */
+	setpgid(pid, pid);
+	close(fds[1]);
+	x->pid = pid;
+	x->fd = fds[0];
+	ev_io_init(&x->io, x->fd, POLLIN, probe_exec_readable, x);
+	ev_child_init(&x->child, pid, probe_exec_exited, x);
+	if (ev_io_start(loop, &x->io) < 0 || ev_child_start(loop, &x->child) < 0) {
+		probe_exec_stop(x);
+		errno = ENOMEM;
+		return probe_exec_fail(x, "watching the command");
+	}
+	probe_timer_start(loop, &x->timer, x->timeout_ms);
+	return 0;
+}
+
+static void
+probe_exec_cancel(void *impl)
+{
+	probe_exec_stop(impl);
+}
+
+/* ------------------------------------------------------------------- setup */
+
+static void
+probe_exec_free_list(char **list)
+{
+	if (list == NULL)
+		return;
+	for (char **p = list; *p != NULL; p++)
+		free(*p);
+	free(list);
+}
+
+static void
+probe_exec_free(void *impl)
+{
+	struct probe_exec *x = impl;
+
+	probe_exec_free_list(x->argv);
+	probe_exec_free_list(x->envp);
+	free(x->cwd);
+	free(x->groups);
+	probe_ring_free(&x->out);
+	free(x);
+}
+
+static size_t
+probe_exec_count(char *const *list)
+{
+	size_t n = 0;
+
+	while (list != NULL && list[n] != NULL)
+		n++;
+	return n;
+}
+
+static size_t
+probe_exec_name_len(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+
+	return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+/* Set NAME=value in envp (room for it is there), replacing an earlier one. */
+static int
+probe_exec_setenv(char **envp, size_t *n, const char *entry)
+{
+	size_t nlen = probe_exec_name_len(entry);
+	char *copy = strdup(entry);
+
+	if (copy == NULL)
+		return -1;
+	for (size_t i = 0; i < *n; i++) {
+		if (probe_exec_name_len(envp[i]) == nlen && strncmp(envp[i], entry, nlen) == 0) {
+			free(envp[i]);
+			envp[i] = copy;
+			return 0;
+		}
+	}
+	envp[(*n)++] = copy;
+	envp[*n] = NULL;
+	return 0;
+}
+
+/*
+ * Clean by default: a fixed PATH plus the check's own variables, so none of
+ * ostiary's environment (CONSUL_HTTP_TOKEN above all) reaches a script.
+ * With inherit_env, ostiary's environment as it is now, the check's
+ * variables overriding.
+ */
+static int
+probe_exec_environment(struct probe_exec *x, const struct check_conf *check)
+{
+	char *const *base = check->inherit_env ? environ : NULL;
+	size_t n = 0, cap = probe_exec_count(base) + probe_exec_count(check->env) + 2;
+
+	if ((x->envp = calloc(cap, sizeof(*x->envp))) == NULL)
+		return -1;
+	if (!check->inherit_env && probe_exec_setenv(x->envp, &n, "PATH=" PROBE_EXEC_PATH) < 0)
+		return -1;
+	for (size_t i = 0; base != NULL && base[i] != NULL; i++)
+		if (probe_exec_setenv(x->envp, &n, base[i]) < 0)
+			return -1;
+	for (size_t i = 0; check->env != NULL && check->env[i] != NULL; i++)
+		if (probe_exec_setenv(x->envp, &n, check->env[i]) < 0)
+			return -1;
+	/* execvp's fallback when there is no PATH at all. */
+	x->search = "/bin:/usr/bin";
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(x->envp[i], "PATH=", 5) == 0)
+			x->search = x->envp[i] + 5;
+	return 0;
+}
+
+static int
+probe_exec_arguments(struct probe_exec *x, const struct check_conf *check, consul_error *err)
+{
+	size_t n = probe_exec_count(check->args), k = 0;
+
+	if (n == 0 || check->args[0][0] == '\0')
+		return probe_error(err, check, "an exec check needs a command");
+	if (check->shell)
+		n = 3; /* sh -c script: the script is args[0] alone */
+	if ((x->argv = calloc(n + 1, sizeof(*x->argv))) == NULL)
+		return probe_error(err, check, "out of memory");
+	if (check->shell) {
+		if ((x->argv[k++] = strdup("/bin/sh")) == NULL ||
+		    (x->argv[k++] = strdup("-c")) == NULL ||
+		    (x->argv[k++] = strdup(check->args[0])) == NULL)
+			return probe_error(err, check, "out of memory");
+		return 0;
+	}
+	for (; k < n; k++)
+		if ((x->argv[k] = strdup(check->args[k])) == NULL)
+			return probe_error(err, check, "out of memory");
+	return 0;
+}
+
+static bool
+probe_exec_numeric(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* A user by name, or by number even without a passwd entry (then pw is NULL). */
+static int
+probe_exec_user(const struct check_conf *check, struct passwd **pw, uid_t *uid, consul_error *err)
+{
+	unsigned long num;
+
+	if ((*pw = getpwnam(check->user)) != NULL) {
+		*uid = (*pw)->pw_uid;
+		return 0;
+	}
+	if (!probe_exec_numeric(check->user, &num) || num != (uid_t)num)
+		return probe_error(err, check, "unknown user \"%s\"", check->user);
+	*uid = (uid_t)num;
+	*pw = getpwuid(*uid);
+	return 0;
+}
+
+static int
+probe_exec_group(const struct check_conf *check, gid_t *gid, consul_error *err)
+{
+	struct group *gr;
+	unsigned long num;
+
+	if ((gr = getgrnam(check->group)) != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	if (!probe_exec_numeric(check->group, &num) || num != (gid_t)num)
+		return probe_error(err, check, "unknown group \"%s\"", check->group);
+	*gid = (gid_t)num;
+	return 0;
+}
+
+/* The user's supplementary groups, looked up now rather than after fork
+ * (initgroups reads the group database: no async-signal-safe call). */
+static int
+probe_exec_groups(struct probe_exec *x, const char *name, consul_error *err,
+                  const struct check_conf *check)
+{
+	int n = 16;
+
+	if (name == NULL) {
+		/* No user entry to take groups from: just the group itself. */
+		x->ngroups = 1;
+		if ((x->groups = malloc(sizeof(gid_t))) == NULL)
+			return probe_error(err, check, "out of memory");
+		x->groups[0] = x->gid;
+		return 0;
+	}
+	for (;;) {
+		int got = n;
+		gid_t *list = realloc(x->groups, (size_t)n * sizeof(gid_t));
+
+		if (list == NULL)
+			return probe_error(err, check, "out of memory");
+		x->groups = list;
+		if (getgrouplist(name, x->gid, x->groups, &got) >= 0) {
+			x->ngroups = got;
+			return 0;
+		}
+		n = got > n ? got : n * 2;
+	}
+}
+
+/* 'user "x"', 'group "y"' or both, for messages. */
+static void
+probe_exec_describe_ids(const struct check_conf *check, char *buf, size_t len)
+{
+	if (check->user != NULL && check->group != NULL)
+		snprintf(buf, len, "user \"%s\" and group \"%s\"", check->user, check->group);
+	else if (check->user != NULL)
+		snprintf(buf, len, "user \"%s\"", check->user);
+	else
+		snprintf(buf, len, "group \"%s\"", check->group);
+}
+
+/*
+ * Resolve user and group once, at start-up: a name that does not exist is
+ * a configuration error, not a failing check.  Changing ids needs root;
+ * asking for the ids ostiary already has is allowed (and a no-op).
+ */
+static int
+probe_exec_credentials(struct probe_exec *x, const struct check_conf *check, consul_error *err)
+{
+	struct passwd *pw = NULL;
+	char *name = NULL, ids[320];
+	int rc;
+
+	if (check->user == NULL && check->group == NULL)
+		return 0;
+	x->uid = geteuid();
+	x->gid = getegid();
+	if (check->user != NULL) {
+		if (probe_exec_user(check, &pw, &x->uid, err) < 0)
+			return -1;
+		if (pw == NULL && check->group == NULL)
+			return probe_error(
+			        err, check,
+			        "user %s has no entry in the user database: set a group too",
+			        check->user);
+		if (pw != NULL) {
+			x->gid = pw->pw_gid;
+			if ((name = strdup(pw->pw_name)) == NULL)
+				return probe_error(err, check, "out of memory");
+		}
+	}
+	if (check->group != NULL && probe_exec_group(check, &x->gid, err) < 0) {
+		free(name);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		free(name);
+		if (x->uid == geteuid() && x->gid == getegid())
+			return 0; /* already who the check asks for */
+		probe_exec_describe_ids(check, ids, sizeof(ids));
+		return probe_error(err, check,
+		                   "running a check as %s needs ostiary to run as root (it runs as "
+		                   "uid %u)",
+		                   ids, (unsigned)geteuid());
+	}
+	x->set_ids = true;
+	rc = probe_exec_groups(x, name, err, check);
+	free(name);
+	return rc;
+}
+
+static int
+probe_exec_max_fd(void)
+{
+	long n = sysconf(_SC_OPEN_MAX);
+
+	return n < 0 || n > PROBE_EXEC_MAX_FDS ? PROBE_EXEC_MAX_FDS : (int)n;
+}
+
+static void *
+probe_exec_init(struct probe *probe, const struct check_conf *check, consul_error *err)
+{
+	struct probe_exec *x = calloc(1, sizeof(*x));
+
+	if (x == NULL) {
+		probe_error(err, check, "out of memory");
+		return NULL;
+	}
+	x->probe = probe;
+	x->fd = -1;
+	x->timeout_ms = check->timeout_ms > 0 ? check->timeout_ms : CONF_DEFAULT_EXEC_TIMEOUT_MS;
+	ev_timer_init(&x->timer, probe_exec_timeout, x);
+	probe_exec_errtext_init();
+	x->max_fd = probe_exec_max_fd();
+	if (probe_exec_arguments(x, check, err) < 0 || probe_exec_credentials(x, check, err) < 0)
+		goto fail;
+	if (probe_exec_environment(x, check) < 0 ||
+	    (check->cwd != NULL && (x->cwd = strdup(check->cwd)) == NULL) ||
+	    probe_ring_init(&x->out, probe->max) < 0) {
+		probe_error(err, check, "out of memory");
+		goto fail;
+	}
+	return x;
+fail:
+	probe_exec_free(x);
+	return NULL;
+}
+
+const struct probe_ops probe_exec_ops = {
+	.name = "exec",
+	.init = probe_exec_init,
+	.start = probe_exec_start,
+	.cancel = probe_exec_cancel,
+	.free = probe_exec_free,
+};
