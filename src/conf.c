@@ -20,7 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define CONF_UNSET (-1)
 
 /*
  * The shortest probe interval accepted.  Consul raises intervals below 1s

@@ -20,12 +20,16 @@
 #define CONF_DEFAULT_INTERVAL_MS 10000
 #define CONF_DEFAULT_EXEC_TIMEOUT_MS 30000 /* script checks */
 #define CONF_DEFAULT_NET_TIMEOUT_MS 10000  /* HTTP and TCP checks */
-#define CONF_MIN_INTERVAL_MS 1000          /* checks.MinInterval */
+/* Consul raises intervals below 1s to 1s (checks.MinInterval); ostiary
+ * allows down to 100ms, which its own tests use. */
+#define CONF_MIN_INTERVAL_MS 100
 #define CONF_DEFAULT_TTL_MS 10000          /* the process check, as on the command line */
 #define CONF_DEFAULT_DEREGISTER_AFTER_MS (10 * 60 * 1000)
 #define CONF_DEFAULT_KILL_TIMEOUT_MS 7000
 #define CONF_DEFAULT_RETRY_MAX_MS 10000
 #define CONF_DEFAULT_PATH "/etc/ostiary/ostiary.conf"
+/* "Not set" for settings where 0 means something (off, no spread). */
+#define CONF_UNSET (-1)
 
 enum probe_kind {
 	PROBE_PROCESS = 0, /* the wrapped child's state: running / stopped / exited */
@@ -53,7 +57,8 @@ struct check_conf {
 
 	/* what Consul sees */
 	int64_t ttl_ms;              /* 0 = derived from interval and timeout (conf_check_ttl) */
-	int64_t deregister_after_ms; /* DeregisterCriticalServiceAfter; 0 = off */
+	int64_t deregister_after_ms; /* DeregisterCriticalServiceAfter; 0 = off;
+	                              * CONF_UNSET until conf_finish takes the service's */
 	int success_before_passing;  /* Consul's flap damping, applied locally (0 = off) */
 	int failures_before_warning;
 	int failures_before_critical;
@@ -106,7 +111,8 @@ struct service_conf {
 	int weight_passing;
 	int weight_warning;
 	bool enable_tag_override;
-	int64_t deregister_after_ms; /* default for its checks */
+	int64_t deregister_after_ms; /* default for its checks; CONF_UNSET until conf_finish
+	                              * makes it CONF_DEFAULT_DEREGISTER_AFTER_MS */
 	struct check_conf *checks;   /* none configured = one PROBE_PROCESS check */
 	size_t nchecks;
 	char *origin;
