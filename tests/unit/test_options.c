@@ -304,3 +304,119 @@ Test(options, command_arguments_are_never_taken_as_options, .fini = suite_fini)
 	cr_assert_str_eq(o.command[3], "--");
 	conf_free(&o);
 }
+
+/* ------------------------------------------------ files and flags together */
+
+static const char *
+conf_file(const char *text)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/ostiary-options-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static const char *const two_services = "agent: { address = \"10.0.0.1:8500\"; };\n"
+                                        "command = [\"/usr/bin/web\"];\n"
+                                        "ttl = \"20s\";\n"
+                                        "services = ( { name = \"web\"; port = 80; tags = [\"a\"]; },\n"
+                                        "             { name = \"admin\"; port = 81; } );\n";
+
+Test(options, flags_override_the_file_for_the_named_service, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	const char *path = conf_file(two_services);
+	char **argv = make_argv("-c", path, "--port", "8080", "--tags", "b", "--ttl", "30s", "web",
+	                        NULL);
+
+	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s: %s", err.source, err.text);
+	cr_assert_eq(o.nservices, 2);
+	cr_assert_eq(o.services[0].port, 8080, "the flag wins over the file");
+	cr_assert_eq(o.services[0].ntags, 1);
+	cr_assert_str_eq(o.services[0].tags[0], "b", "--tags replaces the file's tags");
+	cr_assert_eq(o.services[1].port, 81, "the other service is untouched");
+	cr_assert_eq(o.ttl_ms, 30000);
+	cr_assert_str_eq(o.command[0], "/usr/bin/web", "the file's command when none is given");
+	cr_assert_str_eq(o.consul.host, "10.0.0.1");
+	conf_free(&o);
+	unlink(path);
+}
+
+Test(options, environment_beats_the_file_and_flags_beat_both, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	const char *path = conf_file(two_services);
+	const char *env[] = { "CONSUL_HTTP_ADDR=10.0.0.2:8500", NULL };
+
+	cr_assert_eq(parse(&o, &err, env, make_argv("-c", path, NULL)), 0, "%s", err.text);
+	cr_assert_str_eq(o.consul.host, "10.0.0.2");
+	conf_free(&o);
+	cr_assert_eq(parse(&o, &err, env,
+	                   make_argv("-c", path, "--http-addr", "10.0.0.3:8500", NULL)),
+	             0, "%s", err.text);
+	cr_assert_str_eq(o.consul.host, "10.0.0.3");
+	conf_free(&o);
+	unlink(path);
+}
+
+Test(options, command_line_command_replaces_the_files, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	const char *path = conf_file(two_services);
+
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("-c", path, "--", "sleep", "5", NULL)), 0,
+	             "%s", err.text);
+	cr_assert_str_eq(o.command[0], "sleep");
+	cr_assert_str_eq(o.command[1], "5");
+	cr_assert_null(o.command[2]);
+	conf_free(&o);
+	unlink(path);
+}
+
+Test(options, service_flags_need_a_name_when_the_file_has_several, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	const char *path = conf_file(two_services);
+
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("-c", path, "--port", "1", NULL)), -1);
+	cr_assert_str_eq(err.source, "SERVICE");
+	cr_assert(strstr(err.text, "2 services"), "%s", err.text);
+	conf_free(&o);
+	unlink(path);
+}
+
+Test(options, a_new_service_name_adds_a_service, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	const char *path = conf_file(two_services);
+
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("-c", path, "extra", NULL)), 0, "%s",
+	             err.text);
+	cr_assert_eq(o.nservices, 3);
+	cr_assert_str_eq(o.services[2].name, "extra");
+	cr_assert_eq(o.services[2].checks[0].kind, PROBE_PROCESS);
+	conf_free(&o);
+	unlink(path);
+}
+
+Test(options, check_config_flag, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	const char *path = conf_file(two_services);
+
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("-t", "-c", path, NULL)), 0, "%s", err.text);
+	cr_assert(req.check_only);
+	conf_free(&o);
+	unlink(path);
+}
