@@ -437,6 +437,7 @@ Test(conf_consul, round_trip_to_the_register_body, .init = json_init, .fini = js
 	cr_assert_eq(consul_service_validate(&view, NULL), 0);
 	body = consul_service_to_json(&view);
 	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
 	/* TTLs: 3 * 10s + 2s, 3 * 5s + 1s, and the TTL check's own. */
 	cr_assert_str_eq(
 	        text,
@@ -450,10 +451,11 @@ Test(conf_consul, round_trip_to_the_register_body, .init = json_init, .fini = js
 	        "\"1m30s\"},"
 	        "{\"CheckID\":\"service:web-1:2\",\"Name\":\"Service 'web' check\",\"TTL\":\"16s\","
 	        "\"Status\":\"critical\",\"DeregisterCriticalServiceAfter\":\"10m0s\"},"
-	        "{\"CheckID\":\"service:web-1:3\",\"Name\":\"Service 'web' check\",\"TTL\":\"30s\","
+	        "{\"CheckID\":\"service:web-1:3\",\"Name\":\"Service 'web' check\","
+	        "\"Notes\":\"TTL check fed by ostiary: passing while the process runs\","
+	        "\"TTL\":\"30s\","
 	        "\"Status\":\"critical\",\"DeregisterCriticalServiceAfter\":\"10m0s\"}]}");
 	free(text);
-	json_decref(body);
 }
 
 Test(conf_consul, one_check_is_sent_as_Check, .init = json_init, .fini = json_fini)
