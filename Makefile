@@ -126,6 +126,7 @@ demo: deps
 bench: deps
 	$(MAKE) $(PROGRAM) $(BUILD)/tests/bench/bare-loop
 	$(PYTHON) tests/bench/bench.py $(PROGRAM) $(BUILD)/tests/bench/bare-loop $(BENCH_SECONDS)
+	$(PYTHON) tests/bench/checks.py $(PROGRAM) $(BENCH_CHECKS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/ostiary \

@@ -88,7 +88,14 @@ ev_timer_init(ev_timer *timer, ev_timer_fn fn, void *arg)
 	timer->fn = fn;
 	timer->arg = arg;
 	timer->due = 0;
+	timer->slack = 0;
 	timer->slot = SIZE_MAX;
+}
+
+void
+ev_timer_set_slack(ev_timer *timer, int64_t slack_ms)
+{
+	timer->slack = slack_ms > 0 ? slack_ms : 0;
 }
 
 bool
@@ -166,6 +173,8 @@ ev_timer_start(ev_loop *loop, ev_timer *timer, int64_t after_ms)
 	/* From the clock, not the iteration's cached time: a timer armed late in
 	 * an iteration must not fire early. */
 	timer->due = ev_clock_ms() + after_ms;
+	if (timer->slack > 0)
+		timer->due = (timer->due + timer->slack - 1) / timer->slack * timer->slack;
 	loop->heap[loop->nheap] = timer;
 	timer->slot = loop->nheap++;
 	ev_heap_up(loop, timer->slot);

@@ -31,11 +31,19 @@ typedef int64_t (*ev_timer_fn)(ev_loop *loop, ev_timer *timer, void *arg);
 struct ev_timer {
 	ev_timer_fn fn;
 	void *arg;
-	int64_t due; /* ev clock, ms */
-	size_t slot; /* position in the heap; SIZE_MAX when not armed */
+	int64_t due;   /* ev clock, ms */
+	int64_t slack; /* ms it may run late; 0 = on time */
+	size_t slot;   /* position in the heap; SIZE_MAX when not armed */
 };
 
 void ev_timer_init(ev_timer *timer, ev_timer_fn fn, void *arg);
+/*
+ * Let a timer run up to slack_ms late: its due time is rounded up to a
+ * multiple of slack_ms, so timers sharing a slack fire together in one
+ * wakeup instead of one wakeup each (never early).  For periodic work whose
+ * exact phase does not matter, such as thousands of probes.
+ */
+void ev_timer_set_slack(ev_timer *timer, int64_t slack_ms);
 /* (Re)arm to fire after_ms from now. */
 void ev_timer_start(ev_loop *loop, ev_timer *timer, int64_t after_ms);
 void ev_timer_stop(ev_loop *loop, ev_timer *timer);

@@ -33,6 +33,7 @@ Control API (127.0.0.1:<control_port>, JSON in and out):
 import argparse
 import email.utils
 import hashlib
+import heapq
 import http
 import json
 import os
@@ -776,6 +777,10 @@ class AgentState:
         guarded by DataDir != "")."""
         with self.cond:
             self.services, self.checks = {}, {}
+            # TTL deadlines as a heap of (deadline, check id); entries whose check
+            # was re-armed or removed since are skipped when they surface, so a
+            # push costs O(log n) however many checks there are.
+            self.ttl_heap = []
             self.index = INITIAL_RAFT_INDEX
             self.next_reap = time.monotonic() + self.config.reap_interval_ns / NS_PER_SECOND
             self.cond.notify_all()
@@ -800,6 +805,8 @@ class AgentState:
             check.output_max = limit
             check.ttl_ns = check_type.get("TTL", 0)
             check.deadline = now + check.ttl_ns / NS_PER_SECOND if check.ttl_ns > 0 else None
+            if check.deadline is not None:
+                heapq.heappush(self.ttl_heap, (check.deadline, check.id))
             dcsa = check_type.get("DeregisterCriticalServiceAfter", 0)
             # agent.go addCheck: values below check_deregister_interval_min are raised to it.
             check.reap_after_ns = max(dcsa, self.config.dcsa_min_ns) if dcsa > 0 else 0
@@ -834,13 +841,21 @@ class AgentState:
         self.update_check(check_id, status, output)
         check.last_output = output
         check.deadline = time.monotonic() + check.ttl_ns / NS_PER_SECOND
-        self.cond.notify_all()
+        # A later deadline than before: the TTL thread need not wake for it.
+        heapq.heappush(self.ttl_heap, (check.deadline, check_id))
+
+    def _ttl_entry_current(self, deadline, check_id):
+        check = self.checks.get(check_id)
+        return check is not None and check.deadline == deadline
 
     def expire_ttls(self, now):
         """agent/checks/check.go CheckTTL.run/getExpiredOutput: a one-shot timer."""
-        for check in list(self.checks.values()):
-            if check.deadline is None or now < check.deadline:
+        heap = self.ttl_heap
+        while heap and heap[0][0] <= now:
+            deadline, check_id = heapq.heappop(heap)
+            if not self._ttl_entry_current(deadline, check_id):
                 continue
+            check = self.checks[check_id]
             check.deadline = None
             output = "TTL expired"
             if check.last_output:
@@ -848,8 +863,10 @@ class AgentState:
             self.update_check(check.id, HEALTH_CRITICAL, output)
 
     def next_timer(self):
-        deadlines = [c.deadline for c in self.checks.values() if c.deadline is not None]
-        return min(deadlines, default=float("inf"))
+        heap = self.ttl_heap
+        while heap and not self._ttl_entry_current(*heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else float("inf")
 
     def remove_check(self, check_id):
         if self.checks.pop(check_id, None) is not None:
