@@ -52,12 +52,26 @@ conf_init(struct conf *conf)
 	conf->heartbeat_ms = 0; /* TTL/3 */
 }
 
-static void
+void
 conf_strv_free(char **v)
 {
 	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
 		free(v[i]);
 	free(v);
+}
+
+char **
+conf_strv_dup(const char *const *items, size_t n)
+{
+	char **v = calloc(n + 1, sizeof(*v));
+
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if ((v[i] = strdup(items[i])) == NULL) {
+			conf_strv_free(v);
+			return NULL;
+		}
+	}
+	return v;
 }
 
 static void

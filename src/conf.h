@@ -152,6 +152,11 @@ int64_t conf_check_ttl(const struct conf *conf, const struct check_conf *check);
 /* How often the engine pushes a check's status when nothing changes. */
 int64_t conf_check_heartbeat(const struct conf *conf, const struct check_conf *check);
 
+/* NULL-terminated string vectors, as the model keeps tags, argv and env. */
+void conf_strv_free(char **v);
+/* A vector holding copies of n strings; NULL on no memory. */
+char **conf_strv_dup(const char *const *items, size_t n);
+
 /* The probe kind's name, for messages and config: "process", "exec", ... */
 const char *conf_probe_name(enum probe_kind kind);
 

@@ -222,14 +222,6 @@ conf_consul_duration(struct conf_consul *cc, const char *at, json_t *value, void
 	return 0;
 }
 
-static void
-conf_consul_strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* An array of strings as a NULL-terminated vector; *n its length. */
 static int
 conf_consul_strv(struct conf_consul *cc, const char *at, json_t *value, char ***out, size_t *n)
@@ -245,16 +237,16 @@ conf_consul_strv(struct conf_consul *cc, const char *at, json_t *value, char ***
 		json_t *elem = json_array_get(value, i);
 
 		if (!json_is_string(elem)) {
-			conf_consul_strv_free(v);
+			conf_strv_free(v);
 			return conf_consul_error(cc, at, "element %zu must be a string, not %s", i,
 			                         conf_consul_json_type(elem));
 		}
 		if ((v[i] = strdup(json_string_value(elem))) == NULL) {
-			conf_consul_strv_free(v);
+			conf_strv_free(v);
 			return conf_consul_oom(cc, at);
 		}
 	}
-	conf_consul_strv_free(*out);
+	conf_strv_free(*out);
 	*out = v;
 	if (n != NULL)
 		*n = len;

@@ -298,14 +298,6 @@ conf_file_set_path(struct conf_file *cf, const config_setting_t *s, char **slot,
 	return 0;
 }
 
-static void
-conf_file_strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* A list or array of strings as a NULL-terminated vector; *n its length. */
 static int
 conf_file_strv(struct conf_file *cf, const config_setting_t *s, char ***out, size_t *n)
@@ -324,16 +316,16 @@ conf_file_strv(struct conf_file *cf, const config_setting_t *s, char ***out, siz
 		const config_setting_t *elem = config_setting_get_elem(s, (unsigned)i);
 
 		if (config_setting_type(elem) != CONFIG_TYPE_STRING) {
-			conf_file_strv_free(v);
+			conf_strv_free(v);
 			return conf_file_error(cf, elem, "must be a string, not %s",
 			                       conf_file_type_name(config_setting_type(elem)));
 		}
 		if ((v[i] = strdup(config_setting_get_string(elem))) == NULL) {
-			conf_file_strv_free(v);
+			conf_strv_free(v);
 			return conf_file_oom(cf, s);
 		}
 	}
-	conf_file_strv_free(*out);
+	conf_strv_free(*out);
 	*out = v;
 	if (n != NULL)
 		*n = (size_t)len;
@@ -509,7 +501,7 @@ conf_file_check_env(struct conf_file *cf, const config_setting_t *s, void *targe
 		return -1;
 	if ((env = calloc((size_t)n + 1, sizeof(*env))) == NULL)
 		return conf_file_oom(cf, s);
-	conf_file_strv_free(check->env);
+	conf_strv_free(check->env);
 	check->env = env;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *var = config_setting_get_elem(s, (unsigned)i);
@@ -957,7 +949,7 @@ conf_file_service_files(struct conf_file *cf, const config_setting_t *s, void *t
 			rc = conf_consul_load(cf->conf, path, cf->err);
 		free(path);
 	}
-	conf_file_strv_free(files);
+	conf_strv_free(files);
 	return rc;
 }
 

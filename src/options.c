@@ -397,31 +397,6 @@ options_port(const char *value, int *out, consul_error *err)
 	return 0;
 }
 
-/* NULL-terminated copy of a list of strings. */
-static char **
-options_strv(const char *const *items, size_t n)
-{
-	char **v = calloc(n + 1, sizeof(*v));
-
-	for (size_t i = 0; v != NULL && i < n; i++) {
-		if ((v[i] = strdup(items[i])) == NULL) {
-			for (size_t k = 0; k < i; k++)
-				free(v[k]);
-			free(v);
-			return NULL;
-		}
-	}
-	return v;
-}
-
-static void
-options_strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* ------------------------------------------------------- applying them */
 
 static int
@@ -484,9 +459,9 @@ options_apply_globals(struct conf *conf, const struct options_cli *cli, consul_e
 
 		while (cli->command[n] != NULL)
 			n++;
-		if ((command = options_strv((const char *const *)cli->command, n)) == NULL)
+		if ((command = conf_strv_dup((const char *const *)cli->command, n)) == NULL)
 			return consul_error_set(err, "COMMAND", "out of memory");
-		options_strv_free(conf->command);
+		conf_strv_free(conf->command);
 		conf->command = command;
 	}
 	return 0;
@@ -580,10 +555,10 @@ options_apply_service(struct conf *conf, const struct options_cli *cli, consul_e
 	                     err) < 0)
 		return -1;
 	if (cli->ntags > 0) {
-		char **tags = options_strv(cli->tags, cli->ntags);
+		char **tags = conf_strv_dup(cli->tags, cli->ntags);
 		if (tags == NULL)
 			return consul_error_set(err, "--tags", "out of memory");
-		options_strv_free(svc->tags);
+		conf_strv_free(svc->tags);
 		svc->tags = tags;
 		svc->ntags = cli->ntags;
 	}
