@@ -91,25 +91,11 @@ probe_tcp_error(struct probe_tcp *t, const struct probe_tcp_addr *a, const char 
 	         text);
 }
 
-/*
- * Close a probe connection with a reset, as HAProxy does for its health
- * checks: no FIN exchange, and above all no TIME_WAIT on our side.  At
- * thousands of probes a second, 60 s of TIME_WAIT per connection would use
- * up the ephemeral ports and the next connects would fail.
- */
-static void
-probe_tcp_reset(struct probe_tcp *t)
-{
-	struct linger hard = { .l_onoff = 1, .l_linger = 0 };
-
-	if (t->fd >= 0)
-		setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
-}
-
 static void
 probe_tcp_success(struct probe_tcp *t)
 {
-	probe_tcp_reset(t);
+	/* A plain close (FIN), as Consul's check does: a reset would make many
+	 * servers log an error for every probe. */
 	probe_tcp_close(t);
 	probe_result_static(t->probe, CONSUL_PASSING, t->success);
 }

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """make demo: ostiary doing its job against the bundled Consul agent simulator.
 
-It wraps a small service, and shows what the agent sees as the service runs,
-is paused, the agent loses its state, and the service is stopped.
+It wraps a real web server (python3 -m http.server) with three checks from a
+configuration file - the process itself, an HTTP probe and a TCP probe - and
+shows what the agent sees as the server runs, is paused, the agent loses its
+state, and the server is stopped.
 Usage: demo.py path/to/ostiary
 """
 import json
 import os
 import signal
+import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.error
@@ -16,7 +20,19 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "sim", "consul_sim.py")
-CHECK = "service:web-1"
+CHECKS = ("web-1:process", "web-1:http", "web-1:tcp")
+CONFIG = """# written by tests/demo.py
+command = [ "%(python)s", "%(server)s", "%(port)d" ];
+services = (
+  { name = "web"; id = "web-1"; port = %(port)d; tags = [ "demo" ]; meta = { owner = "ops"; };
+    checks = (
+      { id = "web-1:process"; type = "process"; ttl = "3s"; },
+      { id = "web-1:http"; type = "http"; url = "http://127.0.0.1:%(port)d/";
+        interval = "1s"; timeout = "500ms"; },
+      { id = "web-1:tcp"; type = "tcp"; tcp = "127.0.0.1:%(port)d"; interval = "1s"; }
+    ); }
+);
+"""
 
 
 def say(text):
@@ -33,8 +49,36 @@ def http(port, method, path):
     return json.loads(body) if body[:1] in (b"{", b"[") else body.decode()
 
 
-def check(ready):
-    return http(ready["agent_port"], "GET", "/v1/agent/checks").get(CHECK)
+# The web server ostiary wraps: python's http.server, without its access log
+# and without tracebacks for clients that went away (the probes that timed
+# out while it was paused).
+SERVER = """import http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass
+Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def checks(ready):
+    return http(ready["agent_port"], "GET", "/v1/agent/checks")
+
+
+def status_of(ready):
+    return {cid: (checks(ready).get(cid) or {}).get("Status") for cid in CHECKS}
+
+
+def all_are(ready, status):
+    return lambda: all(s == status for s in status_of(ready).values())
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(what, condition, timeout=15):
@@ -59,12 +103,14 @@ def child_of(pid):
     return None
 
 
-def show_check(ready):
-    c = check(ready)
-    if c is None:
-        print("agent: no check %s" % CHECK)
-    else:
-        print("agent: check %s is %s: %s" % (CHECK, c["Status"], c["Output"]))
+def show_checks(ready):
+    current = checks(ready)
+    for cid in CHECKS:
+        c = current.get(cid)
+        if c is None:
+            print("agent: no check %s" % cid)
+        else:
+            print("agent: %-14s %-8s %s" % (cid, c["Status"], c["Output"][:90]))
 
 
 def main():
@@ -75,38 +121,52 @@ def main():
     agent = "127.0.0.1:%d" % ready["agent_port"]
     say("Consul agent simulator listening on %s" % agent)
 
-    command = [ostiary, "--http-addr", agent, "--ttl", "3s", "--heartbeat", "1s",
-               "--id", "web-1", "--tags", "demo", "--meta", "owner=ops", "--port", "8080",
-               "web", "--", "sh", "-c", "echo 'web: serving'; exec sleep 3600"]
+    directory = tempfile.mkdtemp(prefix="ostiary-demo-")
+    config = os.path.join(directory, "demo.conf")
+    server = os.path.join(directory, "web_server.py")
+    with open(server, "w") as f:
+        f.write(SERVER)
+    with open(config, "w") as f:
+        f.write(CONFIG % {"python": sys.executable, "server": server, "port": free_port()})
+    say("the configuration: %s" % config)
+    print(open(config).read().rstrip())
+    command = [ostiary, "--http-addr", agent, "-c", config]
+    say("checking it: ostiary -t -c %s" % config)
+    subprocess.run(command + ["-t"], check=True)
     say("starting: ostiary " + " ".join(command[1:]))
-    proc = subprocess.Popen(command)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     try:
-        wait_for("the check to pass", lambda: (check(ready) or {}).get("Status") == "passing")
+        wait_for("the checks to pass", all_are(ready, "passing"))
         say("registered; what the agent knows about the service")
         print(json.dumps(http(ready["agent_port"], "GET", "/v1/agent/services"), indent=2))
-        show_check(ready)
+        show_checks(ready)
 
         child = child_of(proc.pid)
-        say("pausing the service with SIGSTOP (pid %d)" % child)
+        say("pausing the web server with SIGSTOP (pid %d)" % child)
         os.kill(child, signal.SIGSTOP)
-        wait_for("critical", lambda: (check(ready) or {}).get("Status") == "critical")
-        show_check(ready)
+        wait_for("the HTTP probe to fail",
+                 lambda: status_of(ready)["web-1:http"] == "critical"
+                 and status_of(ready)["web-1:process"] == "critical")
+        show_checks(ready)
+        print("(the kernel still completes TCP handshakes for a paused server: only a real\n"
+              " request shows it is not serving)")
         say("resuming it with SIGCONT")
         os.kill(child, signal.SIGCONT)
-        wait_for("passing", lambda: (check(ready) or {}).get("Status") == "passing")
-        show_check(ready)
+        wait_for("passing", all_are(ready, "passing"))
+        show_checks(ready)
 
         say("restarting the agent without its data (like `consul agent -dev`)")
         http(ready["control_port"], "POST", "/restart")
-        show_check(ready)
-        wait_for("re-registration", lambda: (check(ready) or {}).get("Status") == "passing")
-        show_check(ready)
+        show_checks(ready)
+        wait_for("re-registration", all_are(ready, "passing"))
+        show_checks(ready)
 
-        say("stopping ostiary with SIGTERM: deregister first, then stop the service")
+        say("stopping ostiary with SIGTERM: deregister first, then stop the server")
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
-        show_check(ready)
-        print("ostiary exited with %d (128 + SIGTERM: sleep was killed by the signal)" % code)
+        show_checks(ready)
+        print("ostiary exited with %d (128 + SIGTERM: the server was killed by the signal)"
+              % code)
         requests = [r for r in http(ready["control_port"], "GET", "/log")
                     if r["headers"].get("user-agent", "").startswith("ostiary")]
         say("the requests ostiary sent to the agent")
