@@ -3,7 +3,9 @@
 #   make            build build/ostiary and build/libostiary.a
 #   make check      install missing build dependencies (as root), build, run every test
 #   make demo       run ostiary against the bundled Consul agent simulator
-#   make bench      heartbeat cost next to a bare libcurl loop
+#   make bench      heartbeat cost next to a bare libcurl loop; cost of many probes
+#   make valgrind   the test suites under memcheck
+#   make fuzz       libFuzzer targets on their seed corpora (clang)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Knobs: WERROR=1 (warnings are errors, as CI builds), SANITIZE=1 (ASan+UBSan,
@@ -59,7 +61,7 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
 
-.PHONY: all deps check unit integration sim-selftest valgrind demo bench install uninstall clean
+.PHONY: all deps check unit integration sim-selftest valgrind fuzz demo bench install uninstall clean
 
 all: $(PROGRAM) $(LIBRARY)
 
@@ -119,6 +121,12 @@ valgrind: $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(PROGRAM) 
 	OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) \
 	$(BUILD)/tests/integration-tests --jobs=1
 
+# libFuzzer targets (clang, ASan + UBSan), each for FUZZ_SECONDS on a copy of
+# its committed seeds in tests/fuzz/corpus/; see tests/fuzz/run.sh.
+FUZZ_SECONDS ?= 20
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 demo: deps
 	$(MAKE) $(PROGRAM)
 	$(PYTHON) tests/demo.py $(PROGRAM)
@@ -141,6 +149,6 @@ uninstall:
 		$(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h $(DESTDIR)$(MANDIR)/man1/ostiary.1
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d)

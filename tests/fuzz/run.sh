@@ -1,0 +1,137 @@
+#!/bin/sh
+# tests/fuzz/run.sh - build the libFuzzer targets and fuzz each for a while.
+#
+#   sh tests/fuzz/run.sh [SECONDS] [TARGET...]
+#
+# SECONDS (default 20) bounds each target (-max_total_time); TARGETs default
+# to all of them.  Everything goes under build-fuzz/:
+#   fuzz_<target>          the binaries (ASan + UBSan + libFuzzer)
+#   corpus/<target>/       the working corpus: the committed seeds are
+#                          copied in before each run, and what libFuzzer
+#                          finds stays there for the next run; the
+#                          committed tests/fuzz/corpus/ is never written
+#   artifacts/<target>/    crashing, leaking or hanging inputs
+#   logs/<target>.log      libFuzzer's output (<target>.build.log: clang's)
+# The config targets rewrite their input file for every run: they do it in
+# /dev/shm when there is one (on ext4, truncating a file forces it to disk,
+# which halves their speed), else in build-fuzz/tmp/.
+# One summary line per target; the exit status is non-zero when a build
+# fails or any target crashes, leaks, breaks a property or hangs.
+#
+# Knobs: CC (default clang), FUZZ_FLAGS (more libFuzzer flags).
+set -u
+
+TARGETS="duration address conf_file consul_json response"
+OUT=build-fuzz
+CC=${CC:-clang}
+
+usage() {
+	echo "usage: sh tests/fuzz/run.sh [SECONDS] [TARGET...]  (targets: $TARGETS)" >&2
+	exit 2
+}
+
+seconds=${1:-20}
+[ $# -gt 0 ] && shift
+# libFuzzer reads -max_total_time=0 as "no limit": refuse it.
+case $seconds in '' | *[!0-9]* | 0) usage ;; esac
+[ $# -gt 0 ] && TARGETS=$*
+
+cd "$(dirname "$0")/../.." || exit 2
+VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
+# Every target includes consul.h, which includes curl's and jansson's headers.
+DEPCFLAGS=$(pkg-config --cflags libcurl jansson libconfig) || exit 2
+
+# Sets srcs, pkgs and extra: the least each target links.
+target_deps() {
+	extra=
+	case $1 in
+	duration)
+		srcs="src/lib/duration.c src/lib/error.c"
+		pkgs= ;;
+	address | response)
+		srcs="src/lib/*.c"
+		pkgs="libcurl jansson" ;;
+	conf_file | consul_json)
+		# conf.c, conf_file.c and conf_consul.c need nothing else of src/.
+		srcs="tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_files.c src/lib/*.c src/conf.c"
+		srcs="$srcs src/conf_file.c src/conf_consul.c"
+		[ "$1" = conf_file ] && srcs="$srcs tests/fuzz/fuzz_libconfig.c"
+		pkgs="libcurl jansson libconfig"
+		extra=-ldl ;; # dlsym (in libc itself since glibc 2.34)
+	*)
+		return 1 ;;
+	esac
+}
+
+# -fno-sanitize-recover: a UBSan report must stop the run, or libFuzzer
+# would not see it and would save no reproducer.
+build() {
+	target_deps "$1" || { echo "unknown target: $1" >&2; usage; }
+	libs=
+	[ -n "$pkgs" ] && libs=$(pkg-config --libs $pkgs)
+	# $srcs, $libs and $extra are word lists (and globs): unquoted on purpose.
+	$CC -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
+		-DOSTIARY_VERSION="\"$VERSION\"" -Iinclude -Isrc -Itests/fuzz $DEPCFLAGS \
+		-Wall -Wextra -Wno-unused-parameter \
+		-o "$OUT/fuzz_$1" "tests/fuzz/fuzz_$1.c" tests/fuzz/fuzz_util.c $srcs $libs $extra \
+		>"$OUT/logs/$1.build.log" 2>&1
+}
+
+# "cov: 123" from libFuzzer's last status line ("|": field names hold "/").
+status_field() {
+	printf '%s\n' "$2" | sed -n "s|.* $1: *\([0-9][0-9]*[A-Za-z]*\).*|\1|p"
+}
+
+summarize() {
+	t=$1 rc=$2 log=$OUT/logs/$1.log
+	last=$(grep -a '^#[0-9]' "$log" | tail -n 1)
+	runs=$(printf '%s\n' "$last" | sed -n 's/^#\([0-9]*\).*/\1/p')
+	line=$(printf '%-12s %-4s runs %-9s exec/s %-7s cov %-5s ft %-6s corpus %s' "$t" \
+		"$([ "$rc" -eq 0 ] && echo ok || echo FAIL)" "${runs:-?}" \
+		"$(status_field exec/s "$last")" "$(status_field cov "$last")" \
+		"$(status_field ft "$last")" "$(status_field corp "$last")")
+	echo "$line"
+	[ "$rc" -eq 0 ] && return
+	# What went wrong, and the input that shows it.
+	grep -aE 'property failed|^SUMMARY:|ERROR: libFuzzer' "$log" | head -n 1 | sed 's/^/    /'
+	sed -n 's/.*Test unit written to \(.*\)/    reproduce: \1/p' "$log"
+	echo "    log: $log"
+}
+
+run() {
+	t=$1 work=$OUT/corpus/$1 art=$OUT/artifacts/$1
+	dict=
+	mkdir -p "$work" "$art"
+	cp -R "tests/fuzz/corpus/$t/." "$work/" || return 1
+	[ -f "tests/fuzz/$t.dict" ] && dict=-dict=tests/fuzz/$t.dict
+	TMPDIR=$FENCE "$OUT/fuzz_$t" -max_total_time="$seconds" -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
+		$dict ${FUZZ_FLAGS:-} "$work" </dev/null >"$OUT/logs/$t.log" 2>&1
+	rc=$?
+	summarize "$t" "$rc"
+	return "$rc"
+}
+
+mkdir -p "$OUT/logs" || exit 2
+# The fenced directories live under here; a crashed target leaves its own.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	FENCE=/dev/shm/ostiary-fuzz.$$
+else
+	FENCE=$PWD/$OUT/tmp/ostiary-fuzz.$$
+fi
+mkdir -p "$FENCE" || exit 2
+trap 'rm -rf "$FENCE"' EXIT
+trap 'exit 130' INT TERM
+failed=0
+for t in $TARGETS; do
+	if ! build "$t"; then
+		echo "$t: build failed:" >&2
+		cat "$OUT/logs/$t.build.log" >&2
+		failed=$((failed + 1))
+		continue
+	fi
+	run "$t" || failed=$((failed + 1))
+done
+echo "fuzz: $(echo $TARGETS | wc -w) targets, ${seconds}s each, $failed failed"
+[ "$failed" -eq 0 ]
