@@ -42,6 +42,7 @@ sleep_ms(int ms)
 {
 	struct timespec pause = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
+	/* The poll interval of wait_until(), which owns the deadline. */
 	while (nanosleep(&pause, &pause) == -1 && errno == EINTR)
 		;
 }

@@ -99,7 +99,7 @@ def measure(ostiary, ready, config, nchecks):
     proc = subprocess.Popen([ostiary, "--http-addr", "127.0.0.1:%d" % ready["agent_port"],
                              "-c", config], stderr=subprocess.DEVNULL)
     try:
-        time.sleep(WARMUP_S)  # the warm-up: let it register and spread its first runs
+        time.sleep(WARMUP_S)  # warm-up until the window: registration and the first runs
         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
         time.sleep(WINDOW_S)  # the measurement window: let it run until it ends
         cpu1, t1 = cpu_seconds(proc.pid), time.monotonic()

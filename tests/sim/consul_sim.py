@@ -2256,7 +2256,7 @@ def main(argv=None):
     announce({"agent_port": app.listener.port, "control_port": app.control.server_address[1],
               "pid": os.getpid()}, args.ready_file)
     while not (app.signalled or app.exit_requested.is_set()):
-        time.sleep(0.02)
+        time.sleep(0.02)  # poll the exit flags until a signal or /quit sets one
     app.exit_requested.set()
     app.listener.stop()
     app.control.shutdown()

@@ -30,7 +30,7 @@ def wait_for(condition, timeout=DEADLINE, interval=0.02):
         result = condition()
         if result or time.monotonic() >= deadline:
             return result
-        time.sleep(interval)
+        time.sleep(interval)  # poll interval until the deadline
 
 
 class Sim:

@@ -22,21 +22,13 @@
 
 #include "ev.h"
 #include "probe.h"
+#include "probe_loop.h"
 #include "sig.h"
 
 #define CLEAN_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct harness {
-	ev_loop *loop;
-	ev_io sigio;
-	ev_timer deadline;
 	ev_timer poll;
-	bool expired;
-	int calls;
-	enum consul_status status;
-	char *output;
-	int64_t elapsed_ms;
-	int64_t started;
 	bool (*until)(void *arg);
 	void *until_arg;
 };
@@ -44,45 +36,10 @@ struct harness {
 static struct harness h;
 
 static void
-on_signal(ev_loop *loop, ev_io *io, short revents, void *arg)
-{
-	int signo;
-
-	while ((signo = sig_next(io->fd)) != 0)
-		if (signo == SIGCHLD)
-			ev_reap(loop);
-}
-
-static int64_t
-on_deadline(ev_loop *loop, ev_timer *timer, void *arg)
-{
-	h.expired = true;
-	ev_break(loop);
-	return EV_TIMER_STOP;
-}
-
-static void
-on_done(void *arg, enum consul_status status, const char *output)
-{
-	h.calls++;
-	h.status = status;
-	free(h.output);
-	h.output = strdup(output);
-	h.elapsed_ms = ev_clock_ms() - h.started;
-	ev_break(h.loop);
-}
-
-static void
 setup(void)
 {
 	memset(&h, 0, sizeof(h));
-	h.loop = ev_loop_new();
-	cr_assert_not_null(h.loop);
-	int fd = sig_init();
-	cr_assert_geq(fd, 0);
-	ev_io_init(&h.sigio, fd, POLLIN, on_signal, NULL);
-	cr_assert_eq(ev_io_start(h.loop, &h.sigio), 0);
-	ev_timer_init(&h.deadline, on_deadline, NULL);
+	probe_loop_setup();
 #ifdef __linux__
 	/* Orphaned grandchildren come back to us, so ev_reap collects them
 	 * and "gone" can be told from "zombie of someone else". */
@@ -93,36 +50,10 @@ setup(void)
 static void
 teardown(void)
 {
-	free(h.output);
-	ev_loop_free(h.loop);
+	probe_loop_teardown();
 }
 
 TestSuite(probe_exec, .init = setup, .fini = teardown, .timeout = 30);
-
-/* Run the loop for at most limit_ms; false if the deadline came first. */
-static bool
-loop_for(int64_t limit_ms)
-{
-	h.expired = false;
-	ev_timer_start(h.loop, &h.deadline, limit_ms);
-	ev_run(h.loop);
-	ev_timer_stop(h.loop, &h.deadline);
-	return !h.expired;
-}
-
-static void
-run(struct probe *probe, int64_t limit_ms)
-{
-	int calls = h.calls;
-
-	h.started = ev_clock_ms();
-	cr_assert_eq(probe_start(probe, on_done, NULL), 0);
-	cr_assert_eq(h.calls, calls, "done ran inside probe_start");
-	cr_assert(probe_running(probe));
-	cr_assert(loop_for(limit_ms), "no result within %lld ms", (long long)limit_ms);
-	cr_assert_eq(h.calls, calls + 1);
-	cr_assert_not(probe_running(probe));
-}
 
 static struct probe *
 make(struct check_conf *check)
@@ -136,7 +67,7 @@ make(struct check_conf *check)
 		check->timeout_ms = 10000;
 	if (check->output_max_size == 0)
 		check->output_max_size = 4096;
-	probe = probe_new(h.loop, check, &err);
+	probe = probe_new(pl.loop, check, &err);
 	cr_assert_not_null(probe, "probe_new: %s: %s", err.source, err.text);
 	return probe;
 }
@@ -147,9 +78,9 @@ run_args(char **args, enum consul_status status, const char *output)
 	struct check_conf check = { .args = args };
 	struct probe *probe = make(&check);
 
-	run(probe, 10000);
-	cr_assert_eq(h.status, status, "status %d, output \"%s\"", h.status, h.output);
-	cr_assert_str_eq(h.output, output);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, status, "status %d, output \"%s\"", pl.status, pl.output);
+	cr_assert_str_eq(pl.output, output);
 	probe_free(probe);
 }
 
@@ -172,9 +103,9 @@ wait_until(bool (*pred)(void *), void *arg, int64_t limit_ms)
 	h.until = pred;
 	h.until_arg = arg;
 	ev_timer_init(&h.poll, on_poll, NULL);
-	ev_timer_start(h.loop, &h.poll, 0);
-	ok = loop_for(limit_ms);
-	ev_timer_stop(h.loop, &h.poll);
+	ev_timer_start(pl.loop, &h.poll, 0);
+	ok = probe_loop_run(limit_ms);
+	ev_timer_stop(pl.loop, &h.poll);
 	return ok;
 }
 
@@ -254,11 +185,11 @@ Test(probe_exec, probe_can_run_again)
 	struct probe *probe = make(&check);
 
 	for (int i = 0; i < 3; i++) {
-		run(probe, 10000);
-		cr_assert_eq(h.status, CONSUL_PASSING);
-		cr_assert_str_eq(h.output, "again\n");
+		probe_loop_run_one(probe, 10000);
+		cr_assert_eq(pl.status, CONSUL_PASSING);
+		cr_assert_str_eq(pl.output, "again\n");
 	}
-	cr_assert_eq(h.calls, 3);
+	cr_assert_eq(pl.calls, 3);
 	probe_free(probe);
 }
 
@@ -282,10 +213,10 @@ Test(probe_exec, long_output_keeps_its_tail_with_consul_prefix)
 	for (int i = 0; i < 200; i++)
 		snprintf(all + 5 * i, 6, "%04d\n", i);
 	snprintf(expected, sizeof(expected), "Captured 70 of 1000 bytes\n...\n%s", all + 930);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING);
-	cr_assert_str_eq(h.output, expected);
-	cr_assert_leq(strlen(h.output), 100);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING);
+	cr_assert_str_eq(pl.output, expected);
+	cr_assert_leq(strlen(pl.output), 100);
 	probe_free(probe);
 }
 
@@ -298,12 +229,12 @@ Test(probe_exec, huge_output_stays_bounded)
 	};
 	struct probe *probe = make(&check);
 
-	run(probe, 20000);
-	cr_assert_eq(h.status, CONSUL_PASSING);
-	cr_assert_leq(strlen(h.output), 4096);
-	cr_assert(strncmp(h.output, "Captured ", 9) == 0, "%.60s", h.output);
-	cr_assert(strstr(h.output, " of 4194308 bytes\n...\n") != NULL, "%.60s", h.output);
-	cr_assert_str_eq(h.output + strlen(h.output) - 5, "xEND\n");
+	probe_loop_run_one(probe, 20000);
+	cr_assert_eq(pl.status, CONSUL_PASSING);
+	cr_assert_leq(strlen(pl.output), 4096);
+	cr_assert(strncmp(pl.output, "Captured ", 9) == 0, "%.60s", pl.output);
+	cr_assert(strstr(pl.output, " of 4194308 bytes\n...\n") != NULL, "%.60s", pl.output);
+	cr_assert_str_eq(pl.output + strlen(pl.output) - 5, "xEND\n");
 	probe_free(probe);
 }
 
@@ -329,15 +260,15 @@ Test(probe_exec, timeout_kills_the_whole_process_group)
 	struct probe *probe = make(&check);
 	pid_t grandchild;
 
-	run(probe, 5000);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_geq(h.elapsed_ms, 290);
-	cr_assert_lt(h.elapsed_ms, 3000);
-	grandchild = pid_after_timeout(h.output, "Timed out (300ms) running check\n\n");
+	probe_loop_run_one(probe, 5000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_geq(pl.elapsed_ms, 290);
+	cr_assert_lt(pl.elapsed_ms, 3000);
+	grandchild = pid_after_timeout(pl.output, "Timed out (300ms) running check\n\n");
 	char expected[96];
 	snprintf(expected, sizeof(expected), "Timed out (300ms) running check\n\n%d\n",
 	         (int)grandchild);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_str_eq(pl.output, expected);
 	assert_gone(grandchild);
 	probe_free(probe);
 }
@@ -350,9 +281,9 @@ Test(probe_exec, timeout_without_output_is_the_message_alone)
 	};
 	struct probe *probe = make(&check);
 
-	run(probe, 5000);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, "Timed out (1.5s) running check");
+	probe_loop_run_one(probe, 5000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, "Timed out (1.5s) running check");
 	probe_free(probe);
 }
 
@@ -366,9 +297,9 @@ Test(probe_exec, background_process_holding_the_output_is_bounded_by_the_timeout
 	};
 	struct probe *probe = make(&check);
 
-	run(probe, 5000);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	assert_gone(pid_after_timeout(h.output, "Timed out (300ms) running check\n\n"));
+	probe_loop_run_one(probe, 5000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	assert_gone(pid_after_timeout(pl.output, "Timed out (300ms) running check\n\n"));
 	probe_free(probe);
 }
 
@@ -381,10 +312,10 @@ Test(probe_exec, leftovers_are_killed_when_a_run_ends)
 	};
 	struct probe *probe = make(&check);
 
-	run(probe, 5000);
-	cr_assert_eq(h.status, CONSUL_PASSING, "%s", h.output);
-	cr_assert_lt(h.elapsed_ms, 5000);
-	assert_gone((pid_t)atoi(h.output));
+	probe_loop_run_one(probe, 5000);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
+	cr_assert_lt(pl.elapsed_ms, 5000);
+	assert_gone((pid_t)atoi(pl.output));
 	probe_free(probe);
 }
 
@@ -401,9 +332,9 @@ Test(probe_exec, environment_is_clean_by_default)
 	setenv("OSTIARY_PROBE_SECRET", "leaked", 1);
 	setenv("CONSUL_HTTP_TOKEN", "s3cr3t", 1);
 	probe = make(&check);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING);
-	cr_assert_str_eq(h.output, CLEAN_PATH "\nFOO=bar\nEMPTY=\n");
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING);
+	cr_assert_str_eq(pl.output, CLEAN_PATH "\nFOO=bar\nEMPTY=\n");
 	probe_free(probe);
 }
 
@@ -415,8 +346,8 @@ Test(probe_exec, configured_variables_override_path_and_each_other)
 	};
 	struct probe *probe = make(&check);
 
-	run(probe, 10000);
-	cr_assert_str_eq(h.output, "PATH=/bin\nA=2\n");
+	probe_loop_run_one(probe, 10000);
+	cr_assert_str_eq(pl.output, "PATH=/bin\nA=2\n");
 	probe_free(probe);
 }
 
@@ -432,13 +363,13 @@ Test(probe_exec, inherit_env_passes_ostiarys_environment_with_overrides)
 	setenv("OSTIARY_PROBE_KEPT", "yes", 1);
 	setenv("OSTIARY_PROBE_OVERRIDE", "theirs", 1);
 	probe = make(&check);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING);
-	cr_assert(strstr(h.output, "\nOSTIARY_PROBE_KEPT=yes\n") != NULL ||
-	                  strncmp(h.output, "OSTIARY_PROBE_KEPT=yes\n", 23) == 0,
-	          "%s", h.output);
-	cr_assert(strstr(h.output, "OSTIARY_PROBE_OVERRIDE=mine\n") != NULL, "%s", h.output);
-	cr_assert_null(strstr(h.output, "theirs"), "%s", h.output);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING);
+	cr_assert(strstr(pl.output, "\nOSTIARY_PROBE_KEPT=yes\n") != NULL ||
+	                  strncmp(pl.output, "OSTIARY_PROBE_KEPT=yes\n", 23) == 0,
+	          "%s", pl.output);
+	cr_assert(strstr(pl.output, "OSTIARY_PROBE_OVERRIDE=mine\n") != NULL, "%s", pl.output);
+	cr_assert_null(strstr(pl.output, "theirs"), "%s", pl.output);
 	probe_free(probe);
 }
 
@@ -452,9 +383,9 @@ Test(probe_exec, cwd_is_where_the_command_runs)
 	cr_assert_not_null(realpath(dir, real));
 	check.cwd = dir;
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "%s\n", real);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 	rmdir(dir);
 }
@@ -467,9 +398,9 @@ Test(probe_exec, missing_cwd_is_critical)
 	};
 	struct probe *probe = make(&check);
 
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, "chdir /nonexistent/ostiary: No such file or directory");
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, "chdir /nonexistent/ostiary: No such file or directory");
 	probe_free(probe);
 }
 
@@ -521,9 +452,9 @@ Test(probe_exec, shell_runs_the_script_when_asked)
 	};
 	struct probe *probe = make(&check);
 
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_WARNING);
-	cr_assert_str_eq(h.output, "42\n");
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_WARNING);
+	cr_assert_str_eq(pl.output, "42\n");
 	probe_free(probe);
 }
 
@@ -536,7 +467,7 @@ assert_probe_error(struct check_conf *check, const char *text)
 
 	check->id = "exec-test";
 	check->kind = PROBE_EXEC;
-	cr_assert_null(probe_new(h.loop, check, &err));
+	cr_assert_null(probe_new(pl.loop, check, &err));
 	cr_assert_str_eq(err.text, text);
 	cr_assert_str_eq(err.source, "check exec-test");
 }
@@ -593,9 +524,9 @@ Test(probe_exec, own_user_needs_no_root)
 	cr_assert_not_null(self);
 	check.user = self->pw_name;
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "%u\n", (unsigned)geteuid());
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -613,13 +544,13 @@ Test(probe_exec, runs_as_the_configured_user)
 		cr_skip_test("needs root");
 	cr_assert_not_null(nobody);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "%u\n%u\n", (unsigned)nobody->pw_uid,
 	         (unsigned)nobody->pw_gid);
-	cr_assert_eq(h.status, CONSUL_PASSING, "%s", h.output);
-	cr_assert(strncmp(h.output, expected, strlen(expected)) == 0, "%s", h.output);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
+	cr_assert(strncmp(pl.output, expected, strlen(expected)) == 0, "%s", pl.output);
 	/* root's supplementary groups are gone */
-	cr_assert_null(strstr(h.output + strlen(expected), "0\n"), "%s", h.output);
+	cr_assert_null(strstr(pl.output + strlen(expected), "0\n"), "%s", pl.output);
 	probe_free(probe);
 }
 
@@ -635,9 +566,9 @@ Test(probe_exec, numeric_user_and_group)
 	if (geteuid() != 0)
 		cr_skip_test("needs root");
 	probe = make(&check);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING, "%s", h.output);
-	cr_assert_str_eq(h.output, "4242\n4343\n");
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
+	cr_assert_str_eq(pl.output, "4242\n4343\n");
 	probe_free(probe);
 }
 
@@ -660,7 +591,7 @@ Test(probe_exec, process_checks_have_no_probe)
 	struct check_conf check = { .id = "svc", .kind = PROBE_PROCESS };
 	consul_error err = { 0 };
 
-	cr_assert_null(probe_new(h.loop, &check, &err));
+	cr_assert_null(probe_new(pl.loop, &check, &err));
 	cr_assert_str_eq(err.text, "a process check has no probe: it follows the child");
 	cr_assert_str_eq(err.source, "check svc");
 }
@@ -717,7 +648,7 @@ start_pid_writer(char *path, char *script, size_t len)
 	snprintf(script, len, "sleep 60 & echo $$ $! > %s.tmp; mv %s.tmp %s; wait", path, path,
 	         path);
 	probe = make(&check);
-	cr_assert_eq(probe_start(probe, on_done, NULL), 0);
+	cr_assert_eq(probe_start(probe, probe_loop_done, NULL), 0);
 	cr_assert(wait_until(file_ready, path, 5000), "the script never wrote %s", path);
 	return probe;
 }
@@ -728,10 +659,10 @@ Test(probe_exec, start_while_running_is_refused)
 	struct probe *probe = start_pid_writer(path, script, sizeof(script));
 
 	cr_assert(probe_running(probe));
-	cr_assert_eq(probe_start(probe, on_done, NULL), -1);
+	cr_assert_eq(probe_start(probe, probe_loop_done, NULL), -1);
 	cr_assert(probe_running(probe));
 	probe_free(probe);
-	cr_assert_eq(h.calls, 0);
+	cr_assert_eq(pl.calls, 0);
 	remove_pids(path);
 }
 
@@ -747,8 +678,8 @@ Test(probe_exec, cancel_kills_the_group_and_reports_nothing)
 	assert_gone(sh);
 	assert_gone(sleeper);
 	/* Nothing arrives later either. */
-	cr_assert_not(loop_for(200));
-	cr_assert_eq(h.calls, 0);
+	cr_assert_not(probe_loop_run(200));
+	cr_assert_eq(pl.calls, 0);
 	probe_free(probe);
 	remove_pids(path);
 }
@@ -763,7 +694,7 @@ Test(probe_exec, free_while_running_kills_the_group)
 	probe_free(probe);
 	assert_gone(sh);
 	assert_gone(sleeper);
-	cr_assert_eq(h.calls, 0);
+	cr_assert_eq(pl.calls, 0);
 	remove_pids(path);
 }
 
@@ -773,9 +704,9 @@ static struct probe *chained;
 static void
 on_done_restart(void *arg, enum consul_status status, const char *output)
 {
-	on_done(arg, status, output);
+	probe_loop_done(arg, status, output);
 	cr_assert_str_eq(output, "chain\n");
-	if (h.calls < 3) {
+	if (pl.calls < 3) {
 		cr_assert_eq(probe_start(chained, on_done_restart, NULL), 0);
 		cr_assert_str_eq(output, "chain\n");
 	}
@@ -788,8 +719,8 @@ Test(probe_exec, done_may_start_the_next_run)
 	chained = make(&check);
 	cr_assert_eq(probe_start(chained, on_done_restart, NULL), 0);
 	for (int i = 0; i < 3; i++)
-		cr_assert(loop_for(10000));
-	cr_assert_eq(h.calls, 3);
+		cr_assert(probe_loop_run(10000));
+	cr_assert_eq(pl.calls, 3);
 	cr_assert_not(probe_running(chained));
 	probe_free(chained);
 }

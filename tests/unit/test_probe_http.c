@@ -22,20 +22,12 @@
 
 #include "ev.h"
 #include "probe.h"
+#include "probe_loop.h"
 #include "sig.h"
 
 #define REQUEST_END "\n<<end of request>>\n"
 
 struct harness {
-	ev_loop *loop;
-	ev_io sigio;
-	ev_timer deadline;
-	bool expired;
-	int calls;
-	enum consul_status status;
-	char *output;
-	int64_t started;
-	int64_t elapsed_ms;
 
 	/* the server */
 	int listen_fd;
@@ -46,35 +38,6 @@ struct harness {
 };
 
 static struct harness h;
-
-static void
-on_signal(ev_loop *loop, ev_io *io, short revents, void *arg)
-{
-	int signo;
-
-	while ((signo = sig_next(io->fd)) != 0)
-		if (signo == SIGCHLD)
-			ev_reap(loop);
-}
-
-static int64_t
-on_deadline(ev_loop *loop, ev_timer *timer, void *arg)
-{
-	h.expired = true;
-	ev_break(loop);
-	return EV_TIMER_STOP;
-}
-
-static void
-on_done(void *arg, enum consul_status status, const char *output)
-{
-	h.calls++;
-	h.status = status;
-	free(h.output);
-	h.output = strdup(output);
-	h.elapsed_ms = ev_clock_ms() - h.started;
-	ev_break(h.loop);
-}
 
 /* A listening socket on 127.0.0.1 and an ephemeral port. */
 static int
@@ -97,13 +60,7 @@ static void
 setup(void)
 {
 	memset(&h, 0, sizeof(h));
-	h.loop = ev_loop_new();
-	cr_assert_not_null(h.loop);
-	int fd = sig_init();
-	cr_assert_geq(fd, 0);
-	ev_io_init(&h.sigio, fd, POLLIN, on_signal, NULL);
-	cr_assert_eq(ev_io_start(h.loop, &h.sigio), 0);
-	ev_timer_init(&h.deadline, on_deadline, NULL);
+	probe_loop_setup();
 	h.listen_fd = listen_local(16, &h.port);
 	h.log_fd = -1;
 	snprintf(h.url, sizeof(h.url), "http://127.0.0.1:%d/health", h.port);
@@ -119,8 +76,7 @@ teardown(void)
 	if (h.log_fd >= 0)
 		close(h.log_fd);
 	close(h.listen_fd);
-	free(h.output);
-	ev_loop_free(h.loop);
+	probe_loop_teardown();
 }
 
 TestSuite(probe_http, .init = setup, .fini = teardown, .timeout = 30);
@@ -242,16 +198,6 @@ next_request(void)
 
 /* ------------------------------------------------------------------- runs */
 
-static bool
-loop_for(int64_t limit_ms)
-{
-	h.expired = false;
-	ev_timer_start(h.loop, &h.deadline, limit_ms);
-	ev_run(h.loop);
-	ev_timer_stop(h.loop, &h.deadline);
-	return !h.expired;
-}
-
 static struct probe *
 make(struct check_conf *check)
 {
@@ -266,21 +212,9 @@ make(struct check_conf *check)
 		check->timeout_ms = 5000;
 	if (check->output_max_size == 0)
 		check->output_max_size = 4096;
-	probe = probe_new(h.loop, check, &err);
+	probe = probe_new(pl.loop, check, &err);
 	cr_assert_not_null(probe, "probe_new: %s: %s", err.source, err.text);
 	return probe;
-}
-
-static void
-run(struct probe *probe, int64_t limit_ms)
-{
-	h.started = ev_clock_ms();
-	cr_assert_eq(probe_start(probe, on_done, NULL), 0);
-	cr_assert_eq(h.calls, 0, "done ran inside probe_start");
-	cr_assert(probe_running(probe));
-	cr_assert(loop_for(limit_ms), "no result within %lld ms", (long long)limit_ms);
-	cr_assert_eq(h.calls, 1);
-	cr_assert_not(probe_running(probe));
 }
 
 /* One response, one GET: check status and output. */
@@ -293,10 +227,10 @@ expect(const char *response, enum consul_status status, const char *reason, cons
 
 	serve((const char *[]){ response }, 1);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "HTTP GET %s: %s Output: %s", h.url, reason, body);
-	cr_assert_eq(h.status, status, "status %d: %s", h.status, h.output);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_eq(pl.status, status, "status %d: %s", pl.status, pl.output);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -357,11 +291,11 @@ Test(probe_http, redirects_are_followed)
 
 	serve((const char *[]){ REDIRECT, FINAL }, 2);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	/* The output names the configured URL and the final answer. */
 	snprintf(expected, sizeof(expected), "HTTP GET %s: 200 OK Output: final", h.url);
-	cr_assert_eq(h.status, CONSUL_PASSING);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_eq(pl.status, CONSUL_PASSING);
+	cr_assert_str_eq(pl.output, expected);
 	cr_assert(strncmp(next_request(), "GET /health HTTP/1.1\r\n", 22) == 0);
 	cr_assert(strncmp(next_request(), "GET /final HTTP/1.1\r\n", 21) == 0);
 	probe_free(probe);
@@ -375,10 +309,10 @@ Test(probe_http, redirects_can_be_disabled)
 
 	serve((const char *[]){ REDIRECT, FINAL }, 2);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "HTTP GET %s: 301 Moved Permanently Output: ", h.url);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -399,9 +333,9 @@ Test(probe_http, tenth_redirect_is_refused_as_go_does)
 	}
 	serve(list, 11);
 	probe = make(&check);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, "Get \"/r10\": stopped after 10 redirects");
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, "Get \"/r10\": stopped after 10 redirects");
 	for (int i = 0; i < 10; i++)
 		(void)next_request();
 	probe_free(probe);
@@ -423,8 +357,8 @@ Test(probe_http, method_headers_and_body_are_sent_as_configured)
 
 	serve((const char *[]){ "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" }, 1);
 	probe = make(&check);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING, "%s", h.output);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
 	req = next_request();
 	cr_assert(strncmp(req, "PUT /health HTTP/1.1\r\n", 22) == 0, "%s", req);
 	cr_assert_not_null(strstr(req, "\r\nX-Probe: yes\r\n"), "%s", req);
@@ -437,7 +371,7 @@ Test(probe_http, method_headers_and_body_are_sent_as_configured)
 	cr_assert_null(strcasestr(req, "Expect:"), "%s", req);
 	cr_assert_str_eq(strstr(req, "\r\n\r\n"), "\r\n\r\nping=1");
 	snprintf(expected, sizeof(expected), "HTTP PUT %s: 200 OK Output: ", h.url);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -449,9 +383,9 @@ Test(probe_http, output_names_the_configured_method)
 
 	serve((const char *[]){ "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok" }, 1);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "HTTP POST %s: 201 Created Output: ok", h.url);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_str_eq(pl.output, expected);
 	req = next_request();
 	cr_assert(strncmp(req, "POST /health HTTP/1.1\r\n", 23) == 0, "%s", req);
 	probe_free(probe);
@@ -467,7 +401,7 @@ Test(probe_http, configured_user_agent_and_accept_win)
 
 	serve((const char *[]){ "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" }, 1);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	req = next_request();
 	cr_assert_not_null(strstr(req, "\r\nuser-agent: mine/1.0\r\n"), "%s", req);
 	cr_assert_null(strstr(req, "Consul Health Check"), "%s", req);
@@ -484,9 +418,9 @@ Test(probe_http, head_requests_have_no_body)
 
 	serve((const char *[]){ "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" }, 1);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "HTTP HEAD %s: 200 OK Output: ", h.url);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_str_eq(pl.output, expected);
 	req = next_request();
 	cr_assert(strncmp(req, "HEAD /health HTTP/1.1\r\n", 23) == 0, "%s", req);
 	probe_free(probe);
@@ -510,18 +444,18 @@ Test(probe_http, big_body_keeps_its_tail_within_the_limit)
 	response[off + (int)body] = '\0';
 	serve((const char *[]){ response }, 1);
 	probe = make(&check);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING);
-	cr_assert_leq(strlen(h.output), 300);
-	cr_assert_geq(strlen(h.output), 299);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING);
+	cr_assert_leq(strlen(pl.output), 300);
+	cr_assert_geq(strlen(pl.output), 299);
 	snprintf(head, sizeof(head), "HTTP GET %s: 200 OK Output: Captured ", h.url);
-	cr_assert(strncmp(h.output, head, strlen(head)) == 0, "%s", h.output);
-	cr_assert_eq(sscanf(h.output + strlen(head), "%zu", &kept), 1);
-	cut = strstr(h.output, " of 200000 bytes\n...\n");
-	cr_assert_not_null(cut, "%s", h.output);
+	cr_assert(strncmp(pl.output, head, strlen(head)) == 0, "%s", pl.output);
+	cr_assert_eq(sscanf(pl.output + strlen(head), "%zu", &kept), 1);
+	cut = strstr(pl.output, " of 200000 bytes\n...\n");
+	cr_assert_not_null(cut, "%s", pl.output);
 	cut += strlen(" of 200000 bytes\n...\n");
 	cr_assert_eq(strlen(cut), kept);
-	cr_assert(memcmp(cut, response + off + body - kept, kept) == 0, "%s", h.output);
+	cr_assert(memcmp(cut, response + off + body - kept, kept) == 0, "%s", pl.output);
 	probe_free(probe);
 }
 
@@ -546,12 +480,12 @@ Test(probe_http, connection_refused_is_critical)
 	close(listen_local(1, &port));
 	snprintf(h.url, sizeof(h.url), "http://127.0.0.1:%d/", port);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected),
 	         "Get \"http://127.0.0.1:%d/\": dial tcp 127.0.0.1:%d: connect: connection refused",
 	         port, port);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -562,15 +496,15 @@ Test(probe_http, silent_server_times_out_within_the_timeout)
 	struct probe *probe = make(&check);
 	char expected[256];
 
-	run(probe, 5000);
+	probe_loop_run_one(probe, 5000);
 	snprintf(expected, sizeof(expected),
 	         "Get \"%s\": context deadline exceeded (Client.Timeout exceeded while awaiting "
 	         "headers)",
 	         h.url);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, expected);
-	cr_assert_geq(h.elapsed_ms, 290);
-	cr_assert_lt(h.elapsed_ms, 2000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, expected);
+	cr_assert_geq(pl.elapsed_ms, 290);
+	cr_assert_lt(pl.elapsed_ms, 2000);
 	probe_free(probe);
 }
 
@@ -582,10 +516,10 @@ Test(probe_http, empty_reply_is_eof)
 
 	serve((const char *[]){ "" }, 1);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "Get \"%s\": EOF", h.url);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -599,12 +533,12 @@ Test(probe_http, password_is_hidden_in_errors)
 	close(listen_local(1, &port));
 	snprintf(h.url, sizeof(h.url), "http://user:pw@127.0.0.1:%d/x", port);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected),
 	         "Get \"http://user:***@127.0.0.1:%d/x\": dial tcp 127.0.0.1:%d: connect: "
 	         "connection refused",
 	         port, port);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -614,11 +548,11 @@ Test(probe_http, bad_urls_are_refused_up_front)
 	consul_error err = { 0 };
 
 	check.http_url = "ftp://127.0.0.1/";
-	cr_assert_null(probe_new(h.loop, &check, &err));
+	cr_assert_null(probe_new(pl.loop, &check, &err));
 	cr_assert_str_eq(err.text,
 	                 "http URL \"ftp://127.0.0.1/\": only http:// and https:// are supported");
 	check.http_url = "not a url";
-	cr_assert_null(probe_new(h.loop, &check, &err));
+	cr_assert_null(probe_new(pl.loop, &check, &err));
 	cr_assert(strncmp(err.text, "http URL \"not a url\": ", 22) == 0, "%s", err.text);
 }
 
@@ -629,18 +563,18 @@ Test(probe_http, start_while_running_is_refused_and_cancel_is_silent)
 	struct check_conf check = { .timeout_ms = 500 };
 	struct probe *probe = make(&check);
 
-	cr_assert_eq(probe_start(probe, on_done, NULL), 0);
-	cr_assert_eq(probe_start(probe, on_done, NULL), -1);
+	cr_assert_eq(probe_start(probe, probe_loop_done, NULL), 0);
+	cr_assert_eq(probe_start(probe, probe_loop_done, NULL), -1);
 	cr_assert(probe_running(probe));
 	probe_cancel(probe);
 	cr_assert_not(probe_running(probe));
 	/* Past the request's timeout: still nothing. */
-	cr_assert_not(loop_for(800));
-	cr_assert_eq(h.calls, 0);
+	cr_assert_not(probe_loop_run(800));
+	cr_assert_eq(pl.calls, 0);
 	/* And the handle is good for another run. */
 	serve((const char *[]){ "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" }, 1);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING, "%s", h.output);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
 	probe_free(probe);
 }
 
@@ -653,13 +587,13 @@ Test(probe_http, probe_runs_again_with_fresh_state)
 	serve((const char *[]){ "HTTP/1.1 500 Oops\r\nContent-Length: 3\r\n\r\nbad",
 	                        "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood" },
 	      2);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	h.calls = 0;
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	pl.calls = 0;
+	probe_loop_run_one(probe, 10000);
 	snprintf(expected, sizeof(expected), "HTTP GET %s: 200 OK Output: good", h.url);
-	cr_assert_eq(h.status, CONSUL_PASSING);
-	cr_assert_str_eq(h.output, expected);
+	cr_assert_eq(pl.status, CONSUL_PASSING);
+	cr_assert_str_eq(pl.output, expected);
 	probe_free(probe);
 }
 
@@ -696,8 +630,8 @@ wait_for_port(int port, int64_t limit_ms)
 		close(fd);
 		if (rc == 0)
 			return true;
-		ev_timer_start(h.loop, &tick, 10);
-		ev_run(h.loop);
+		ev_timer_start(pl.loop, &tick, 10);
+		ev_run(pl.loop);
 	}
 	return false;
 }
@@ -758,12 +692,12 @@ Test(probe_http, https_verified_against_tls_server_name_and_ca_file)
 	check.tls_ca_file = f.cert;
 	snprintf(h.url, sizeof(h.url), "https://127.0.0.1:%d/", port);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	/* s_server -www answers "HTTP/1.0 200 ok" and an HTML page. */
 	snprintf(head, sizeof(head), "HTTP GET https://127.0.0.1:%d/: 200 ok Output: ", port);
-	cr_assert_eq(h.status, CONSUL_PASSING, "%s", h.output);
-	cr_assert(strncmp(h.output, head, strlen(head)) == 0, "%s", h.output);
-	cr_assert_leq(strlen(h.output), 4096);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
+	cr_assert(strncmp(pl.output, head, strlen(head)) == 0, "%s", pl.output);
+	cr_assert_leq(strlen(pl.output), 4096);
 	probe_free(probe);
 	tls_cleanup(&f);
 }
@@ -780,10 +714,10 @@ Test(probe_http, https_name_mismatch_is_critical)
 	check.tls_ca_file = f.cert; /* trusted, but issued for probe.test */
 	snprintf(h.url, sizeof(h.url), "https://127.0.0.1:%d/", port);
 	probe = make(&check);
-	run(probe, 10000);
+	probe_loop_run_one(probe, 10000);
 	snprintf(head, sizeof(head), "Get \"https://127.0.0.1:%d/\": ", port);
-	cr_assert_eq(h.status, CONSUL_CRITICAL, "%s", h.output);
-	cr_assert(strncmp(h.output, head, strlen(head)) == 0, "%s", h.output);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL, "%s", pl.output);
+	cr_assert(strncmp(pl.output, head, strlen(head)) == 0, "%s", pl.output);
 	probe_free(probe);
 	tls_cleanup(&f);
 }
@@ -798,8 +732,8 @@ Test(probe_http, https_skip_verify_accepts_any_certificate)
 	tls_server(&f, &port);
 	snprintf(h.url, sizeof(h.url), "https://127.0.0.1:%d/", port);
 	probe = make(&check);
-	run(probe, 10000);
-	cr_assert_eq(h.status, CONSUL_PASSING, "%s", h.output);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
 	probe_free(probe);
 	tls_cleanup(&f);
 }

@@ -17,67 +17,28 @@
 
 #include "ev.h"
 #include "probe.h"
+#include "probe_loop.h"
 
 struct harness {
-	ev_loop *loop;
-	ev_timer deadline;
-	bool expired;
-	int calls;
-	enum consul_status status;
-	char *output;
-	int64_t started;
-	int64_t elapsed_ms;
 	char addr[64];
 };
 
 static struct harness h;
 
-static int64_t
-on_deadline(ev_loop *loop, ev_timer *timer, void *arg)
-{
-	h.expired = true;
-	ev_break(loop);
-	return EV_TIMER_STOP;
-}
-
-static void
-on_done(void *arg, enum consul_status status, const char *output)
-{
-	h.calls++;
-	h.status = status;
-	free(h.output);
-	h.output = strdup(output);
-	h.elapsed_ms = ev_clock_ms() - h.started;
-	ev_break(h.loop);
-}
-
 static void
 setup(void)
 {
 	memset(&h, 0, sizeof(h));
-	h.loop = ev_loop_new();
-	cr_assert_not_null(h.loop);
-	ev_timer_init(&h.deadline, on_deadline, NULL);
+	probe_loop_setup();
 }
 
 static void
 teardown(void)
 {
-	free(h.output);
-	ev_loop_free(h.loop);
+	probe_loop_teardown();
 }
 
 TestSuite(probe_tcp, .init = setup, .fini = teardown, .timeout = 30);
-
-static bool
-loop_for(int64_t limit_ms)
-{
-	h.expired = false;
-	ev_timer_start(h.loop, &h.deadline, limit_ms);
-	ev_run(h.loop);
-	ev_timer_stop(h.loop, &h.deadline);
-	return !h.expired;
-}
 
 /* A listener on the loopback address of family af; -1 if there is none. */
 static int
@@ -131,24 +92,10 @@ make(const char *addr, int64_t timeout_ms)
 		.output_max_size = 4096,
 	};
 	consul_error err = { 0 };
-	struct probe *probe = probe_new(h.loop, &check, &err);
+	struct probe *probe = probe_new(pl.loop, &check, &err);
 
 	cr_assert_not_null(probe, "probe_new: %s: %s", err.source, err.text);
 	return probe;
-}
-
-static void
-run(struct probe *probe, int64_t limit_ms)
-{
-	int calls = h.calls;
-
-	h.started = ev_clock_ms();
-	cr_assert_eq(probe_start(probe, on_done, NULL), 0);
-	cr_assert_eq(h.calls, calls, "done ran inside probe_start");
-	cr_assert(probe_running(probe));
-	cr_assert(loop_for(limit_ms), "no result within %lld ms", (long long)limit_ms);
-	cr_assert_eq(h.calls, calls + 1);
-	cr_assert_not(probe_running(probe));
 }
 
 static void
@@ -156,9 +103,9 @@ expect(const char *addr, enum consul_status status, const char *output)
 {
 	struct probe *probe = make(addr, 5000);
 
-	run(probe, 10000);
-	cr_assert_eq(h.status, status, "status %d: %s", h.status, h.output);
-	cr_assert_str_eq(h.output, output);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_eq(pl.status, status, "status %d: %s", pl.status, pl.output);
+	cr_assert_str_eq(pl.output, output);
 	probe_free(probe);
 }
 
@@ -228,13 +175,13 @@ Test(probe_tcp, one_probe_runs_again_and_again)
 	snprintf(refused, sizeof(refused), "dial tcp 127.0.0.1:%d: connect: connection refused",
 	         port);
 	probe = make(h.addr, 5000);
-	run(probe, 10000);
-	cr_assert_str_eq(h.output, ok);
+	probe_loop_run_one(probe, 10000);
+	cr_assert_str_eq(pl.output, ok);
 	close(fd);
 	for (int i = 0; i < 3; i++) {
-		run(probe, 10000);
-		cr_assert_eq(h.status, CONSUL_CRITICAL);
-		cr_assert_str_eq(h.output, refused);
+		probe_loop_run_one(probe, 10000);
+		cr_assert_eq(pl.status, CONSUL_CRITICAL);
+		cr_assert_str_eq(pl.output, refused);
 	}
 	probe_free(probe);
 }
@@ -269,12 +216,12 @@ Test(probe_tcp, unanswered_connect_times_out_within_the_timeout)
 
 	snprintf(h.addr, sizeof(h.addr), "127.0.0.1:%d", port);
 	probe = make(h.addr, 300);
-	run(probe, 5000);
+	probe_loop_run_one(probe, 5000);
 	snprintf(expected, sizeof(expected), "dial tcp 127.0.0.1:%d: i/o timeout", port);
-	cr_assert_eq(h.status, CONSUL_CRITICAL);
-	cr_assert_str_eq(h.output, expected);
-	cr_assert_geq(h.elapsed_ms, 290);
-	cr_assert_lt(h.elapsed_ms, 2000);
+	cr_assert_eq(pl.status, CONSUL_CRITICAL);
+	cr_assert_str_eq(pl.output, expected);
+	cr_assert_geq(pl.elapsed_ms, 290);
+	cr_assert_lt(pl.elapsed_ms, 2000);
 	probe_free(probe);
 	for (int i = 0; i < 3; i++)
 		close(clients[i]);
@@ -288,13 +235,13 @@ Test(probe_tcp, start_while_running_is_refused_and_cancel_is_silent)
 
 	snprintf(h.addr, sizeof(h.addr), "127.0.0.1:%d", port);
 	probe = make(h.addr, 300);
-	cr_assert_eq(probe_start(probe, on_done, NULL), 0);
-	cr_assert_eq(probe_start(probe, on_done, NULL), -1);
+	cr_assert_eq(probe_start(probe, probe_loop_done, NULL), 0);
+	cr_assert_eq(probe_start(probe, probe_loop_done, NULL), -1);
 	cr_assert(probe_running(probe));
 	probe_cancel(probe);
 	cr_assert_not(probe_running(probe));
-	cr_assert_not(loop_for(600));
-	cr_assert_eq(h.calls, 0);
+	cr_assert_not(probe_loop_run(600));
+	cr_assert_eq(pl.calls, 0);
 	probe_free(probe);
 	for (int i = 0; i < 3; i++)
 		close(clients[i]);
@@ -311,7 +258,7 @@ expect_refused(const char *addr, const char *text)
 	};
 	consul_error err = { 0 };
 
-	cr_assert_null(probe_new(h.loop, &check, &err));
+	cr_assert_null(probe_new(pl.loop, &check, &err));
 	cr_assert_str_eq(err.text, text);
 	cr_assert_str_eq(err.source, "check tcp-test");
 }
