@@ -239,7 +239,8 @@ conf_file_duration(struct conf_file *cf, const config_setting_t *s, bool positiv
 	if (conf_file_is_int(s)) {
 		long long secs = config_setting_get_int64(s);
 
-		if (secs < 0 || secs > INT64_MAX / 1000)
+		/* The string form's limit: Go keeps durations in int64 nanoseconds. */
+		if (secs < 0 || secs > INT64_MAX / 1000000000)
 			return conf_file_error(cf, s, "invalid duration %lld (use e.g. 10s, 1m30s)",
 			                       secs);
 		ms = (int64_t)secs * 1000;

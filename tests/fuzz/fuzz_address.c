@@ -67,8 +67,8 @@ check_describe_round_trip(const consul_config *cfg, const char *input)
 	consul_config_init(&again);
 	FUZZ_ASSERT(consul_config_set_addr(&again, text, "describe", &err) == 0,
 	            "\"%s\" describes as \"%s\", which is refused: %s", input, text, err.text);
-	FUZZ_ASSERT(same_connection(cfg, &again), "\"%s\" -> \"%s\" sets another connection",
-	            input, text);
+	FUZZ_ASSERT(same_connection(cfg, &again), "\"%s\" -> \"%s\" sets another connection", input,
+	            text);
 	consul_config_free(&again);
 	free(text);
 }
@@ -101,8 +101,8 @@ check_sequence(char **lines, size_t n)
 		if (consul_config_copy(&before, &cfg) < 0)
 			abort();
 		if (set(&cfg, lines[i], "fuzz", &err) < 0)
-			FUZZ_ASSERT(same_connection(&cfg, &before), "refused \"%s\" changed the config",
-			            lines[i]);
+			FUZZ_ASSERT(same_connection(&cfg, &before),
+			            "refused \"%s\" changed the config", lines[i]);
 		consul_config_free(&before);
 		free(describe(&cfg));
 	}

@@ -38,8 +38,7 @@ check_probe(const struct check_conf *c)
 	            "%s: exec without a program", c->id);
 	FUZZ_ASSERT(c->kind != PROBE_HTTP || (is_set(c->http_url) && is_set(c->http_method)),
 	            "%s: http without url or method", c->id);
-	FUZZ_ASSERT(c->kind != PROBE_TCP || is_set(c->tcp_addr), "%s: tcp without address",
-	            c->id);
+	FUZZ_ASSERT(c->kind != PROBE_TCP || is_set(c->tcp_addr), "%s: tcp without address", c->id);
 }
 
 static void

@@ -18,9 +18,8 @@ static const struct {
 	const char *name;
 	const char *text;
 } fixed_files[] = {
-	{ "consul-web.json",
-	  "{\"service\": {\"name\": \"web\", \"port\": 8080, \"check\": "
-	  "{\"tcp\": \"127.0.0.1:8080\", \"interval\": \"10s\"}}}\n" },
+	{ "consul-web.json", "{\"service\": {\"name\": \"web\", \"port\": 8080, \"check\": "
+	                     "{\"tcp\": \"127.0.0.1:8080\", \"interval\": \"10s\"}}}\n" },
 	{ "token", "00000000-0000-0000-0000-000000000001\n" },
 	{ "include.conf", "ttl = \"20s\";\nkill_timeout = 3;\n" },
 };

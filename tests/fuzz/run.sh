@@ -19,6 +19,8 @@
 # fails or any target crashes, leaks, breaks a property or hangs.
 #
 # Knobs: CC (default clang), FUZZ_FLAGS (more libFuzzer flags).
+#
+# shellcheck disable=SC2086 # word lists (sources, flags) are split on purpose
 set -u
 
 TARGETS="duration address conf_file consul_json response"
@@ -69,7 +71,7 @@ build() {
 	target_deps "$1" || { echo "unknown target: $1" >&2; usage; }
 	libs=
 	[ -n "$pkgs" ] && libs=$(pkg-config --libs $pkgs)
-	# $srcs, $libs and $extra are word lists (and globs): unquoted on purpose.
+	# $srcs holds globs (src/lib/*.c): expanded here.
 	$CC -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
 		-DOSTIARY_VERSION="\"$VERSION\"" -Iinclude -Isrc -Itests/fuzz $DEPCFLAGS \

@@ -161,11 +161,18 @@ Test(lifecycle, child_exit_deregisters_before_ostiary_exits)
 {
 	sim s;
 	proc p;
-	const char *args[] = { "--ttl", "5s", "svc", "--", "sh", "-c", "sleep 0.3; exit 4", NULL };
+	char script[300];
+	const char *go = scratch_path("exit-now");
+	/* The child exits on our word, once the agent has seen it passing. */
+	snprintf(script, sizeof(script), "until [ -e %s ]; do sleep 0.05; done; exit 4", go);
+	const char *args[] = { "--ttl", "5s", "svc", "--", "sh", "-c", script, NULL };
 
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	FILE *f = fopen(go, "w");
+	cr_assert_not_null(f);
+	fclose(f);
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 4);
 	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/deregister/svc"), 1);
 	cr_assert_not(sim_has_service(&s, "svc"));

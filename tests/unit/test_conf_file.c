@@ -531,3 +531,30 @@ Test(conf_file, conf_finish_errors_point_at_the_check, .init = tmp_init, .fini =
 	        strstr(err.text, "check \"service:web:2\": a tcp check needs tcp = \"host:port\""),
 	        "%s", err.text);
 }
+
+/*
+ * Found with tests/fuzz: whole seconds were taken up to INT64_MAX / 1000,
+ * and conf_finish then overflowed computing the TTL (3 * interval +
+ * timeout).  They stop where the string form does: Go's int64 nanoseconds.
+ */
+Test(conf_file, whole_seconds_stop_at_the_string_forms_limit, .init = tmp_init, .fini = tmp_fini)
+{
+	const char *max = tmp_file("max.conf", SVC_HTTP("  interval = 9223372036L;"));
+	const char *const refused[] = {
+		tmp_file("over.conf", SVC_HTTP("  interval = 9223372037L;")),
+		tmp_file("old.conf", SVC_HTTP("  interval = 9223372036854775L;")),
+	};
+	consul_error err = { 0 };
+	int64_t ms = 0;
+
+	cr_assert_eq(consul_duration_parse("9223372036", &ms, &err), 0, "%s", err.text);
+	load_ok(max);
+	cr_assert_eq(conf.services[0].checks[0].interval_ms, ms);
+	finish_ok();
+	for (size_t i = 0; i < N(refused); i++) {
+		conf_free(&conf);
+		conf_init(&conf);
+		cr_assert_eq(conf_file_load(&conf, refused[i], &err), -1, "%s", refused[i]);
+		cr_assert(strstr(err.text, "interval: invalid duration"), "%s", err.text);
+	}
+}
