@@ -392,6 +392,23 @@ definition_validate_meta(const consul_service *svc, consul_error *err)
 	return 0;
 }
 
+/*
+ * "." and ".." stay as they are when percent-encoded and are removed from
+ * URL paths as dot segments (RFC 3986 5.2.4): /service/deregister/.. would
+ * reach another endpoint, so the agent could never be told to update or
+ * deregister such an ID.  (Found by tests/fuzz/fuzz_consul_json.c.)
+ */
+static int
+definition_validate_path_id(const char *id, const char *field, consul_error *err)
+{
+	if (id != NULL && (strcmp(id, ".") == 0 || strcmp(id, "..") == 0))
+		return consul_error_set(err, field,
+		                        "%s \"%s\" cannot be used: URL paths drop it as a dot "
+		                        "segment, so it could never be updated or deregistered",
+		                        field, id);
+	return 0;
+}
+
 /* check_type.go Validate for a TTL check, plus what the agent would otherwise
  * default or reject later (empty IDs and names, bad Status). */
 static int
@@ -408,6 +425,8 @@ definition_validate_check(const consul_check *check, size_t index, consul_error 
 		                        "check #%zu: CheckID must not be empty (omit it to let the "
 		                        "agent choose one)",
 		                        index + 1);
+	if (definition_validate_path_id(check->id, "CheckID", err) < 0)
+		return -1;
 	if (check->name && !*check->name)
 		return consul_error_set(
 		        err, "Name",
@@ -555,6 +574,9 @@ consul_service_validate(const consul_service *svc, consul_error *err)
 	if (definition_require_utf8(svc->name, "Name", err) < 0 ||
 	    definition_require_utf8(svc->id, "ID", err) < 0 ||
 	    definition_require_utf8(svc->address, "Address", err) < 0)
+		return -1;
+	/* Without an ID the agent uses the name as the ID. */
+	if (definition_validate_path_id(svc->id ? svc->id : svc->name, "ID", err) < 0)
 		return -1;
 	for (size_t i = 0; i < svc->ntags; i++) {
 		if (!svc->tags[i])

@@ -474,3 +474,22 @@ Test(lib_definition, path_escape)
 	}
 	cr_assert_null(consul_path_escape(NULL));
 }
+
+/* URL paths drop "." and ".." as dot segments: such an ID could never be
+ * deregistered (found by tests/fuzz/fuzz_consul_json.c). */
+Test(lib_validate, dot_segment_ids_are_refused)
+{
+	consul_service svc = valid_service();
+
+	svc.id = "..";
+	assert_invalid(&svc, "ID", "dot segment");
+	svc.id = NULL;
+	svc.name = ".";
+	assert_invalid(&svc, "ID", "dot segment");
+	svc = valid_service();
+	valid_checks[1].id = ".";
+	assert_invalid(&svc, "CheckID", "dot segment");
+	svc = valid_service();
+	svc.id = "...";
+	cr_assert_eq(consul_service_validate(&svc, NULL), 0, "three dots are an ordinary name");
+}
