@@ -35,6 +35,8 @@ struct agent_service {
 	bool deregistered;
 	int64_t backoff_ms;
 	ev_timer retry_timer;
+	struct agent_check **checks; /* its own, to push after a registration */
+	size_t nchecks;
 	struct agent_service *next_queued;
 };
 
@@ -169,11 +171,8 @@ agent_pop_push(struct agent *agent)
 static void
 agent_mark_service_checks(struct agent_service *service)
 {
-	struct agent *agent = service->agent;
-
-	for (size_t i = 0; i < agent->nchecks; i++)
-		if (agent->checks[i]->service == service)
-			agent_mark_push(agent->checks[i]);
+	for (size_t i = 0; i < service->nchecks; i++)
+		agent_mark_push(service->checks[i]);
 }
 
 /* ----------------------------------------------------------- reachability */
@@ -625,6 +624,13 @@ agent_add_check(struct agent_service *service, const char *check_id, int64_t hea
 		free(check);
 		return NULL;
 	}
+	if (agent_append(&service->checks, &service->nchecks, check) < 0) {
+		agent->nchecks--; /* agent_free must not see it twice or half-made */
+		free(check->id);
+		free(check->output);
+		free(check);
+		return NULL;
+	}
 	check->service = service;
 	check->heartbeat_ms = heartbeat_ms;
 	check->status = CONSUL_CRITICAL;
@@ -710,6 +716,7 @@ agent_free(struct agent *agent)
 	}
 	for (size_t i = 0; i < agent->nservices; i++) {
 		ev_timer_stop(agent->loop, &agent->services[i]->retry_timer);
+		free(agent->services[i]->checks);
 		free(agent->services[i]);
 	}
 	ev_timer_stop(agent->loop, &agent->shutdown_deadline);
