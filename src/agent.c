@@ -6,12 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "log.h"
 
 enum agent_request_kind {
 	AGENT_REGISTER,
 	AGENT_PUSH,
 	AGENT_DEREGISTER,
+	AGENT_MAINTENANCE, /* service maintenance on, while draining */
+	AGENT_VERIFY,      /* GET agent/checks: is everything of ours still there? */
+	AGENT_SWEEP,       /* GET agent/services: leftovers of an earlier run */
+	AGENT_REMOVE,      /* deregister such a leftover */
 };
 
 /* One request on the wire. */
@@ -22,6 +27,7 @@ struct agent_request {
 	struct agent_service *service;
 	struct agent_check *check;  /* AGENT_PUSH */
 	enum consul_status status;  /* AGENT_PUSH: what it carries */
+	char *stale_id;             /* AGENT_REMOVE: the leftover's service ID */
 	struct agent_request *next; /* in agent->inflight */
 };
 
@@ -33,6 +39,7 @@ struct agent_service {
 	bool register_sent_before; /* ... as it stood before the request in flight */
 	bool busy;                 /* queued for, or in, a registration */
 	bool deregistered;
+	bool maintenance_due; /* draining: maintenance mode still to be switched on */
 	int64_t backoff_ms;
 	ev_timer retry_timer;
 	struct agent_check **checks; /* its own, to push after a registration */
@@ -74,6 +81,17 @@ struct agent {
 	bool agent_lost; /* "agent lost" was logged, "agent is back" pending */
 	char last_refusal[320];
 	int64_t last_refusal_log;
+	ev_timer outage_timer; /* fail-closed: armed while the agent is lost */
+	agent_outage_fn on_outage;
+	void *outage_arg;
+
+	ev_timer verify_timer;
+	bool verify_due, verify_in_flight;
+	bool sweep_due, sweep_in_flight; /* an earlier run's leftovers, looked for once */
+
+	bool draining;
+	char *drain_reason;
+	size_t maintenance_pending; /* services with maintenance_due */
 
 	bool shutting_down;
 	bool shutdown_done;
@@ -182,6 +200,7 @@ agent_mark_reachable(struct agent *agent)
 {
 	if (agent->agent_lost) {
 		agent->agent_lost = false;
+		ev_timer_stop(agent->loop, &agent->outage_timer);
 		log_notice("agent is back at %s", agent->base_url);
 	}
 }
@@ -189,11 +208,32 @@ agent_mark_reachable(struct agent *agent)
 static void
 agent_mark_lost(struct agent *agent, const char *why)
 {
-	if (!agent->agent_lost) {
-		agent->agent_lost = true;
+	if (agent->agent_lost)
+		return;
+	agent->agent_lost = true;
+	if (agent->settings.fail_closed_ms > 0 && !agent->shutting_down) {
+		char limit[32];
+
+		consul_duration_format(agent->settings.fail_closed_ms, limit, sizeof(limit));
+		log_warnx("agent lost at %s: %s; will stop the command if it is not back within "
+		          "%s (fail-closed)",
+		          agent->base_url, why, limit);
+		ev_timer_start(agent->loop, &agent->outage_timer, agent->settings.fail_closed_ms);
+	} else {
 		log_warnx("agent lost at %s: %s; still supervising, will keep retrying",
 		          agent->base_url, why);
 	}
+}
+
+static int64_t
+agent_outage_over_limit(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct agent *agent = arg;
+
+	log_warnx("agent at %s unreachable for longer than the fail-closed limit", agent->base_url);
+	if (agent->on_outage != NULL)
+		agent->on_outage(agent->outage_arg);
+	return EV_TIMER_STOP;
 }
 
 /* An agent that refuses us (403, 400) will usually keep refusing: say so
@@ -254,10 +294,12 @@ static void
 agent_free_request(struct agent_request *req)
 {
 	consul_call_free(req->call);
+	free(req->stale_id);
 	free(req);
 }
 
-static bool
+/* Put a call on the wire; the request, or NULL (logged) if it cannot go. */
+static struct agent_request *
 agent_send(struct agent *agent, consul_call *call, enum agent_request_kind kind,
            struct agent_service *service, struct agent_check *check)
 {
@@ -267,21 +309,22 @@ agent_send(struct agent *agent, consul_call *call, enum agent_request_kind kind,
 		log_warnx("out of memory building an agent request");
 		consul_call_free(call);
 		free(req);
-		return false;
+		return NULL;
 	}
-	*req = (struct agent_request){ agent, call, kind, service, check, CONSUL_CRITICAL, NULL };
+	*req = (struct agent_request){ agent,           call, kind, service, check,
+		                       CONSUL_CRITICAL, NULL, NULL };
 	if (check != NULL)
 		req->status = check->status;
 	if (ev_http_start(agent->loop, consul_call_easy(call), agent_request_done, req) < 0) {
 		log_warnx("cannot start %s", consul_call_describe(call));
 		agent_free_request(req);
-		return false;
+		return NULL;
 	}
 	log_debug("%s", consul_call_describe(call));
 	req->next = agent->inflight;
 	agent->inflight = req;
 	agent->ninflight++;
-	return true;
+	return req;
 }
 
 static void
@@ -291,8 +334,12 @@ agent_send_register(struct agent_service *service)
 
 	service->register_sent_before = service->register_sent;
 	service->register_sent = true;
-	if (!agent_send(agent, consul_service_register_call(agent->client, service->def, 0),
-	                AGENT_REGISTER, service, NULL))
+	/* Replacing drops checks a previous run registered under this service
+	 * and no longer has (hashicorp/consul agent.go addServiceInternal). */
+	if (agent_send(agent,
+	               consul_service_register_call(agent->client, service->def,
+	                                            CONSUL_REPLACE_EXISTING_CHECKS),
+	               AGENT_REGISTER, service, NULL) == NULL)
 		service->busy = false;
 }
 
@@ -302,10 +349,10 @@ agent_send_push(struct agent_check *check)
 	struct agent *agent = check->service->agent;
 
 	check->push_due = false;
-	check->in_flight = agent_send(
-	        agent,
-	        consul_check_update_call(agent->client, check->id, check->status, check->output),
-	        AGENT_PUSH, check->service, check);
+	check->in_flight = agent_send(agent,
+	                              consul_check_update_call(agent->client, check->id,
+	                                                       check->status, check->output),
+	                              AGENT_PUSH, check->service, check) != NULL;
 }
 
 static void
@@ -314,8 +361,50 @@ agent_send_deregister(struct agent_service *service)
 	struct agent *agent = service->agent;
 	consul_call *call = consul_service_deregister_call(agent->client, service->def->id);
 
-	if (!agent_send(agent, call, AGENT_DEREGISTER, service, NULL))
+	if (agent_send(agent, call, AGENT_DEREGISTER, service, NULL) == NULL)
 		service->deregistered = true;
+}
+
+static void
+agent_send_maintenance(struct agent_service *service)
+{
+	struct agent *agent = service->agent;
+
+	service->maintenance_due = false;
+	agent->maintenance_pending--;
+	agent_send(agent,
+	           consul_service_maintenance_call(agent->client, service->def->id, true,
+	                                           agent->drain_reason),
+	           AGENT_MAINTENANCE, service, NULL);
+}
+
+/* The next registered service still to be put in maintenance, or NULL. */
+static struct agent_service *
+agent_next_maintenance(struct agent *agent)
+{
+	if (agent->maintenance_pending == 0)
+		return NULL;
+	for (size_t i = 0; i < agent->nservices; i++) {
+		struct agent_service *service = agent->services[i];
+		if (service->maintenance_due && service->registered && !service->busy)
+			return service;
+	}
+	return NULL;
+}
+
+/* The agent's whole check list of a busy node can be large: allow for it. */
+#define AGENT_READBACK_MAX_BYTES (64 * 1024 * 1024)
+
+static void
+agent_send_readback(struct agent *agent, enum agent_request_kind kind)
+{
+	consul_call *call = kind == AGENT_VERIFY ? consul_checks_call(agent->client)
+	                                         : consul_services_call(agent->client);
+	bool *in_flight = kind == AGENT_VERIFY ? &agent->verify_in_flight : &agent->sweep_in_flight;
+
+	if (call != NULL)
+		consul_call_set_max_body(call, AGENT_READBACK_MAX_BYTES);
+	*in_flight = agent_send(agent, call, kind, NULL, NULL) != NULL;
 }
 
 /* The next service that may have left something on the agent, or NULL. */
@@ -349,6 +438,14 @@ agent_kick(struct agent *agent)
 			agent_send_deregister(service);
 		} else if ((service = agent_pop_register(agent)) != NULL) {
 			agent_send_register(service);
+		} else if ((service = agent_next_maintenance(agent)) != NULL) {
+			agent_send_maintenance(service);
+		} else if (agent->sweep_due && !agent->sweep_in_flight) {
+			agent->sweep_due = false;
+			agent_send_readback(agent, AGENT_SWEEP);
+		} else if (agent->verify_due && !agent->verify_in_flight) {
+			agent->verify_due = false;
+			agent_send_readback(agent, AGENT_VERIFY);
 		} else if ((check = agent_pop_push(agent)) != NULL) {
 			/* Not registered (yet, or any more): the registration
 			 * pushes every check of the service when it succeeds. */
@@ -394,6 +491,11 @@ agent_register_done(struct agent_request *req, const consul_response *resp)
 		log_notice("registered service %s (id %s) with the agent at %s", def->name, def->id,
 		           req->agent->base_url);
 		agent_mark_service_checks(service);
+		/* Registering replaced every check, maintenance included. */
+		if (req->agent->draining && !service->maintenance_due) {
+			service->maintenance_due = true;
+			req->agent->maintenance_pending++;
+		}
 		return;
 	}
 	/* A request that never connected left nothing behind to deregister. */
@@ -452,6 +554,135 @@ agent_deregister_done(struct agent_request *req, const consul_response *resp)
 }
 
 static void
+agent_maintenance_done(struct agent_request *req, const consul_response *resp)
+{
+	char why[320];
+
+	if (resp->outcome == CONSUL_OK) {
+		log_notice("service %s is in maintenance: no new traffic", req->service->def->id);
+		return;
+	}
+	agent_note_failure(req->agent, resp, "maintenance mode", why, sizeof(why));
+	log_info("could not put %s in maintenance (%s)", req->service->def->id, why);
+}
+
+/* The agent's status of one of our checks is not what we last decided. */
+static void
+agent_verify_check(struct agent_check *check, json_t *on_agent)
+{
+	const char *status = json_string_value(json_object_get(on_agent, "Status"));
+
+	if (!check->has_status || check->in_flight || check->queued || status == NULL ||
+	    strcmp(status, consul_status_name(check->status)) == 0)
+		return;
+	log_info("check %s is %s on the agent, not %s; pushing it again", check->id, status,
+	         consul_status_name(check->status));
+	agent_mark_push(check);
+}
+
+/* Did someone remove a service or check of ours?  Register it again. */
+static void
+agent_verify_done(struct agent_request *req, const consul_response *resp)
+{
+	struct agent *agent = req->agent;
+	json_t *checks;
+	char why[320];
+
+	agent->verify_in_flight = false;
+	if (resp->outcome != CONSUL_OK) {
+		agent_note_failure(agent, resp, "the read-back of our checks", why, sizeof(why));
+		return;
+	}
+	agent_mark_reachable(agent);
+	if ((checks = json_loads(resp->body, 0, NULL)) == NULL || !json_is_object(checks)) {
+		log_info("read-back of our checks: the agent's answer is not a JSON object");
+		json_decref(checks);
+		return;
+	}
+	for (size_t i = 0; i < agent->nservices; i++) {
+		struct agent_service *service = agent->services[i];
+
+		if (!service->registered || service->busy || agent->shutting_down)
+			continue;
+		for (size_t k = 0; k < service->nchecks; k++) {
+			json_t *found = json_object_get(checks, service->checks[k]->id);
+
+			if (found != NULL) {
+				agent_verify_check(service->checks[k], found);
+				continue;
+			}
+			log_warnx("check %s of service %s is gone from the agent (removed by "
+			          "someone else?); registering again",
+			          service->checks[k]->id, service->def->id);
+			service->registered = false;
+			agent_queue_register(service);
+			break;
+		}
+	}
+	json_decref(checks);
+}
+
+static bool
+agent_owns_service_id(const struct agent *agent, const char *id)
+{
+	for (size_t i = 0; i < agent->nservices; i++)
+		if (strcmp(agent->services[i]->def->id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Services marked with our owner that we no longer have: a crashed earlier
+ * run left them.  Anything without our mark is never touched. */
+static void
+agent_sweep_done(struct agent_request *req, const consul_response *resp)
+{
+	struct agent *agent = req->agent;
+	const char *id;
+	json_t *services, *service;
+	char why[320];
+
+	agent->sweep_in_flight = false;
+	if (resp->outcome != CONSUL_OK) {
+		agent->sweep_due = true; /* again after the next registration or read-back */
+		agent_note_failure(agent, resp, "the look for leftovers", why, sizeof(why));
+		return;
+	}
+	if ((services = json_loads(resp->body, 0, NULL)) == NULL || !json_is_object(services)) {
+		json_decref(services);
+		return;
+	}
+	json_object_foreach(services, id, service)
+	{
+		const char *owner = json_string_value(
+		        json_object_get(json_object_get(service, "Meta"), CONF_OWNER_META_KEY));
+		struct agent_request *removal;
+
+		if (owner == NULL || strcmp(owner, agent->settings.owner) != 0 ||
+		    agent_owns_service_id(agent, id))
+			continue;
+		log_notice("removing service %s, left on the agent by an earlier run (owner %s)",
+		           id, owner);
+		removal = agent_send(agent, consul_service_deregister_call(agent->client, id),
+		                     AGENT_REMOVE, NULL, NULL);
+		if (removal != NULL)
+			removal->stale_id = strdup(id);
+	}
+	json_decref(services);
+}
+
+static void
+agent_remove_done(struct agent_request *req, const consul_response *resp)
+{
+	char why[320];
+
+	if (resp->outcome == CONSUL_OK || resp->outcome == CONSUL_GONE)
+		return;
+	agent_describe_failure(resp, why, sizeof(why));
+	log_warnx("could not remove leftover service %s (%s)", req->stale_id ? req->stale_id : "?",
+	          why);
+}
+
+static void
 agent_request_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
 {
 	struct agent_request *req = arg;
@@ -470,6 +701,18 @@ agent_request_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
 		break;
 	case AGENT_DEREGISTER:
 		agent_deregister_done(req, resp);
+		break;
+	case AGENT_MAINTENANCE:
+		agent_maintenance_done(req, resp);
+		break;
+	case AGENT_VERIFY:
+		agent_verify_done(req, resp);
+		break;
+	case AGENT_SWEEP:
+		agent_sweep_done(req, resp);
+		break;
+	case AGENT_REMOVE:
+		agent_remove_done(req, resp);
 		break;
 	}
 	agent_free_request(req);
@@ -496,6 +739,20 @@ agent_retry(ev_loop *loop, ev_timer *timer, void *arg)
 	agent_queue_register(service);
 	agent_kick(service->agent);
 	return EV_TIMER_STOP;
+}
+
+static int64_t
+agent_verify_tick(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct agent *agent = arg;
+
+	if (agent->shutting_down)
+		return EV_TIMER_STOP;
+	if (!agent->draining) {
+		agent->verify_due = true;
+		agent_kick(agent);
+	}
+	return agent->settings.verify_interval_ms;
 }
 
 static int64_t
@@ -575,6 +832,8 @@ agent_new(ev_loop *loop, consul_client *client, const struct agent_settings *set
 	}
 	ev_timer_init(&agent->shutdown_deadline, agent_shutdown_overdue, agent);
 	ev_timer_init(&agent->done_timer, agent_call_done_fn, agent);
+	ev_timer_init(&agent->outage_timer, agent_outage_over_limit, agent);
+	ev_timer_init(&agent->verify_timer, agent_verify_tick, agent);
 	return agent;
 }
 
@@ -649,6 +908,55 @@ agent_start(struct agent *agent)
 	for (size_t i = 0; i < agent->nchecks; i++)
 		ev_timer_start(agent->loop, &agent->checks[i]->heartbeat_timer,
 		               agent->checks[i]->heartbeat_ms);
+	agent->sweep_due = agent->settings.owner != NULL;
+	if (agent->settings.verify_interval_ms > 0)
+		ev_timer_start(agent->loop, &agent->verify_timer,
+		               agent->settings.verify_interval_ms);
+	agent_kick(agent);
+}
+
+void
+agent_on_outage(struct agent *agent, agent_outage_fn fn, void *arg)
+{
+	agent->on_outage = fn;
+	agent->outage_arg = arg;
+}
+
+void
+agent_drain(struct agent *agent, const char *reason)
+{
+	if (agent->draining || agent->shutting_down)
+		return;
+	agent->draining = true;
+	ev_timer_stop(agent->loop, &agent->verify_timer);
+	if ((agent->drain_reason = strdup(reason)) == NULL)
+		log_warnx("out of memory: maintenance without a reason");
+	for (size_t i = 0; i < agent->nservices; i++) {
+		if (!agent->services[i]->maintenance_due) {
+			agent->services[i]->maintenance_due = true;
+			agent->maintenance_pending++;
+		}
+	}
+	agent_kick(agent);
+}
+
+void
+agent_retry_now(struct agent *agent)
+{
+	if (agent->shutting_down)
+		return;
+	for (size_t i = 0; i < agent->nservices; i++) {
+		struct agent_service *service = agent->services[i];
+
+		service->backoff_ms = AGENT_RETRY_BASE_MS;
+		if (ev_timer_active(&service->retry_timer)) {
+			ev_timer_stop(agent->loop, &service->retry_timer);
+			agent_queue_register(service);
+		}
+	}
+	for (size_t i = 0; i < agent->nchecks; i++)
+		agent_mark_push(agent->checks[i]);
+	agent->last_refusal[0] = '\0'; /* a new refusal is news */
 	agent_kick(agent);
 }
 
@@ -689,6 +997,10 @@ agent_shutdown(struct agent *agent, agent_done_fn done, void *arg)
 	if (agent->shutting_down)
 		return;
 	agent->shutting_down = true;
+	ev_timer_stop(agent->loop, &agent->verify_timer);
+	ev_timer_stop(agent->loop, &agent->outage_timer);
+	agent->maintenance_pending = 0;
+	agent->verify_due = agent->sweep_due = false;
 	for (size_t i = 0; i < agent->nchecks; i++)
 		ev_timer_stop(agent->loop, &agent->checks[i]->heartbeat_timer);
 	for (size_t i = 0; i < agent->nservices; i++)
@@ -721,6 +1033,9 @@ agent_free(struct agent *agent)
 	}
 	ev_timer_stop(agent->loop, &agent->shutdown_deadline);
 	ev_timer_stop(agent->loop, &agent->done_timer);
+	ev_timer_stop(agent->loop, &agent->outage_timer);
+	ev_timer_stop(agent->loop, &agent->verify_timer);
+	free(agent->drain_reason);
 	free(agent->checks);
 	free(agent->services);
 	free(agent->base_url);

@@ -10,6 +10,11 @@
  *   - holds only the latest status per check, never a queue of old ones;
  *   - re-registers a service the agent lost (a push answered 404, or 500
  *     "does not have associated TTL") and pushes its checks straight after;
+ *   - reads our checks back every verify interval and repairs what someone
+ *     else removed, and removes services an earlier run of the same owner
+ *     left behind (nothing without that owner's mark);
+ *   - puts services in maintenance when asked to drain, and reports an
+ *     outage longer than the fail-closed limit;
  *   - deregisters everything on shutdown within a fixed time bound, so a
  *     hung agent delays exit by at most AGENT_SHUTDOWN_TIMEOUT_MS.
  * Requests run on the event loop, a bounded number at a time.
@@ -23,8 +28,9 @@
 
 #include "ev.h"
 
-/* The whole deregistration at shutdown takes at most this long. */
-#define AGENT_SHUTDOWN_TIMEOUT_MS 2000
+/* The whole deregistration at shutdown takes at most this long (it counts
+ * against the stop budgets of Docker and Kubernetes; see conf.h). */
+#define AGENT_SHUTDOWN_TIMEOUT_MS 1000
 #define AGENT_RETRY_BASE_MS 250
 #define AGENT_DEFAULT_MAX_INFLIGHT 16
 
@@ -33,11 +39,16 @@ struct agent_service;
 struct agent_check;
 
 struct agent_settings {
-	int64_t retry_max_ms; /* cap of the registration backoff */
-	int max_inflight;     /* requests on the wire at once */
+	int64_t retry_max_ms;       /* cap of the registration backoff */
+	int max_inflight;           /* requests on the wire at once */
+	int64_t fail_closed_ms;     /* call the outage handler after this long lost; 0 = never */
+	int64_t verify_interval_ms; /* read our checks back this often; 0 = never */
+	const char *owner;          /* remove services carrying this owner mark that are not
+	                             * ours (an earlier run's); NULL = never */
 };
 
 typedef void (*agent_done_fn)(void *arg);
+typedef void (*agent_outage_fn)(void *arg);
 
 struct agent *agent_new(ev_loop *loop, consul_client *client, const struct agent_settings *s);
 void agent_free(struct agent *agent);
@@ -53,6 +64,14 @@ struct agent_check *agent_add_check(struct agent_service *service, const char *c
 void agent_start(struct agent *agent);
 /* The status to report from now on for this check (see the header comment). */
 void agent_check_report(struct agent_check *check, enum consul_status status, const char *output);
+
+/* Called once the agent has been unreachable for settings.fail_closed_ms. */
+void agent_on_outage(struct agent *agent, agent_outage_fn fn, void *arg);
+/* Graceful stop, first step: put every service in maintenance with this
+ * reason (again after any re-registration); pushes go on. */
+void agent_drain(struct agent *agent, const char *reason);
+/* Something changed (a new token): retry registrations and pushes now. */
+void agent_retry_now(struct agent *agent);
 
 /*
  * Abandon pending work, deregister every service, then call done from the

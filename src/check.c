@@ -14,8 +14,11 @@ struct check {
 	struct agent_check *agent_check;
 	struct probe *probe; /* NULL for PROBE_PROCESS */
 	struct check_threshold threshold;
+	int passes; /* in a row, until ready */
+	bool ready; /* ready_after passes seen (probes) */
 	bool has_status;
-	enum consul_status status; /* the last status reported */
+	enum consul_status status; /* the last status decided */
+	char *output;              /* ... and its output */
 	ev_timer run_timer;
 };
 
@@ -37,6 +40,7 @@ struct checks {
 	struct check *items;
 	size_t nitems;
 	bool stopped;
+	char *hold; /* every check reports critical with this output; NULL = off */
 };
 
 /* -------------------------------------------------------------- threshold */
@@ -81,13 +85,67 @@ check_threshold_apply(struct check_threshold *t, enum consul_status result,
 
 /* ----------------------------------------------------------------- funnel */
 
+/* What the agent hears: the decided status, unless the checks are held. */
+static void
+check_forward(struct check *check)
+{
+	const char *hold = check->checks->hold;
+
+	if (hold != NULL)
+		agent_check_report(check->agent_check, CONSUL_CRITICAL, hold);
+	else if (check->has_status)
+		agent_check_report(check->agent_check, check->status, check->output);
+	else
+		agent_check_report(check->agent_check, CONSUL_CRITICAL, "no result yet");
+}
+
+static void
+check_decide(struct check *check, enum consul_status status, const char *output)
+{
+	char *copy = strdup(output);
+
+	if (copy == NULL) {
+		log_warnx("out of memory recording the output of %s", check->conf->id);
+		return;
+	}
+	free(check->output);
+	check->output = copy;
+	check->has_status = true;
+	check->status = status;
+	check_forward(check);
+}
+
+/* Readiness: a probe's first passing report needs ready_after passes in a
+ * row; until then a pass reads as critical, saying how far along it is. */
+static bool
+check_ready(struct check *check, enum consul_status result, const char *output)
+{
+	int needed = check->checks->conf->ready_after;
+	char note[CONSUL_OUTPUT_MAX_SIZE + 128];
+
+	if (check->ready || check->probe == NULL)
+		return true;
+	if (result == CONSUL_CRITICAL) {
+		check->passes = 0;
+		return true;
+	}
+	if (++check->passes >= needed) {
+		check->ready = true;
+		return true;
+	}
+	snprintf(note, sizeof(note), "not ready yet: %d of %d passes in a row; last: %s",
+	         check->passes, needed, output);
+	check_decide(check, CONSUL_CRITICAL, note);
+	return false;
+}
+
 /* Every result of every check comes through here. */
 static void
 check_result(struct check *check, enum consul_status result, const char *output)
 {
 	enum consul_status report;
 
-	if (check->checks->stopped)
+	if (check->checks->stopped || !check_ready(check, result, output))
 		return;
 	if (!check_threshold_apply(&check->threshold, result, &report)) {
 		log_info("check %s: %s result held back by its thresholds", check->conf->id,
@@ -101,9 +159,7 @@ check_result(struct check *check, enum consul_status result, const char *output)
 			log_notice("check %s is %s: %s", check->conf->id,
 			           consul_status_name(report), output);
 	}
-	check->has_status = true;
-	check->status = report;
-	agent_check_report(check->agent_check, report, output);
+	check_decide(check, report, output);
 }
 
 /* ---------------------------------------------------------------- probes */
@@ -251,6 +307,36 @@ checks_process_state(struct checks *checks, enum consul_status status, const cha
 }
 
 void
+checks_hold(struct checks *checks, const char *reason)
+{
+	char *copy = NULL;
+
+	if (reason != NULL && checks->hold != NULL && strcmp(reason, checks->hold) == 0)
+		return;
+	if (reason != NULL && (copy = strdup(reason)) == NULL) {
+		log_warnx("out of memory holding the checks");
+		return;
+	}
+	if (copy != NULL)
+		log_info("checks held critical: %s", copy);
+	else if (checks->hold != NULL)
+		log_info("checks released");
+	free(checks->hold);
+	checks->hold = copy;
+	for (size_t i = 0; i < checks->nitems; i++)
+		check_forward(&checks->items[i]);
+}
+
+void
+checks_reset_readiness(struct checks *checks)
+{
+	for (size_t i = 0; i < checks->nitems; i++) {
+		checks->items[i].ready = false;
+		checks->items[i].passes = 0;
+	}
+}
+
+void
 checks_stop(struct checks *checks)
 {
 	checks->stopped = true;
@@ -270,7 +356,9 @@ checks_free(struct checks *checks)
 		ev_timer_stop(checks->loop, &checks->items[i].run_timer);
 		if (checks->items[i].probe != NULL)
 			probe_free(checks->items[i].probe);
+		free(checks->items[i].output);
 	}
+	free(checks->hold);
 	for (size_t i = 0; i < checks->nviews; i++) {
 		free(checks->views[i].checks);
 		free(checks->views[i].meta);

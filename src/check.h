@@ -26,6 +26,15 @@ struct checks *checks_new(ev_loop *loop, struct agent *agent, const struct conf 
 void checks_start(struct checks *checks);
 /* The child's state, for every PROBE_PROCESS check. */
 void checks_process_state(struct checks *checks, enum consul_status status, const char *output);
+/*
+ * Hold every check critical with `reason` as its output (waiting for
+ * READY=1, restarting the child, draining): probes go on and their results
+ * are kept, so releasing (reason NULL) reports each check's latest status
+ * at once.  Holding again with another reason replaces the output.
+ */
+void checks_hold(struct checks *checks, const char *reason);
+/* A new child: probes must again pass ready_after times before passing. */
+void checks_reset_readiness(struct checks *checks);
 /* Cancel running probes and timers: nothing more is reported. */
 void checks_stop(struct checks *checks);
 void checks_free(struct checks *checks);

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 /*
  * The shortest probe interval accepted.  Consul raises intervals below 1s
  * (checks.MinInterval, CONF_MIN_INTERVAL_MS) to 1s; ostiary runs its
@@ -50,6 +49,13 @@ conf_init(struct conf *conf)
 	conf->retry_max_ms = CONF_DEFAULT_RETRY_MAX_MS;
 	conf->ttl_ms = CONF_DEFAULT_TTL_MS;
 	conf->heartbeat_ms = 0; /* TTL/3 */
+	conf->drain = CONF_DRAIN_MAINTENANCE;
+	conf->drain_delay_ms = CONF_DEFAULT_DRAIN_DELAY_MS;
+	conf->ready_after = 1;
+	conf->restart = CONF_RESTART_NEVER;
+	conf->restart_delay_ms = CONF_DEFAULT_RESTART_DELAY_MS;
+	conf->restart_max_delay_ms = CONF_DEFAULT_RESTART_MAX_DELAY_MS;
+	conf->verify_interval_ms = CONF_DEFAULT_VERIFY_INTERVAL_MS;
 }
 
 void
@@ -133,6 +139,7 @@ conf_free(struct conf *conf)
 		conf_service_free(&conf->services[i]);
 	free(conf->services);
 	free(conf->path);
+	free(conf->owner);
 	memset(conf, 0, sizeof(*conf));
 }
 
@@ -183,6 +190,65 @@ conf_probe_name(enum probe_kind kind)
 	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
 		return "unknown";
 	return names[kind];
+}
+
+static const char *const conf_drain_names[] = {
+	[CONF_DRAIN_MAINTENANCE] = "maintenance",
+	[CONF_DRAIN_CRITICAL] = "critical",
+	[CONF_DRAIN_DEREGISTER] = "deregister",
+	[CONF_DRAIN_NONE] = "none",
+};
+
+static const char *const conf_restart_names[] = {
+	[CONF_RESTART_NEVER] = "never",
+	[CONF_RESTART_ON_FAILURE] = "on-failure",
+	[CONF_RESTART_ALWAYS] = "always",
+};
+
+#define CONF_NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static int
+conf_name_index(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+conf_drain_name(enum conf_drain drain)
+{
+	return (unsigned)drain < CONF_NELEMS(conf_drain_names) ? conf_drain_names[drain] : "?";
+}
+
+int
+conf_drain_parse(const char *name, enum conf_drain *out)
+{
+	int i = conf_name_index(conf_drain_names, CONF_NELEMS(conf_drain_names), name);
+
+	if (i < 0)
+		return -1;
+	*out = (enum conf_drain)i;
+	return 0;
+}
+
+const char *
+conf_restart_name(enum conf_restart restart)
+{
+	return (unsigned)restart < CONF_NELEMS(conf_restart_names) ? conf_restart_names[restart]
+	                                                           : "?";
+}
+
+int
+conf_restart_parse(const char *name, enum conf_restart *out)
+{
+	int i = conf_name_index(conf_restart_names, CONF_NELEMS(conf_restart_names), name);
+
+	if (i < 0)
+		return -1;
+	*out = (enum conf_restart)i;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- timings */
@@ -807,8 +873,12 @@ conf_service_view(const struct conf *conf, const struct service_conf *svc, consu
 		tagged[i] = (consul_tagged_address){ svc->tagged_addresses[i].name,
 			                             svc->tagged_addresses[i].address,
 			                             svc->tagged_addresses[i].port };
+	size_t nmeta = 0;
+
 	for (size_t i = 0; i < svc->nmeta; i++)
-		meta[i] = (consul_kv){ svc->meta[i].key, svc->meta[i].value };
+		meta[nmeta++] = (consul_kv){ svc->meta[i].key, svc->meta[i].value };
+	if (conf->owner != NULL)
+		meta[nmeta++] = (consul_kv){ CONF_OWNER_META_KEY, conf->owner };
 	*out = (consul_service){
 		.id = svc->id,
 		.name = svc->name,
@@ -816,8 +886,8 @@ conf_service_view(const struct conf *conf, const struct service_conf *svc, consu
 		.ntags = svc->ntags,
 		.address = svc->address,
 		.port = svc->port,
-		.meta = svc->nmeta ? meta : NULL,
-		.nmeta = svc->nmeta,
+		.meta = nmeta ? meta : NULL,
+		.nmeta = nmeta,
 		.tagged_addresses = svc->ntagged_addresses ? tagged : NULL,
 		.ntagged_addresses = svc->ntagged_addresses,
 		.has_weights = svc->has_weights,
@@ -872,6 +942,38 @@ conf_finish_globals(const struct conf *conf, consul_error *err)
 	if (conf->kill_timeout_ms < 0 || conf->retry_max_ms <= 0)
 		return consul_error_set(err, "kill_timeout",
 		                        "kill_timeout must be 0 or more and retry_max more than 0");
+	if (conf->ready_after < 1)
+		return consul_error_set(err, "ready_after", "ready_after must be 1 or more");
+	if (conf->restart_delay_ms <= 0 || conf->restart_max_delay_ms < conf->restart_delay_ms)
+		return consul_error_set(
+		        err, "restart_delay",
+		        "restart_delay must be more than 0 and restart_max_delay at "
+		        "least as long");
+	if (conf->drain_delay_ms < 0 || conf->fail_closed_ms < 0 || conf->verify_interval_ms < 0)
+		return consul_error_set(
+		        err, "drain_delay",
+		        "drain_delay, fail_closed_after and verify_interval must be 0 "
+		        "or more");
+	return 0;
+}
+
+/* The owner marks every registration, so a later run can tell its own
+ * leftovers from other services on the agent; default: the first ID. */
+static int
+conf_finish_owner(struct conf *conf, consul_error *err)
+{
+	if (conf->owner == NULL && (conf->owner = strdup(conf->services[0].id)) == NULL)
+		return consul_error_set(err, "owner", "out of memory");
+	if (*conf->owner == '\0' || strlen(conf->owner) > 512)
+		return consul_error_set(err, "owner",
+		                        "owner must be 1 to 512 characters (a Consul meta value)");
+	for (size_t i = 0; i < conf->nservices; i++)
+		for (size_t k = 0; k < conf->services[i].nmeta; k++)
+			if (strcmp(conf->services[i].meta[k].key, CONF_OWNER_META_KEY) == 0)
+				return consul_error_set(err, conf->services[i].origin,
+				                        "meta key " CONF_OWNER_META_KEY
+				                        " is ostiary's own (set `owner` "
+				                        "or --owner instead)");
 	return 0;
 }
 
@@ -936,7 +1038,7 @@ conf_finish(struct conf *conf, consul_error *err)
 		if (conf_finish_service(conf, &conf->services[i], err) < 0)
 			return -1;
 	}
-	if (conf_unique_ids(conf, err) < 0)
+	if (conf_unique_ids(conf, err) < 0 || conf_finish_owner(conf, err) < 0)
 		return -1;
 	for (size_t i = 0; i < conf->nservices; i++) {
 		if (conf_agent_rules(conf, &conf->services[i], err) < 0)

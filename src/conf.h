@@ -27,6 +27,14 @@
 #define CONF_DEFAULT_DEREGISTER_AFTER_MS (10 * 60 * 1000)
 #define CONF_DEFAULT_KILL_TIMEOUT_MS 7000
 #define CONF_DEFAULT_RETRY_MAX_MS 10000
+/* Docker's default stop budget is 10s: 1s drain + 7s kill timeout + at most
+ * AGENT_SHUTDOWN_TIMEOUT_MS of deregistration stays inside it. */
+#define CONF_DEFAULT_DRAIN_DELAY_MS 1000
+#define CONF_DEFAULT_RESTART_DELAY_MS 1000
+#define CONF_DEFAULT_RESTART_MAX_DELAY_MS 30000
+#define CONF_DEFAULT_VERIFY_INTERVAL_MS 30000
+/* Meta key marking what this ostiary registered, to clean up after a crash. */
+#define CONF_OWNER_META_KEY "ostiary-owner"
 #define CONF_DEFAULT_PATH "/etc/ostiary/ostiary.conf"
 /* "Not set" for settings where 0 means something (off, no spread). */
 #define CONF_UNSET (-1)
@@ -36,6 +44,21 @@ enum probe_kind {
 	PROBE_EXEC,
 	PROBE_HTTP,
 	PROBE_TCP,
+};
+
+/* The first step of a graceful stop, before the child is signalled. */
+enum conf_drain {
+	CONF_DRAIN_MAINTENANCE = 0, /* service maintenance mode on the agent */
+	CONF_DRAIN_CRITICAL,        /* every check pushed critical */
+	CONF_DRAIN_DEREGISTER,      /* the service leaves the agent at once */
+	CONF_DRAIN_NONE,
+};
+
+/* When the child is started again after it exits on its own. */
+enum conf_restart {
+	CONF_RESTART_NEVER = 0,
+	CONF_RESTART_ON_FAILURE, /* non-zero exit or killed by a signal */
+	CONF_RESTART_ALWAYS,
 };
 
 struct conf_kv {
@@ -130,6 +153,25 @@ struct conf {
 	int verbosity;
 	bool subreaper;
 	char *path; /* the config file read, or NULL */
+
+	/* graceful stop */
+	enum conf_drain drain;
+	int64_t drain_delay_ms; /* between the drain step and the stop signal */
+	int stop_signal;        /* sent to the child; 0 = the signal ostiary received */
+
+	/* readiness */
+	int ready_after; /* consecutive passes before a probe first reports passing (>= 1) */
+	bool notify;     /* offer NOTIFY_SOCKET; checks critical until READY=1 */
+
+	/* restarts */
+	enum conf_restart restart;
+	int64_t restart_delay_ms;     /* first delay, doubled for each failure in a row */
+	int64_t restart_max_delay_ms; /* cap of that delay */
+
+	/* agent faults */
+	int64_t fail_closed_ms;     /* stop the child after this long without the agent; 0 = never */
+	int64_t verify_interval_ms; /* read back what is on the agent this often; 0 = never */
+	char *owner; /* CONF_OWNER_META_KEY value; default: the first service's ID */
 };
 
 void conf_init(struct conf *conf);
@@ -157,14 +199,21 @@ void conf_strv_free(char **v);
 /* A vector holding copies of n strings; NULL on no memory. */
 char **conf_strv_dup(const char *const *items, size_t n);
 
+/* Names as the flags and the file spell them: "maintenance", "on-failure"... */
+const char *conf_drain_name(enum conf_drain drain);
+int conf_drain_parse(const char *name, enum conf_drain *out);
+const char *conf_restart_name(enum conf_restart restart);
+int conf_restart_parse(const char *name, enum conf_restart *out);
+
 /* The probe kind's name, for messages and config: "process", "exec", ... */
 const char *conf_probe_name(enum probe_kind kind);
 
 /*
  * The agent's view of a finished service, for registration: out points
  * into svc and into the caller's arrays, which hold svc->nchecks,
- * svc->ntagged_addresses and svc->nmeta elements (NULL when 0).  Checks
- * carry the TTL of conf_check_ttl and start critical.
+ * svc->ntagged_addresses and svc->nmeta + 1 elements (NULL when 0).  Checks
+ * carry the TTL of conf_check_ttl and start critical; the meta carries the
+ * owner (CONF_OWNER_META_KEY) once conf_finish has set it.
  */
 void conf_service_view(const struct conf *conf, const struct service_conf *svc, consul_service *out,
                        consul_check *checks, consul_tagged_address *tagged, consul_kv *meta);

@@ -41,6 +41,8 @@
 
 #include <libconfig.h>
 
+#include "sig.h"
+
 #define CONF_FILE_KIND(kind) (1u << (kind))
 #define CONF_FILE_PROBES                                                                           \
 	(CONF_FILE_KIND(PROBE_EXEC) | CONF_FILE_KIND(PROBE_HTTP) | CONF_FILE_KIND(PROBE_TCP))
@@ -1015,6 +1017,9 @@ static const struct conf_file_key conf_file_agent_keys[] = {
 	  0 },
 	{ "timeout", CONF_FILE_CUSTOM, 0, conf_file_agent_timeout, 0 },
 	{ "retry_max", CONF_FILE_TIMEOUT, offsetof(struct conf, retry_max_ms), NULL, 0 },
+	{ "fail_closed_after", CONF_FILE_DURATION, offsetof(struct conf, fail_closed_ms), NULL, 0 },
+	{ "verify_interval", CONF_FILE_DURATION, offsetof(struct conf, verify_interval_ms), NULL,
+	  0 },
 };
 
 static int
@@ -1055,6 +1060,63 @@ conf_file_log_level(struct conf_file *cf, const config_setting_t *s, void *targe
 	                       level);
 }
 
+static int
+conf_file_drain(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	const char *name;
+
+	if (conf_file_string(cf, s, false, &name) < 0)
+		return -1;
+	if (conf_drain_parse(name, &conf->drain) < 0)
+		return conf_file_error(cf, s,
+		                       "unknown drain mode \"%s\" (use maintenance, critical, "
+		                       "deregister or none)",
+		                       name);
+	return 0;
+}
+
+static int
+conf_file_restart(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	const char *name;
+
+	if (conf_file_string(cf, s, false, &name) < 0)
+		return -1;
+	if (conf_restart_parse(name, &conf->restart) < 0)
+		return conf_file_error(cf, s,
+		                       "unknown restart policy \"%s\" (use never, on-failure or "
+		                       "always)",
+		                       name);
+	return 0;
+}
+
+static int
+conf_file_stop_signal(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	const char *name;
+
+	if (conf_file_string(cf, s, false, &name) < 0)
+		return -1;
+	if ((conf->stop_signal = sig_parse(name)) < 0)
+		return conf_file_error(cf, s,
+		                       "unknown signal \"%s\" (use a name such as \"TERM\" or "
+		                       "\"QUIT\")",
+		                       name);
+	return 0;
+}
+
+static int
+conf_file_ready_after(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+
+	return conf_file_int(cf, s, 1, 1000000, "a whole number from 1 to 1000000",
+	                     &conf->ready_after);
+}
+
 static const struct conf_file_key conf_file_top_keys[] = {
 	{ "agent", CONF_FILE_CUSTOM, 0, conf_file_agent, 0 },
 	{ "command", CONF_FILE_ARGV, offsetof(struct conf, command), NULL, 0 },
@@ -1063,6 +1125,16 @@ static const struct conf_file_key conf_file_top_keys[] = {
 	{ "heartbeat", CONF_FILE_TIMEOUT, offsetof(struct conf, heartbeat_ms), NULL, 0 },
 	{ "log_level", CONF_FILE_CUSTOM, 0, conf_file_log_level, 0 },
 	{ "subreaper", CONF_FILE_BOOL, offsetof(struct conf, subreaper), NULL, 0 },
+	{ "drain", CONF_FILE_CUSTOM, 0, conf_file_drain, 0 },
+	{ "drain_delay", CONF_FILE_DURATION, offsetof(struct conf, drain_delay_ms), NULL, 0 },
+	{ "stop_signal", CONF_FILE_CUSTOM, 0, conf_file_stop_signal, 0 },
+	{ "ready_after", CONF_FILE_CUSTOM, 0, conf_file_ready_after, 0 },
+	{ "notify", CONF_FILE_BOOL, offsetof(struct conf, notify), NULL, 0 },
+	{ "restart", CONF_FILE_CUSTOM, 0, conf_file_restart, 0 },
+	{ "restart_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_delay_ms), NULL, 0 },
+	{ "restart_max_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_max_delay_ms), NULL,
+	  0 },
+	{ "owner", CONF_FILE_STRING, offsetof(struct conf, owner), NULL, 0 },
 	{ "service_files", CONF_FILE_CUSTOM, 0, conf_file_service_files, 0 },
 	{ "services", CONF_FILE_CUSTOM, 0, conf_file_services, 0 },
 };

@@ -12,7 +12,6 @@
 
 #include "agent.h"
 #include "check.h"
-#include "child.h"
 #include "conf.h"
 #include "ev.h"
 #include "exitcode.h"
@@ -65,7 +64,12 @@ main_engine_free(struct engine *engine)
 static int
 main_engine_new(struct engine *engine, const struct conf *conf, consul_error *err)
 {
-	struct agent_settings settings = { .retry_max_ms = conf->retry_max_ms };
+	struct agent_settings settings = {
+		.retry_max_ms = conf->retry_max_ms,
+		.fail_closed_ms = conf->fail_closed_ms,
+		.verify_interval_ms = conf->verify_interval_ms,
+		.owner = conf->owner,
+	};
 
 	engine->client = consul_client_new(&conf->consul, err);
 	if (engine->client == NULL)
@@ -83,7 +87,6 @@ main_run(const struct conf *conf, bool check_only)
 {
 	struct engine engine = { 0 };
 	consul_error err = { 0 };
-	struct child child;
 	int signal_fd, code;
 
 	if (main_engine_new(&engine, conf, &err) < 0) {
@@ -101,14 +104,14 @@ main_run(const struct conf *conf, bool check_only)
 		fatal("cannot set up signal handling");
 	if (conf->subreaper && supervisor_become_subreaper() < 0)
 		log_warn("--subreaper");
-
-	/* The child starts whatever the agent is doing. */
-	code = child_spawn(&child, conf->command);
-	if (code == 0) {
-		struct supervisor_settings sup = { .kill_timeout_ms = conf->kill_timeout_ms };
-		code = supervisor_run(engine.loop, engine.agent, engine.checks, &child, signal_fd,
-		                      &sup);
-	}
+	code = supervisor_run(&(struct supervisor_env){
+	        .loop = engine.loop,
+	        .client = engine.client,
+	        .agent = engine.agent,
+	        .checks = engine.checks,
+	        .conf = conf,
+	        .signal_fd = signal_fd,
+	});
 	main_engine_free(&engine);
 	return code;
 }

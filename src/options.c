@@ -2,10 +2,14 @@
 #include "options.h"
 
 #include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
+#include "sig.h"
 
 enum {
 	OPT_CONSUL_AGENT = 256,
@@ -29,6 +33,17 @@ enum {
 	OPT_META,
 	OPT_SUBREAPER,
 	OPT_SERVICE_FILE,
+	OPT_DRAIN,
+	OPT_DRAIN_DELAY,
+	OPT_STOP_SIGNAL,
+	OPT_READY_AFTER,
+	OPT_NOTIFY,
+	OPT_RESTART,
+	OPT_RESTART_DELAY,
+	OPT_RESTART_MAX_DELAY,
+	OPT_FAIL_CLOSED,
+	OPT_VERIFY_INTERVAL,
+	OPT_OWNER,
 };
 
 static const struct option options_long[] = {
@@ -54,6 +69,17 @@ static const struct option options_long[] = {
 	{ "meta", required_argument, NULL, OPT_META },
 	{ "subreaper", no_argument, NULL, OPT_SUBREAPER },
 	{ "service-file", required_argument, NULL, OPT_SERVICE_FILE },
+	{ "drain", required_argument, NULL, OPT_DRAIN },
+	{ "drain-delay", required_argument, NULL, OPT_DRAIN_DELAY },
+	{ "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
+	{ "ready-after", required_argument, NULL, OPT_READY_AFTER },
+	{ "notify", no_argument, NULL, OPT_NOTIFY },
+	{ "restart", required_argument, NULL, OPT_RESTART },
+	{ "restart-delay", required_argument, NULL, OPT_RESTART_DELAY },
+	{ "restart-max-delay", required_argument, NULL, OPT_RESTART_MAX_DELAY },
+	{ "fail-closed", required_argument, NULL, OPT_FAIL_CLOSED },
+	{ "verify-interval", required_argument, NULL, OPT_VERIFY_INTERVAL },
+	{ "owner", required_argument, NULL, OPT_OWNER },
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -97,6 +123,24 @@ options_usage(FILE *out)
 	      "                          signal (default 7s)\n"
 	      "  --agent-timeout D       total time for one agent request (default 5s)\n"
 	      "  --retry-max D           longest wait between registration attempts (default 10s)\n"
+	      "Stopping (on SIGTERM, SIGINT, SIGQUIT: drain, wait, signal, kill, deregister):\n"
+	      "  --drain MODE            maintenance (default), critical, deregister or none\n"
+	      "  --drain-delay D         wait after draining before the stop signal (default 1s)\n"
+	      "  --stop-signal SIG       signal for COMMAND (default: the one received)\n"
+	      "Readiness and restarts:\n"
+	      "  --ready-after N         probe passes in a row before a check first passes\n"
+	      "                          (default 1)\n"
+	      "  --notify                give COMMAND a NOTIFY_SOCKET; critical until READY=1\n"
+	      "  --restart POLICY        never (default), on-failure or always\n"
+	      "  --restart-delay D       first restart delay, doubled per attempt (default 1s)\n"
+	      "  --restart-max-delay D   cap of that delay (default 30s)\n"
+	      "Agent faults:\n"
+	      "  --fail-closed D         stop COMMAND once the agent has been unreachable this\n"
+	      "                          long (default: never, COMMAND keeps running)\n"
+	      "  --verify-interval D     check the agent still has our registrations (default\n"
+	      "                          30s; 0 = never)\n"
+	      "  --owner NAME            mark registrations to clean up a crashed run's\n"
+	      "                          leftovers (default: the first service ID)\n"
 	      "Agent (flags override CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN[_FILE], "
 	      "CONSUL_CACERT...):\n"
 	      "  --http-addr ADDR        host:port, http://..., https://..., unix:///path\n"
@@ -130,6 +174,9 @@ struct options_cli {
 	bool addr_is_ianitor; /* given as --consul-agent: default port 8500 */
 	const char *token_file, *ca_file, *ca_path, *cert, *key, *server_name;
 	const char *agent_timeout, *retry_max, *kill_timeout, *ttl, *heartbeat;
+	const char *drain, *drain_delay, *stop_signal, *ready_after, *restart, *restart_delay,
+	        *restart_max_delay, *fail_closed, *verify_interval, *owner;
+	bool notify;
 
 	const char *service; /* the SERVICE argument */
 	const char *id, *address, *port, *deregister_after;
@@ -243,6 +290,39 @@ options_one(struct options_cli *cli, struct options_request *req, int c, const c
 		return options_push(&cli->meta, &cli->nmeta, value, flag, err);
 	case OPT_SUBREAPER:
 		cli->subreaper = true;
+		break;
+	case OPT_NOTIFY:
+		cli->notify = true;
+		break;
+	case OPT_DRAIN:
+		cli->drain = value;
+		break;
+	case OPT_DRAIN_DELAY:
+		cli->drain_delay = value;
+		break;
+	case OPT_STOP_SIGNAL:
+		cli->stop_signal = value;
+		break;
+	case OPT_READY_AFTER:
+		cli->ready_after = value;
+		break;
+	case OPT_RESTART:
+		cli->restart = value;
+		break;
+	case OPT_RESTART_DELAY:
+		cli->restart_delay = value;
+		break;
+	case OPT_RESTART_MAX_DELAY:
+		cli->restart_max_delay = value;
+		break;
+	case OPT_FAIL_CLOSED:
+		cli->fail_closed = value;
+		break;
+	case OPT_VERIFY_INTERVAL:
+		cli->verify_interval = value;
+		break;
+	case OPT_OWNER:
+		cli->owner = value;
 		break;
 	default:
 		return consul_error_set(err, flag, "unknown option (see ostiary --help)");
@@ -467,6 +547,61 @@ options_apply_globals(struct conf *conf, const struct options_cli *cli, consul_e
 	return 0;
 }
 
+static int
+options_count(const char *flag, const char *value, int *out, consul_error *err)
+{
+	char *end;
+	long n;
+
+	if (value == NULL)
+		return 0;
+	n = strtol(value, &end, 10);
+	if (*value == '\0' || *end != '\0' || n < 1 || n > 1000000)
+		return consul_error_set(err, flag, "invalid count \"%s\" (use 1 to 1000000)",
+		                        value);
+	*out = (int)n;
+	return 0;
+}
+
+/* Stopping, readiness, restarts and agent-fault policy. */
+static int
+options_apply_lifecycle(struct conf *conf, const struct options_cli *cli, consul_error *err)
+{
+	if (cli->drain && conf_drain_parse(cli->drain, &conf->drain) < 0)
+		return consul_error_set(
+		        err, "--drain",
+		        "unknown mode \"%s\" (use maintenance, critical, deregister "
+		        "or none)",
+		        cli->drain);
+	if (cli->restart && conf_restart_parse(cli->restart, &conf->restart) < 0)
+		return consul_error_set(err, "--restart",
+		                        "unknown policy \"%s\" (use never, on-failure or always)",
+		                        cli->restart);
+	if (cli->stop_signal && (conf->stop_signal = sig_parse(cli->stop_signal)) < 0)
+		return consul_error_set(
+		        err, "--stop-signal",
+		        "unknown signal \"%s\" (use a name such as TERM or QUIT, or "
+		        "a number)",
+		        cli->stop_signal);
+	if (options_duration("--drain-delay", cli->drain_delay, &conf->drain_delay_ms, err) < 0 ||
+	    options_positive("--restart-delay", cli->restart_delay, &conf->restart_delay_ms, err) <
+	            0 ||
+	    options_positive("--restart-max-delay", cli->restart_max_delay,
+	                     &conf->restart_max_delay_ms, err) < 0 ||
+	    options_duration("--fail-closed", cli->fail_closed, &conf->fail_closed_ms, err) < 0 ||
+	    options_duration("--verify-interval", cli->verify_interval, &conf->verify_interval_ms,
+	                     err) < 0 ||
+	    options_count("--ready-after", cli->ready_after, &conf->ready_after, err) < 0 ||
+	    (cli->owner && options_set_string(&conf->owner, cli->owner, "--owner", err) < 0))
+		return -1;
+	if (conf->restart_max_delay_ms < conf->restart_delay_ms)
+		return consul_error_set(
+		        err, cli->restart_max_delay ? "--restart-max-delay" : "--restart-delay",
+		        "the restart delay cap is shorter than the first delay");
+	conf->notify = conf->notify || cli->notify;
+	return 0;
+}
+
 static bool
 options_has_service_flags(const struct options_cli *cli)
 {
@@ -606,6 +741,22 @@ options_warn_short_deregister(const struct conf *conf, consul_warn_fn warn)
 	}
 }
 
+void
+options_warn_token_file_mode(const char *path, consul_warn_fn warn)
+{
+	struct stat st;
+	char message[PATH_MAX + 128];
+
+	if (path == NULL || warn == NULL || stat(path, &st) < 0 || (st.st_mode & 0044) == 0)
+		return;
+	snprintf(message, sizeof(message),
+	         "token file %s is readable by %s (mode %04o): anyone who can read it can act "
+	         "with the token; chmod 600 it",
+	         path, st.st_mode & 0004 ? "everyone" : "its group",
+	         (unsigned)(st.st_mode & 07777));
+	warn(NULL, message);
+}
+
 int
 options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
               consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
@@ -624,9 +775,11 @@ options_parse(struct conf *conf, struct options_request *req, int argc, char **a
 	if (options_load_files(conf, &cli, err) < 0 ||
 	    options_apply_agent(conf, &cli, getenv_fn, warn, err) < 0 ||
 	    options_apply_globals(conf, &cli, err) < 0 ||
+	    options_apply_lifecycle(conf, &cli, err) < 0 ||
 	    options_apply_service(conf, &cli, err) < 0 || conf_finish(conf, err) < 0)
 		goto out;
 	options_warn_short_deregister(conf, warn);
+	options_warn_token_file_mode(conf->consul.token_file, warn);
 	rc = 0;
 out:
 	options_cli_free(&cli);

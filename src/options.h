@@ -36,5 +36,8 @@ struct options_request {
 int options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
                   consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err);
 void options_usage(FILE *out);
+/* Warn (through warn) when the token file can be read by its group or by
+ * everyone: the token is a credential.  Also called on every re-read. */
+void options_warn_token_file_mode(const char *path, consul_warn_fn warn);
 
 #endif

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static int sig_pipe[2] = { -1, -1 };
@@ -156,4 +158,22 @@ sig_name(int signo, char *buf, unsigned len)
 	}
 	snprintf(buf, len, "signal %d", signo);
 	return buf;
+}
+
+int
+sig_parse(const char *text)
+{
+	char *end;
+	long n;
+
+	if (text[0] >= '0' && text[0] <= '9') {
+		n = strtol(text, &end, 10);
+		return *end == '\0' && n > 0 && n < NSIG ? (int)n : -1;
+	}
+	if (strncasecmp(text, "SIG", 3) == 0)
+		text += 3;
+	for (size_t i = 0; i < NELEMS(sig_names); i++)
+		if (strcasecmp(text, sig_names[i].name + 3) == 0)
+			return sig_names[i].signo;
+	return -1;
 }

@@ -22,5 +22,7 @@ bool sig_is_terminating(int signo);
 bool sig_is_forwarded(int signo);
 /* "SIGTERM" etc., or "signal N". */
 const char *sig_name(int signo, char *buf, unsigned len);
+/* "TERM", "SIGTERM", "sigterm" or "15": the signal number; -1 if unknown. */
+int sig_parse(const char *text);
 
 #endif

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,78 +14,115 @@
 #include <sys/prctl.h>
 #endif
 
+#include "exitcode.h"
 #include "log.h"
+#include "notify.h"
+#include "options.h"
 #include "sig.h"
 
 enum sup_state {
 	SUP_SAME = 0, /* table filler: "no transition" */
 	SUP_RUNNING,
-	SUP_DRAINING, /* terminating signal received; deregistering before signalling */
-	SUP_STOPPING, /* child signalled; kill timer armed */
-	SUP_KILLING,  /* SIGKILL sent */
-	SUP_EXITING,  /* child gone; deregistering */
+	SUP_RESTARTING, /* child gone; waiting out the restart delay, still registered */
+	SUP_DRAINING,   /* terminating signal received; drain step done, drain delay running */
+	SUP_STOPPING,   /* child signalled; kill timer armed */
+	SUP_KILLING,    /* SIGKILL sent */
+	SUP_EXITING,    /* child gone for good; deregistering */
 	SUP_DONE,
 	SUP_NSTATES
 };
 
 enum sup_event {
-	SUP_EV_TERMINATE, /* TERM, INT or QUIT arrived */
-	SUP_EV_CHILD_EXITED,
-	SUP_EV_DEREGISTERED, /* the agent session finished its shutdown */
+	SUP_EV_TERMINATE,     /* TERM, INT or QUIT arrived */
+	SUP_EV_CHILD_EXITED,  /* ... and is not to be restarted */
+	SUP_EV_CHILD_RESTART, /* ... and the restart policy wants it back */
+	SUP_EV_RESTART_DUE,
+	SUP_EV_DRAIN_OVER,
 	SUP_EV_KILL_TIMEOUT,
+	SUP_EV_AGENT_LOST,   /* unreachable past the fail-closed limit */
+	SUP_EV_DEREGISTERED, /* the agent session finished its shutdown */
 	SUP_NEVENTS
 };
 
 struct supervisor {
+	struct supervisor_env env;
+	struct notify *notify; /* NULL unless conf->notify */
 	ev_loop *loop;
-	struct agent *agent;
 	struct checks *checks;
+	const struct conf *conf;
 	struct child *child;
-	struct supervisor_settings settings;
 	enum sup_state state;
-	int stop_signal; /* the terminating signal to pass on */
+	int stop_signal;   /* what the child gets */
+	const char *cause; /* why we stop: "received SIGTERM", "agent unreachable" */
+	char cause_buf[64];
+
+	/* restarts */
+	int attempt;        /* restarts in a row without a stable run */
+	int64_t started_at; /* ev_now() when the current child started */
+	char restart_note[256];
+
+	/* what the child told us through NOTIFY_SOCKET */
+	bool ready;
+	bool stopping;
+	char status[1024];
+
 	ev_timer kill_timer;
+	ev_timer drain_timer;
+	ev_timer restart_timer;
 	ev_io signal_io;
 	ev_child child_watcher;
 };
 
 typedef void (*sup_action)(struct supervisor *sup);
 
+static void sup_drain(struct supervisor *sup);
 static void sup_deregister(struct supervisor *sup);
 static void sup_stop_child(struct supervisor *sup);
 static void sup_signal_again(struct supervisor *sup);
 static void sup_kill_child(struct supervisor *sup);
+static void sup_schedule_restart(struct supervisor *sup);
+static void sup_restart_child(struct supervisor *sup);
 static void sup_finish(struct supervisor *sup);
 
 static const char *const sup_state_names[SUP_NSTATES] = {
-	[SUP_SAME] = "same",         [SUP_RUNNING] = "running", [SUP_DRAINING] = "draining",
-	[SUP_STOPPING] = "stopping", [SUP_KILLING] = "killing", [SUP_EXITING] = "exiting",
-	[SUP_DONE] = "done",
+	[SUP_SAME] = "same",         [SUP_RUNNING] = "running",   [SUP_RESTARTING] = "restarting",
+	[SUP_DRAINING] = "draining", [SUP_STOPPING] = "stopping", [SUP_KILLING] = "killing",
+	[SUP_EXITING] = "exiting",   [SUP_DONE] = "done",
 };
 
-/* The whole shutdown logic. Pairs not listed are ignored. */
+/* The whole lifecycle. Pairs not listed are ignored. */
 static const struct sup_transition {
 	enum sup_state next;
 	sup_action action;
 } sup_table[SUP_NSTATES][SUP_NEVENTS] = {
 	[SUP_RUNNING] = {
-		[SUP_EV_TERMINATE] = { SUP_DRAINING, sup_deregister },
+		[SUP_EV_TERMINATE] = { SUP_DRAINING, sup_drain },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RESTART] = { SUP_RESTARTING, sup_schedule_restart },
+		/* Fail-closed: nobody can be drained through a lost agent. */
+		[SUP_EV_AGENT_LOST] = { SUP_STOPPING, sup_stop_child },
+	},
+	[SUP_RESTARTING] = {
+		[SUP_EV_RESTART_DUE] = { SUP_RUNNING, sup_restart_child },
+		[SUP_EV_TERMINATE] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_AGENT_LOST] = { SUP_EXITING, sup_deregister },
 	},
 	[SUP_DRAINING] = {
-		[SUP_EV_DEREGISTERED] = { SUP_STOPPING, sup_stop_child },
-		/* Asked twice: the operator will not wait for the agent. */
+		[SUP_EV_DRAIN_OVER] = { SUP_STOPPING, sup_stop_child },
+		/* Asked twice: the operator will not wait for the drain. */
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
-		/* Deregistration is already under way: wait for it. */
-		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, NULL },
+		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
 	},
 	[SUP_STOPPING] = {
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_signal_again },
 		[SUP_EV_KILL_TIMEOUT] = { SUP_KILLING, sup_kill_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
 	},
 	[SUP_KILLING] = {
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
 	},
 	[SUP_EXITING] = {
 		[SUP_EV_DEREGISTERED] = { SUP_DONE, sup_finish },
@@ -107,6 +145,35 @@ sup_dispatch(struct supervisor *sup, enum sup_event event)
 		t->action(sup);
 }
 
+/* ------------------------------------------------------------- the hold */
+
+/* What every check says while it cannot tell the truth about the child:
+ * the most important reason wins; none releases the checks. */
+static void
+sup_update_hold(struct supervisor *sup)
+{
+	char reason[512];
+	const char *name = sup->child->name;
+
+	if (sup->state == SUP_EXITING || sup->state == SUP_DONE)
+		return; /* the checks are stopped; the services are leaving */
+	if (sup->state == SUP_RESTARTING)
+		snprintf(reason, sizeof(reason), "%s", sup->restart_note);
+	else if (sup->state != SUP_RUNNING && sup->conf->drain == CONF_DRAIN_CRITICAL)
+		snprintf(reason, sizeof(reason), "draining: ostiary is stopping %s (%s)", name,
+		         sup->cause);
+	else if (sup->stopping)
+		snprintf(reason, sizeof(reason), "%s is stopping (it sent STOPPING=1)", name);
+	else if (sup->conf->notify && !sup->ready)
+		snprintf(reason, sizeof(reason),
+		         "starting: waiting for %s to report READY=1 on NOTIFY_SOCKET", name);
+	else {
+		checks_hold(sup->checks, NULL);
+		return;
+	}
+	checks_hold(sup->checks, reason);
+}
+
 /* ----------------------------------------------------------------- actions */
 
 static void
@@ -118,8 +185,39 @@ sup_deregistered(void *arg)
 static void
 sup_deregister(struct supervisor *sup)
 {
+	ev_timer_stop(sup->loop, &sup->drain_timer);
+	ev_timer_stop(sup->loop, &sup->restart_timer);
 	checks_stop(sup->checks);
-	agent_shutdown(sup->agent, sup_deregistered, sup);
+	agent_shutdown(sup->env.agent, sup_deregistered, sup);
+}
+
+/* First step of a graceful stop: take the service out of rotation while
+ * the child still serves what it has, then wait the drain delay. */
+static void
+sup_drain(struct supervisor *sup)
+{
+	char reason[256], delay[32];
+
+	snprintf(reason, sizeof(reason), "ostiary is stopping %s (%s)", sup->child->name,
+	         sup->cause);
+	switch (sup->conf->drain) {
+	case CONF_DRAIN_MAINTENANCE:
+		agent_drain(sup->env.agent, reason);
+		break;
+	case CONF_DRAIN_CRITICAL:
+		sup_update_hold(sup);
+		break;
+	case CONF_DRAIN_DEREGISTER:
+		checks_stop(sup->checks);
+		agent_shutdown(sup->env.agent, sup_deregistered, sup);
+		break;
+	case CONF_DRAIN_NONE:
+		break;
+	}
+	consul_duration_format(sup->conf->drain_delay_ms, delay, sizeof(delay));
+	log_notice("draining (%s) for %s before stopping %s", conf_drain_name(sup->conf->drain),
+	           delay, sup->child->name);
+	ev_timer_start(sup->loop, &sup->drain_timer, sup->conf->drain_delay_ms);
 }
 
 static void
@@ -138,8 +236,9 @@ sup_send_stop_signal(struct supervisor *sup)
 static void
 sup_stop_child(struct supervisor *sup)
 {
+	ev_timer_stop(sup->loop, &sup->drain_timer);
 	sup_send_stop_signal(sup);
-	ev_timer_start(sup->loop, &sup->kill_timer, sup->settings.kill_timeout_ms);
+	ev_timer_start(sup->loop, &sup->kill_timer, sup->conf->kill_timeout_ms);
 }
 
 static void
@@ -152,7 +251,7 @@ static void
 sup_kill_child(struct supervisor *sup)
 {
 	log_warnx("%s (pid %d) still running %lld ms after the stop signal; sending SIGKILL",
-	          sup->child->name, (int)sup->child->pid, (long long)sup->settings.kill_timeout_ms);
+	          sup->child->name, (int)sup->child->pid, (long long)sup->conf->kill_timeout_ms);
 	child_signal(sup->child, SIGKILL);
 }
 
@@ -162,6 +261,98 @@ sup_finish(struct supervisor *sup)
 	ev_break(sup->loop);
 }
 
+/* ---------------------------------------------------------------- restarts */
+
+static void
+sup_describe_exit(const struct child *child, char *buf, size_t len)
+{
+	char name[32];
+
+	if (WIFSIGNALED(child->wait_status))
+		snprintf(buf, len, "killed by %s",
+		         sig_name(WTERMSIG(child->wait_status), name, sizeof(name)));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(child->wait_status));
+}
+
+static bool
+sup_wants_restart(const struct supervisor *sup)
+{
+	switch (sup->conf->restart) {
+	case CONF_RESTART_ALWAYS:
+		return true;
+	case CONF_RESTART_ON_FAILURE:
+		return child_exit_code(sup->child) != 0;
+	case CONF_RESTART_NEVER:
+		break;
+	}
+	return false;
+}
+
+/* Exponential backoff with a cap; a child that ran at least as long as the
+ * cap was stable, so its crash starts the count again. */
+static int64_t
+sup_restart_delay(struct supervisor *sup)
+{
+	int64_t delay = sup->conf->restart_delay_ms, cap = sup->conf->restart_max_delay_ms;
+
+	if (ev_now(sup->loop) - sup->started_at >= cap)
+		sup->attempt = 0;
+	sup->attempt++;
+	for (int i = 1; i < sup->attempt && delay < cap; i++)
+		delay *= 2;
+	return delay < cap ? delay : cap;
+}
+
+static void
+sup_schedule_restart(struct supervisor *sup)
+{
+	char how[64], next[32];
+	int64_t delay = sup_restart_delay(sup);
+
+	sup_describe_exit(sup->child, how, sizeof(how));
+	consul_duration_format(delay, next, sizeof(next));
+	snprintf(sup->restart_note, sizeof(sup->restart_note),
+	         "restarting %s (attempt %d, next in %s): %s", sup->child->name, sup->attempt, next,
+	         how);
+	log_notice("%s", sup->restart_note);
+	sup_update_hold(sup);
+	ev_timer_start(sup->loop, &sup->restart_timer, delay);
+}
+
+static void sup_child_started(struct supervisor *sup);
+static void sup_child_gone(struct supervisor *sup);
+static void sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg);
+
+static void
+sup_restart_child(struct supervisor *sup)
+{
+	int code = child_spawn(sup->child, sup->conf->command);
+
+	if (code != 0) {
+		/* Counts as a failed run, like the shell's 126/127. */
+		sup->child->state = CHILD_EXITED;
+		sup->child->wait_status = (code & 0xff) << 8;
+		sup_child_gone(sup);
+		return;
+	}
+	sup_child_started(sup);
+}
+
+static int64_t
+sup_restart_due(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	sup_dispatch(arg, SUP_EV_RESTART_DUE);
+	return EV_TIMER_STOP;
+}
+
+static int64_t
+sup_drain_over(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	sup_dispatch(arg, SUP_EV_DRAIN_OVER);
+	return EV_TIMER_STOP;
+}
+
 static int64_t
 sup_kill_timeout(ev_loop *loop, ev_timer *timer, void *arg)
 {
@@ -169,17 +360,32 @@ sup_kill_timeout(ev_loop *loop, ev_timer *timer, void *arg)
 	return EV_TIMER_STOP;
 }
 
+static void
+sup_agent_lost(void *arg)
+{
+	struct supervisor *sup = arg;
+
+	if (sup->state != SUP_RUNNING && sup->state != SUP_RESTARTING)
+		return;
+	sup->cause = "the agent is unreachable (fail-closed)";
+	if (sup->conf->stop_signal > 0)
+		sup->stop_signal = sup->conf->stop_signal;
+	log_warnx("stopping %s: the agent has been unreachable too long (fail-closed)",
+	          sup->child->name);
+	sup_dispatch(sup, SUP_EV_AGENT_LOST);
+}
+
 /* ---------------------------------------------------------- child status */
 
 static void
 sup_report_child(struct supervisor *sup)
 {
-	char output[256], name[32];
+	char output[1400], name[32];
 	const struct child *child = sup->child;
 
 	if (child->state == CHILD_RUNNING) {
-		snprintf(output, sizeof(output), "%s (pid %d) is running", child->name,
-		         (int)child->pid);
+		snprintf(output, sizeof(output), "%s (pid %d) is running%s%s", child->name,
+		         (int)child->pid, sup->status[0] ? ": " : "", sup->status);
 		checks_process_state(sup->checks, CONSUL_PASSING, output);
 	} else if (child->state == CHILD_STOPPED) {
 		snprintf(output, sizeof(output), "%s (pid %d) is stopped by %s and not serving",
@@ -189,17 +395,42 @@ sup_report_child(struct supervisor *sup)
 	}
 }
 
+/* A (new) child runs: it must prove itself ready again. */
+static void
+sup_child_started(struct supervisor *sup)
+{
+	sup->started_at = ev_now(sup->loop);
+	sup->ready = false;
+	sup->stopping = false;
+	sup->status[0] = '\0';
+	if (sup->notify != NULL)
+		notify_set_main_pid(sup->notify, sup->child->pid);
+	ev_child_stop(sup->loop, &sup->child_watcher);
+	ev_child_init(&sup->child_watcher, sup->child->pid, sup_child_changed, sup);
+	if (ev_child_start(sup->loop, &sup->child_watcher) < 0)
+		log_warnx("cannot watch %s (pid %d)", sup->child->name, (int)sup->child->pid);
+	if (sup->attempt > 0) {
+		log_notice("restarted %s (pid %d)", sup->child->name, (int)sup->child->pid);
+		checks_reset_readiness(sup->checks);
+	}
+	sup_report_child(sup);
+	sup_update_hold(sup);
+}
+
+static void
+sup_child_gone(struct supervisor *sup)
+{
+	ev_timer_stop(sup->loop, &sup->kill_timer);
+	sup_dispatch(sup, sup_wants_restart(sup) ? SUP_EV_CHILD_RESTART : SUP_EV_CHILD_EXITED);
+}
+
 static void
 sup_log_exit(const struct child *child)
 {
-	char name[32];
+	char how[64];
 
-	if (WIFSIGNALED(child->wait_status))
-		log_notice("%s (pid %d) was killed by %s", child->name, (int)child->pid,
-		           sig_name(WTERMSIG(child->wait_status), name, sizeof(name)));
-	else
-		log_notice("%s (pid %d) exited with status %d", child->name, (int)child->pid,
-		           WEXITSTATUS(child->wait_status));
+	sup_describe_exit(child, how, sizeof(how));
+	log_notice("%s (pid %d) %s", child->name, (int)child->pid, how);
 }
 
 /* What waitpid said about our child: stopped, continued or gone. */
@@ -212,8 +443,7 @@ sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg)
 		return;
 	if (sup->child->state == CHILD_EXITED) {
 		sup_log_exit(sup->child);
-		ev_timer_stop(sup->loop, &sup->kill_timer);
-		sup_dispatch(sup, SUP_EV_CHILD_EXITED);
+		sup_child_gone(sup);
 	} else {
 		sup_report_child(sup);
 	}
@@ -230,7 +460,61 @@ sup_reap(struct supervisor *sup)
 		log_debug("reaped %d orphaned process%s", orphans, orphans == 1 ? "" : "es");
 }
 
+/* ------------------------------------------------------------ sd_notify */
+
+static void
+sup_notified(void *arg, const struct notify_message *msg)
+{
+	struct supervisor *sup = arg;
+
+	if (msg->status != NULL && strcmp(msg->status, sup->status) != 0) {
+		snprintf(sup->status, sizeof(sup->status), "%s", msg->status);
+		log_info("%s status: %s", sup->child->name, sup->status);
+		sup_report_child(sup);
+	}
+	if (msg->ready && !sup->ready) {
+		sup->ready = true;
+		log_notice("%s (pid %d) reports READY=1", sup->child->name, (int)sup->child->pid);
+	}
+	if (msg->stopping && !sup->stopping) {
+		sup->stopping = true;
+		log_notice("%s (pid %d) reports STOPPING=1", sup->child->name,
+		           (int)sup->child->pid);
+	}
+	if (msg->reloading)
+		log_info("%s (pid %d) reports RELOADING=1", sup->child->name, (int)sup->child->pid);
+	sup_update_hold(sup);
+}
+
 /* ----------------------------------------------------------------- signals */
+
+static void
+sup_warn(void *arg, const char *message)
+{
+	log_warnx("%s", message);
+}
+
+/* SIGHUP: a rotated token takes effect without a restart. */
+static void
+sup_reload_token(struct supervisor *sup)
+{
+	const char *path = consul_client_config(sup->env.client)->token_file;
+	consul_error err = { 0 };
+	int changed;
+
+	if (path == NULL)
+		return;
+	changed = consul_client_reload_token(sup->env.client, &err);
+	if (changed < 0) {
+		log_warnx("%s; keeping the token in use", err.text);
+		return;
+	}
+	options_warn_token_file_mode(path, sup_warn);
+	log_notice("re-read the token file %s: %s", path,
+	           changed ? "new token in use" : "token unchanged");
+	if (changed)
+		agent_retry_now(sup->env.agent);
+}
 
 static void
 sup_on_signal(struct supervisor *sup, int signo)
@@ -239,11 +523,19 @@ sup_on_signal(struct supervisor *sup, int signo)
 
 	if (signo == SIGCHLD) {
 		sup_reap(sup);
-	} else if (sig_is_terminating(signo)) {
+		return;
+	}
+	if (sig_is_terminating(signo)) {
 		log_notice("received %s", sig_name(signo, name, sizeof(name)));
-		sup->stop_signal = signo;
+		snprintf(sup->cause_buf, sizeof(sup->cause_buf), "received %s", name);
+		sup->cause = sup->cause_buf;
+		sup->stop_signal = sup->conf->stop_signal > 0 ? sup->conf->stop_signal : signo;
 		sup_dispatch(sup, SUP_EV_TERMINATE);
-	} else if (sig_is_forwarded(signo)) {
+		return;
+	}
+	if (signo == SIGHUP)
+		sup_reload_token(sup);
+	if (sig_is_forwarded(signo) && sup->child->state != CHILD_EXITED) {
 		log_info("forwarding %s to %s", sig_name(signo, name, sizeof(name)),
 		         sup->child->name);
 		child_signal(sup->child, signo);
@@ -287,35 +579,82 @@ sup_wait_blocking(struct supervisor *sup)
 	return child_exit_code(sup->child);
 }
 
-int
-supervisor_run(ev_loop *loop, struct agent *agent, struct checks *checks, struct child *child,
-               int signal_fd, const struct supervisor_settings *settings)
+static void
+sup_stop_watchers(struct supervisor *sup)
 {
+	ev_io_stop(sup->loop, &sup->signal_io);
+	ev_child_stop(sup->loop, &sup->child_watcher);
+	ev_timer_stop(sup->loop, &sup->kill_timer);
+	ev_timer_stop(sup->loop, &sup->drain_timer);
+	ev_timer_stop(sup->loop, &sup->restart_timer);
+	agent_on_outage(sup->env.agent, NULL, NULL);
+}
+
+/* NOTIFY_SOCKET for the child (and every restart of it): set in our own
+ * environment, which the child inherits; exec probes start from a clean one. */
+static int
+sup_offer_notify(struct supervisor *sup)
+{
+	consul_error err = { 0 };
+
+	sup->notify = notify_new(sup->loop, sup_notified, sup, &err);
+	if (sup->notify == NULL) {
+		log_errorx("cannot offer NOTIFY_SOCKET: %s", err.text);
+		return -1;
+	}
+	if (setenv("NOTIFY_SOCKET", notify_socket_path(sup->notify), 1) < 0) {
+		log_warn("cannot set NOTIFY_SOCKET");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sup_run_loop(struct supervisor *sup)
+{
+	if (ev_io_start(sup->loop, &sup->signal_io) < 0)
+		return sup_wait_blocking(sup);
+	agent_on_outage(sup->env.agent, sup_agent_lost, sup);
+	sup_child_started(sup);
+	agent_start(sup->env.agent);
+	checks_start(sup->checks);
+	/* The child may have gone before we started listening. */
+	sup_reap(sup);
+	if (ev_run(sup->loop) < 0 || sup->state != SUP_DONE) {
+		log_warnx("event loop failed; waiting for %s without the agent", sup->child->name);
+		return sup_wait_blocking(sup);
+	}
+	return child_exit_code(sup->child);
+}
+
+int
+supervisor_run(const struct supervisor_env *env)
+{
+	struct child child = { 0 };
 	struct supervisor sup = {
-		.loop = loop,
-		.agent = agent,
-		.checks = checks,
-		.child = child,
-		.settings = *settings,
+		.env = *env,
+		.loop = env->loop,
+		.checks = env->checks,
+		.conf = env->conf,
+		.child = &child,
 		.state = SUP_RUNNING,
+		.stop_signal = SIGTERM,
+		.cause = "stopping",
 	};
+	int code;
 
 	ev_timer_init(&sup.kill_timer, sup_kill_timeout, &sup);
-	ev_io_init(&sup.signal_io, signal_fd, POLLIN, sup_signals_ready, &sup);
-	ev_child_init(&sup.child_watcher, child->pid, sup_child_changed, &sup);
-	if (ev_io_start(loop, &sup.signal_io) < 0 || ev_child_start(loop, &sup.child_watcher) < 0)
-		return sup_wait_blocking(&sup);
-	sup_report_child(&sup);
-	agent_start(agent);
-	checks_start(checks);
-	/* The child may have gone before we started listening. */
-	sup_reap(&sup);
-	if (ev_run(loop) < 0 || sup.state != SUP_DONE) {
-		log_warnx("event loop failed; waiting for %s without the agent", child->name);
-		return sup_wait_blocking(&sup);
+	ev_timer_init(&sup.drain_timer, sup_drain_over, &sup);
+	ev_timer_init(&sup.restart_timer, sup_restart_due, &sup);
+	ev_io_init(&sup.signal_io, env->signal_fd, POLLIN, sup_signals_ready, &sup);
+	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);
+	if (sup.conf->notify && sup_offer_notify(&sup) < 0) {
+		code = OSTIARY_EXIT_INTERNAL;
+	} else if ((code = child_spawn(&child, sup.conf->command)) == 0) {
+		/* The child starts whatever the agent is doing. */
+		code = sup_run_loop(&sup);
+		sup_stop_watchers(&sup);
 	}
-	ev_io_stop(loop, &sup.signal_io);
-	ev_child_stop(loop, &sup.child_watcher);
-	ev_timer_stop(loop, &sup.kill_timer);
-	return child_exit_code(child);
+	notify_free(sup.notify);
+	return code;
 }

@@ -2,11 +2,18 @@
  * supervisor.h - the child's lifecycle and the shutdown sequence.
  *
  * On a terminating signal (TERM, INT, QUIT) the service leaves the healthy
- * set first (deregistration), then the child gets the signal, then SIGKILL
- * after the kill timeout; ostiary exits with the child's status.  When the
- * child exits on its own, ostiary deregisters and exits with its status.
- * Other signals are forwarded as they come.  Every process that ends up as
- * our child (PID 1 or subreaper) is reaped.
+ * set first (the drain step: maintenance, checks critical or
+ * deregistration), then after the drain delay the child gets the stop
+ * signal, then SIGKILL after the kill timeout; then the services are
+ * deregistered and ostiary exits with the child's status.  A child that
+ * exits on its own is restarted as the restart policy says (the services
+ * stay registered, checks held critical), or ostiary deregisters and exits
+ * with its status.  Until the child is ready (READY=1 on NOTIFY_SOCKET when
+ * asked for) and while it says STOPPING=1, checks are held critical.
+ * SIGHUP re-reads the token file and is forwarded; other signals are
+ * forwarded as they come.  Every process that ends up as our child (PID 1
+ * or subreaper) is reaped.  An agent unreachable past the fail-closed
+ * limit stops the child as a signal would, without the drain step.
  */
 #ifndef OSTIARY_SUPERVISOR_H
 #define OSTIARY_SUPERVISOR_H
@@ -16,18 +23,27 @@
 #include "agent.h"
 #include "check.h"
 #include "child.h"
+#include "conf.h"
 #include "ev.h"
 
-struct supervisor_settings {
-	int64_t kill_timeout_ms;
+/* What a run works with; all of it outlives supervisor_run. */
+struct supervisor_env {
+	ev_loop *loop;
+	consul_client *client; /* its token file is re-read on SIGHUP */
+	struct agent *agent;
+	struct checks *checks;
+	const struct conf *conf;
+	int signal_fd; /* from sig_init() */
 };
 
 /*
- * Run the loop until the child has exited and the service is deregistered.
- * The child must already be running; returns the exit code for ostiary.
+ * Start the command (with NOTIFY_SOCKET when conf->notify) and run the loop
+ * until it has exited for good (restarts included) and the services are
+ * deregistered.  Returns the exit code for ostiary: the last child's
+ * status, or 126/127/125 when the command cannot be started at all (then
+ * nothing was registered).
  */
-int supervisor_run(ev_loop *loop, struct agent *agent, struct checks *checks, struct child *child,
-                   int signal_fd, const struct supervisor_settings *settings);
+int supervisor_run(const struct supervisor_env *env);
 
 /* Ask the kernel to make us the reaper of orphaned descendants (Linux). */
 int supervisor_become_subreaper(void);

@@ -114,6 +114,7 @@ typedef struct consul_config {
 	char *path_prefix; /* "" or "/prefix" (no trailing slash): reverse proxies */
 	char *socket_path; /* for CONSUL_TRANSPORT_UNIX */
 	char *token;       /* ACL secret: never logged, sent only as X-Consul-Token */
+	char *token_file;  /* the file the token was read from, or NULL */
 	consul_tls tls;
 	long connect_timeout_ms;
 	long timeout_ms; /* total time for one request */
@@ -143,7 +144,8 @@ int consul_config_set_addr(consul_config *cfg, const char *addr, const char *sou
 int consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
                             consul_error *err);
 
-/* Read a token file (contents whitespace-trimmed, must not be empty). */
+/* Read a token file (contents whitespace-trimmed, must not be empty) and
+ * remember its path in cfg->token_file. */
 int consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err);
 
 /* Receives warnings the Go client would log (e.g. an unparsable CONSUL_HTTP_SSL). */
@@ -231,6 +233,13 @@ typedef struct consul_client consul_client;
 consul_client *consul_client_new(const consul_config *cfg, consul_error *err);
 void consul_client_free(consul_client *client);
 const consul_config *consul_client_config(const consul_client *client);
+/* Use this ACL token (NULL or "" = none) for calls built from now on; calls
+ * already built keep the one they had.  The old token is wiped. */
+int consul_client_set_token(consul_client *client, const char *token, consul_error *err);
+/* Read the client's token file again (after a rotation, say on SIGHUP).
+ * 1 if the token changed, 0 if not (or there is no token file), -1 on
+ * error, when the old token stays in use. */
+int consul_client_reload_token(consul_client *client, consul_error *err);
 
 /* How a finished call went, from the caller's point of view. */
 enum consul_outcome {
@@ -283,6 +292,9 @@ consul_call *consul_self_call(consul_client *c);          /* GET agent/self */
 
 /* Override the total timeout of this call (e.g. a short one on shutdown). */
 void consul_call_set_timeout(consul_call *call, long timeout_ms);
+/* Accept response bodies up to this size instead of CONSUL_RESPONSE_MAX_BYTES
+ * (e.g. the agent's whole check list on a node with thousands of checks). */
+void consul_call_set_max_body(consul_call *call, size_t bytes);
 /* Caller's pointer, e.g. the callback context of an event loop. */
 void consul_call_set_data(consul_call *call, void *data);
 void *consul_call_data(const consul_call *call);

@@ -27,6 +27,7 @@ struct consul_call {
 	struct curl_slist *connect_to;
 	struct strbuf received; /* response body */
 	bool oversize;
+	size_t max_body; /* response bytes kept before the call fails as oversized */
 	char no_body[1]; /* response.body when nothing was stored */
 	void *data;
 	consul_response response;
@@ -83,6 +84,45 @@ consul_client_free(consul_client *client)
 		return;
 	consul_config_free(&client->cfg);
 	free(client);
+}
+
+int
+consul_client_set_token(consul_client *client, const char *token, consul_error *err)
+{
+	char *copy = NULL;
+
+	if (token && call_has_control_chars(token))
+		return consul_error_set(
+		        err, "token", "the ACL token contains control characters (a line break?)");
+	if (token && *token && (copy = strdup(token)) == NULL)
+		return consul_error_set(err, "token", "out of memory");
+	if (client->cfg.token) {
+		ostiary_config_secret_wipe(client->cfg.token);
+		free(client->cfg.token);
+	}
+	client->cfg.token = copy;
+	return 0;
+}
+
+int
+consul_client_reload_token(consul_client *client, consul_error *err)
+{
+	consul_config fresh;
+	bool changed;
+	int rc = 0;
+
+	if (!client->cfg.token_file)
+		return 0;
+	consul_config_init(&fresh);
+	if (consul_config_load_token_file(&fresh, client->cfg.token_file, err) < 0) {
+		consul_config_free(&fresh);
+		return -1;
+	}
+	changed = !client->cfg.token || strcmp(client->cfg.token, fresh.token) != 0;
+	if (changed)
+		rc = consul_client_set_token(client, fresh.token, err);
+	consul_config_free(&fresh);
+	return rc < 0 ? -1 : changed;
 }
 
 const consul_config *
@@ -178,6 +218,7 @@ call_new(consul_client *client, const char *method, const char *endpoint, const 
 		return NULL;
 	call->method = method;
 	call->cfg = &client->cfg;
+	call->max_body = CONSUL_RESPONSE_MAX_BYTES;
 	call->response.body = call->no_body;
 	escaped = needs_id ? consul_path_escape(id) : NULL;
 	if (!(call->easy = curl_easy_init()) || (needs_id && !escaped) ||
@@ -337,7 +378,7 @@ call_collect(char *data, size_t size, size_t nmemb, void *arg)
 	consul_call *call = arg;
 	size_t len = size * nmemb;
 
-	if (len > CONSUL_RESPONSE_MAX_BYTES - call->received.len) {
+	if (len > call->max_body - call->received.len) {
 		call->oversize = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
 	}
@@ -589,6 +630,12 @@ consul_call_set_timeout(consul_call *call, long timeout_ms)
 }
 
 void
+consul_call_set_max_body(consul_call *call, size_t bytes)
+{
+	call->max_body = bytes;
+}
+
+void
 consul_call_set_data(consul_call *call, void *data)
 {
 	call->data = data;
@@ -635,8 +682,8 @@ consul_call_finish(consul_call *call, CURLcode result)
 	response->body_len = call->received.len;
 	if (call->oversize) {
 		response->outcome = CONSUL_BAD_RESPONSE;
-		snprintf(response->error, sizeof response->error, "response larger than %d bytes",
-		         CONSUL_RESPONSE_MAX_BYTES);
+		snprintf(response->error, sizeof response->error, "response larger than %zu bytes",
+		         call->max_body);
 		return response;
 	}
 	response->outcome = consul_classify(result, status, response->body);

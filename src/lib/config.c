@@ -19,15 +19,11 @@
 
 /* Every string member, for copy and free. */
 static const size_t config_string_fields[] = {
-	offsetof(consul_config, host),
-	offsetof(consul_config, path_prefix),
-	offsetof(consul_config, socket_path),
-	offsetof(consul_config, token),
-	offsetof(consul_config, tls.ca_file),
-	offsetof(consul_config, tls.ca_path),
-	offsetof(consul_config, tls.cert_file),
-	offsetof(consul_config, tls.key_file),
-	offsetof(consul_config, tls.server_name),
+	offsetof(consul_config, host),         offsetof(consul_config, path_prefix),
+	offsetof(consul_config, socket_path),  offsetof(consul_config, token),
+	offsetof(consul_config, token_file),   offsetof(consul_config, tls.ca_file),
+	offsetof(consul_config, tls.ca_path),  offsetof(consul_config, tls.cert_file),
+	offsetof(consul_config, tls.key_file), offsetof(consul_config, tls.server_name),
 };
 #define CONFIG_NFIELDS (sizeof config_string_fields / sizeof config_string_fields[0])
 
@@ -410,7 +406,7 @@ config_set_token(consul_config *cfg, char *token)
 int
 consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err)
 {
-	char *buf = malloc(TOKEN_FILE_MAX + 1), *start, *token = NULL;
+	char *buf = malloc(TOKEN_FILE_MAX + 1), *start, *token = NULL, *source;
 	size_t len = 0;
 	int rc;
 
@@ -440,9 +436,17 @@ consul_config_load_token_file(consul_config *cfg, const char *path, consul_error
 	}
 	ostiary_config_secret_wipe(buf);
 	free(buf);
+	if (token && !(source = strdup(path))) {
+		consul_error_set(err, path, "error loading token file %s: out of memory", path);
+		ostiary_config_secret_wipe(token);
+		free(token);
+		token = NULL;
+	}
 	if (!token)
 		return -1;
 	config_set_token(cfg, token);
+	free(cfg->token_file);
+	cfg->token_file = source;
 	return 0;
 }
 
@@ -530,6 +534,8 @@ config_env_token(consul_config *cfg, consul_getenv_fn getenv_fn, consul_error *e
 	if (!(copy = strdup(token)))
 		return config_out_of_memory(err, "CONSUL_HTTP_TOKEN");
 	config_set_token(cfg, copy);
+	free(cfg->token_file); /* the token no longer comes from a file */
+	cfg->token_file = NULL;
 	return 0;
 }
 

@@ -51,6 +51,13 @@ Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
 	cr_assert_str_eq(
 	        json_string_value(json_object_get(json_object_get(body, "Meta"), "version")),
 	        "1.2");
+	cr_assert_str_eq(json_string_value(
+	                         json_object_get(json_object_get(body, "Meta"), "ostiary-owner")),
+	                 "web-1", "the owner mark (default: the service ID)");
+	cr_assert_eq(json_object_size(json_object_get(body, "Meta")), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(req, "query")),
+	                 "replace-existing-checks=true",
+	                 "an earlier run's stale checks of this service are replaced");
 	json_t *check = json_object_get(body, "Check");
 	const char *check_keys[] = { "CheckID", "Name",   "Notes",
 		                     "TTL",     "Status", "DeregisterCriticalServiceAfter",
@@ -74,7 +81,9 @@ Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
 
 	kill(p.pid, SIGTERM);
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
-	cr_assert_eq(sim_count(&s, "GET", NULL), 0, "ostiary made no reads here");
+	cr_assert_eq(sim_count(&s, "GET", NULL), sim_count(&s, "GET", "/v1/agent/services"),
+	             "the only read is the one look for an earlier run's leftovers");
+	cr_assert_eq(sim_count(&s, "GET", "/v1/agent/services"), 1);
 	cr_assert_eq(sim_count(&s, "POST", NULL), 0, "every write is a PUT");
 	proc_kill(&p);
 	sim_stop(&s);

@@ -23,12 +23,57 @@ recorder_pid(const char *file)
 	return pid;
 }
 
-Test(signals, sigterm_deregisters_before_the_child_is_signalled)
+/* The default drain: maintenance, the drain delay, the signal, and the
+ * deregistration only once the child is gone. */
+Test(signals, sigterm_drains_then_signals_then_deregisters)
 {
 	sim s;
 	proc p;
 	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
-	const char *args[] = { "--ttl", "5s", "svc", "--", sigrec, rec, "--exit", "0", NULL };
+	const char *args[] = { "--ttl", "5s", "--drain-delay", "400ms", "svc", "--",
+		               sigrec,  rec,  "--exit",        "0",     NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert(wait_check_status(&s, "_service_maintenance:svc", "critical", DEADLINE_MS),
+	          "the service went into maintenance");
+	cr_assert(sim_has_service(&s, "svc"), "still registered while draining");
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+
+	long long maintenance = first_request_us(&s, "PUT", "/v1/agent/service/maintenance/svc");
+	long long signalled = recorder_signal_us(rec, SIGTERM);
+	long long deregistered = first_request_us(&s, "PUT", "/v1/agent/service/deregister/svc");
+	cr_assert_geq(maintenance, 0, "no maintenance request reached the agent");
+	cr_assert_geq(signalled, 0, "the child never got SIGTERM");
+	/* The delay runs from before the request went out: allow its transit. */
+	cr_assert_geq(signalled - maintenance, 390 * 1000,
+	              "SIGTERM came %lld us after maintenance; the drain delay is 400 ms",
+	              signalled - maintenance);
+	cr_assert_gt(deregistered, signalled,
+	             "deregistered (%lld) before the child was signalled "
+	             "(%lld)",
+	             deregistered, signalled);
+	json_t *req = first_request(&s, "PUT", "/v1/agent/service/maintenance/svc");
+	cr_assert_not_null(strstr(json_string_value(json_object_get(req, "query")), "enable=true"));
+	cr_assert_not_null(strstr(json_string_value(json_object_get(req, "query")), "SIGTERM"),
+	                   "the reason says why");
+	json_decref(req);
+	cr_assert_not(sim_has_service(&s, "svc"));
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* --drain deregister: the service leaves the agent before the signal. */
+Test(signals, drain_deregister_leaves_before_the_child_is_signalled)
+{
+	sim s;
+	proc p;
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
+	const char *args[] = { "--drain", "deregister", "--drain-delay", "0", "svc", "--", sigrec,
+		               rec,       NULL };
 
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
@@ -36,15 +81,46 @@ Test(signals, sigterm_deregisters_before_the_child_is_signalled)
 	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
 	kill(p.pid, SIGTERM);
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
-
 	long long deregistered = first_request_us(&s, "PUT", "/v1/agent/service/deregister/svc");
 	long long signalled = recorder_signal_us(rec, SIGTERM);
-	cr_assert_geq(deregistered, 0, "no deregistration reached the agent");
-	cr_assert_geq(signalled, 0, "the child never got SIGTERM");
-	cr_assert_lt(deregistered, signalled,
-	             "the child got SIGTERM (%lld) before the agent saw the deregistration (%lld)",
-	             signalled, deregistered);
-	cr_assert_not(sim_has_service(&s, "svc"));
+	cr_assert_geq(deregistered, 0);
+	cr_assert_lt(deregistered, signalled);
+	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/maintenance/"), 0);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* --drain critical with --stop-signal: checks go critical, the child gets
+ * the configured signal, not the one ostiary received. */
+Test(signals, drain_critical_and_stop_signal)
+{
+	sim s;
+	proc p;
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
+	const char *args[] = { "--drain",
+		               "critical",
+		               "--drain-delay",
+		               "300ms",
+		               "--stop-signal",
+		               "QUIT",
+		               "svc",
+		               "--",
+		               sigrec,
+		               rec,
+		               NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert(wait_check_status(&s, "service:svc", "critical", DEADLINE_MS));
+	char *output = sim_check_output(&s, "service:svc");
+	cr_assert(output != NULL && strstr(output, "draining") != NULL, "output: %s", output);
+	free(output);
+	cr_assert(wait_recorder_signal(rec, SIGQUIT, DEADLINE_MS), "the child got no SIGQUIT");
+	cr_assert_lt(recorder_signal_us(rec, SIGTERM), 0, "the child got SIGTERM");
+	expect_exit(&p, DEADLINE_MS);
 	proc_kill(&p);
 	sim_stop(&s);
 }

@@ -746,7 +746,7 @@ Test(conf, service_view_is_what_the_agent_gets, .fini = conf_fini)
 	struct check_conf *check;
 	consul_check checks[2];
 	consul_tagged_address tagged[1];
-	consul_kv meta[1];
+	consul_kv meta[2];
 	consul_service view;
 
 	svc->tags = strv("v1", NULL);
@@ -777,8 +777,10 @@ Test(conf, service_view_is_what_the_agent_gets, .fini = conf_fini)
 	cr_assert_str_eq(view.tags[0], "v1");
 	cr_assert_str_eq(view.address, "10.0.0.5");
 	cr_assert_eq(view.port, 8080);
-	cr_assert_eq(view.nmeta, 1);
+	cr_assert_eq(view.nmeta, 2, "its own meta, then the owner mark");
 	cr_assert_str_eq(view.meta[0].value, "1.2");
+	cr_assert_str_eq(view.meta[1].key, "ostiary-owner");
+	cr_assert_str_eq(view.meta[1].value, "web", "the first service's ID by default");
 	cr_assert_eq(view.ntagged_addresses, 1);
 	cr_assert_str_eq(view.tagged_addresses[0].address, "198.51.100.7");
 	cr_assert_eq(view.tagged_addresses[0].port, 80);

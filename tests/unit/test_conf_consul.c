@@ -416,7 +416,7 @@ Test(conf_consul, round_trip_to_the_register_body, .init = json_init, .fini = js
 	const struct service_conf *svc;
 	consul_check checks[3];
 	consul_tagged_address tagged[1];
-	consul_kv meta[1];
+	consul_kv meta[2];
 	consul_service view;
 	json_t *body;
 	char *text;
@@ -442,7 +442,7 @@ Test(conf_consul, round_trip_to_the_register_body, .init = json_init, .fini = js
 	cr_assert_str_eq(
 	        text,
 	        "{\"ID\":\"web-1\",\"Name\":\"web\",\"Tags\":[\"v1\"],\"Address\":\"10.0.0.5\","
-	        "\"Port\":8080,\"Meta\":{\"version\":\"1.2.3\"},"
+	        "\"Port\":8080,\"Meta\":{\"version\":\"1.2.3\",\"ostiary-owner\":\"web-1\"},"
 	        "\"TaggedAddresses\":{\"wan\":{\"Address\":\"198.51.100.7\",\"Port\":80}},"
 	        "\"Weights\":{\"Passing\":10,\"Warning\":1},\"EnableTagOverride\":true,"
 	        "\"Checks\":["
@@ -461,11 +461,12 @@ Test(conf_consul, round_trip_to_the_register_body, .init = json_init, .fini = js
 Test(conf_consul, one_check_is_sent_as_Check, .init = json_init, .fini = json_fini)
 {
 	consul_check checks[1];
+	consul_kv meta[1];
 	consul_service view;
 	json_t *body, *check;
 
 	json_ok("{\"service\": {\"name\": \"web\", \"check\": {\"ttl\": \"15s\"}}}");
-	conf_service_view(&conf, &conf.services[0], &view, checks, NULL, NULL);
+	conf_service_view(&conf, &conf.services[0], &view, checks, NULL, meta);
 	body = consul_service_to_json(&view);
 	check = json_object_get(body, "Check");
 	cr_assert(json_is_object(check));

@@ -1,0 +1,357 @@
+/* Issue 4: readiness, restarts, agent faults and crash safety, seen from the
+ * agent's side (the simulator) and from the shell's (exit codes). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/* Written under another name and renamed, so a reader polling for the
+ * file never sees it half-written. */
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	char tmp[300];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	cr_assert_geq(fd, 0, "cannot create %s", tmp);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	cr_assert_eq(fchmod(fd, mode), 0);
+	close(fd);
+	cr_assert_eq(rename(tmp, path), 0);
+}
+
+static bool
+output_has(sim *s, const char *check_id, const char *needle)
+{
+	char *output = sim_check_output(s, check_id);
+	bool found = output != NULL && strstr(output, needle) != NULL;
+
+	free(output);
+	return found;
+}
+
+struct output_wait {
+	sim *s;
+	const char *check_id, *needle;
+};
+
+static bool
+output_has_cond(void *arg)
+{
+	struct output_wait *w = arg;
+
+	return output_has(w->s, w->check_id, w->needle);
+}
+
+static bool
+wait_check_output(sim *s, const char *check_id, const char *needle, int timeout_ms)
+{
+	struct output_wait w = { s, check_id, needle };
+
+	return wait_until(output_has_cond, &w, timeout_ms);
+}
+
+/* A child that sends sd_notify datagrams when told to: each time the file
+ * GO appears it takes it (renames it, so a newer GO is never lost) and
+ * sends its content; the test drives it. */
+static const char *notify_child =
+        "while :; do "
+        "if mv \"$1\" \"$1.sent\" 2>/dev/null; then "
+        "python3 -c 'import os,socket,sys; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); "
+        "s.sendto(open(sys.argv[1],\"rb\").read(), os.environ[\"NOTIFY_SOCKET\"])' \"$1.sent\"; "
+        "fi; sleep 0.02; done";
+
+Test(resilience, notify_holds_checks_critical_until_ready)
+{
+	sim s;
+	proc p;
+	const char *go = scratch_path("go");
+	const char *args[] = { "-v", "--notify",   "svc", "--", "sh",
+		               "-c", notify_child, "sh",  go,   NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_output(&s, "service:svc", "READY=1", DEADLINE_MS),
+	          "the check says what it waits for");
+	cr_assert(wait_check_status(&s, "service:svc", "critical", DEADLINE_MS));
+
+	write_file(go, "STATUS=warming caches", 0600);
+	cr_assert(wait_output(&p, "warming caches", DEADLINE_MS));
+	cr_assert(wait_check_status(&s, "service:svc", "critical", 0), "a STATUS is not READY");
+
+	write_file(go, "READY=1\nSTATUS=serving", 0600);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_check_output(&s, "service:svc", "serving", DEADLINE_MS),
+	          "STATUS= shows in the process check's output");
+
+	write_file(go, "STOPPING=1", 0600);
+	cr_assert(wait_check_status(&s, "service:svc", "critical", DEADLINE_MS),
+	          "STOPPING=1 takes the service out of rotation");
+	cr_assert(output_has(&s, "service:svc", "STOPPING=1"));
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* A probe must pass N times in a row before the check first passes. */
+Test(resilience, ready_after_needs_consecutive_passes)
+{
+	sim s;
+	proc p;
+	const char *conf = scratch_path("ostiary.conf"), *count = scratch_path("count");
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	         "command = [\"sleep\", \"600\"];\n"
+	         "ready_after = 3;\n"
+	         "services = ({ name = \"svc\"; checks = ({ type = \"exec\"; "
+	         "args = [\"/bin/sh\", \"-c\", \"echo x >> %s\"]; interval = \"200ms\"; "
+	         "timeout = \"150ms\"; }); });\n",
+	         count);
+	write_file(conf, text, 0644);
+	const char *args[] = { "-c", conf, NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+
+	/* Before passing, the agent heard "critical, n of 3 passes". */
+	json_t *log = sim_log(&s), *entry;
+	size_t i;
+	bool held = false;
+	json_array_foreach(log, i, entry)
+	{
+		const char *path = json_string_value(json_object_get(entry, "path"));
+		const char *body = json_string_value(json_object_get(entry, "body"));
+
+		if (path == NULL || body == NULL || strstr(path, "/v1/agent/check/update/") == NULL)
+			continue;
+		if (strstr(body, "passing") != NULL)
+			break;
+		held = held || strstr(body, "of 3 passes in a row") != NULL;
+	}
+	json_decref(log);
+	cr_assert(held, "no push said the check was not ready yet");
+
+	/* Passing came only after the third run. */
+	FILE *f = fopen(count, "r");
+	int runs = 0;
+	for (int c; f != NULL && (c = fgetc(f)) != EOF;)
+		runs += c == '\n';
+	if (f != NULL)
+		fclose(f);
+	cr_assert_geq(runs, 3, "passing after %d runs", runs);
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* A crashing child is restarted with backoff; the service stays registered
+ * and critical with the restart note; SIGTERM gives the last status. */
+Test(resilience, crash_loop_stays_registered_and_critical)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--restart",
+		               "on-failure",
+		               "--restart-delay",
+		               "100ms",
+		               "--restart-max-delay",
+		               "400ms",
+		               "svc",
+		               "--",
+		               "sh",
+		               "-c",
+		               "exit 3",
+		               NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_output(&s, "service:svc", "attempt 4", DEADLINE_MS));
+	cr_assert(output_has(&s, "service:svc", "exited with status 3"));
+	cr_assert(wait_check_output(&s, "service:svc", "next in 400ms", DEADLINE_MS),
+	          "the delay doubles up to its cap");
+	char *status = sim_check_status(&s, "service:svc");
+	cr_assert_str_eq(status, "critical");
+	free(status);
+	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/deregister/"), 0,
+	             "never deregistered between attempts");
+	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/register"), 1,
+	             "registered once, not once per attempt");
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 3, "the last child's status");
+	cr_assert_not(sim_has_service(&s, "svc"));
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* on-failure does not restart a clean exit. */
+Test(resilience, on_failure_does_not_restart_success)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--restart", "on-failure", "svc", "--", "true", NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	cr_assert_not(proc_output_contains(&p, "restarting"));
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* Fail-closed: the agent gone longer than the limit stops the child;
+ * ostiary exits with the child's status. */
+Test(resilience, fail_closed_stops_the_child)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--fail-closed",
+		               "600ms",
+		               "--ttl",
+		               "2s",
+		               "--heartbeat",
+		               "200ms",
+		               "--agent-timeout",
+		               "300ms",
+		               "svc",
+		               "--",
+		               "sleep",
+		               "600",
+		               NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert_eq(sim_control(&s, "POST", "/stop", NULL, NULL), 200);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 128 + SIGTERM);
+	cr_assert(proc_output_contains(&p, "fail-closed"));
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* Fail-open (the default): an agent outage never touches the child. */
+Test(resilience, fail_open_keeps_the_child)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--ttl",           "2s",    "--heartbeat", "200ms",
+		               "--agent-timeout", "300ms", "svc",         "--",
+		               "sleep",           "600",   NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert_eq(sim_control(&s, "POST", "/stop", NULL, NULL), 200);
+	cr_assert(wait_output(&p, "agent lost", DEADLINE_MS));
+	cr_assert_eq(proc_wait(&p, 1500), -1, "ostiary exited while the agent was away");
+	cr_assert_eq(sim_control(&s, "POST", "/start", NULL, NULL), 200);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 128 + SIGTERM);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* Someone deregisters our service behind our back: the read-back repairs
+ * it long before the next push (the heartbeat is 20 s here). */
+Test(resilience, silent_deregistration_is_repaired)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--ttl", "60s", "--heartbeat", "20s",   "--verify-interval",
+		               "300ms", "svc", "--",          "sleep", "600",
+		               NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/service/deregister/svc", NULL, NULL), 200);
+	cr_assert(wait_service(&s, "svc", false, DEADLINE_MS));
+	cr_assert(wait_check_status(&s, "service:svc", "passing", 5000),
+	          "not repaired by the read-back");
+	cr_assert(proc_output_contains(&p, "gone from the agent"));
+
+	/* A status the agent has wrong is pushed again. */
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/check/fail/service%3Asvc", NULL, NULL), 200);
+	cr_assert(wait_check_status(&s, "service:svc", "critical", DEADLINE_MS));
+	cr_assert(wait_check_status(&s, "service:svc", "passing", 5000));
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* A crashed run with another service ID left its service behind: the next
+ * run with the same owner removes it, and touches nothing else. */
+Test(resilience, leftovers_of_an_earlier_run_are_removed)
+{
+	sim s;
+	proc p;
+	const char *leftover = "{\"ID\":\"web-old\",\"Name\":\"web\",\"Meta\":{\"ostiary-owner\":"
+	                       "\"web-fleet\"}}";
+	const char *other_owner = "{\"ID\":\"web-other\",\"Name\":\"web\",\"Meta\":"
+	                          "{\"ostiary-owner\":\"someone-else\"}}";
+	const char *unrelated = "{\"ID\":\"db\",\"Name\":\"db\"}";
+	const char *args[] = { "--owner", "web-fleet", "--id", "web-new", "web",
+		               "--",      "sleep",     "600",  NULL };
+
+	start_sim(&s, NULL);
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/service/register", leftover, NULL), 200);
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/service/register", other_owner, NULL), 200);
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/service/register", unrelated, NULL), 200);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:web-new", "passing", DEADLINE_MS));
+	cr_assert(wait_service(&s, "web-old", false, DEADLINE_MS), "the leftover stayed");
+	cr_assert(sim_has_service(&s, "web-other"), "another owner's service was removed");
+	cr_assert(sim_has_service(&s, "db"), "an unrelated service was removed");
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* A rotated token takes effect on SIGHUP; a readable token file is warned
+ * about; the token never shows in the log. */
+Test(resilience, sighup_rereads_the_token_file)
+{
+	sim s;
+	proc p;
+	const char *token = scratch_path("token"), *rec = scratch_path("rec");
+	const char *sim_args[] = { "--acl-token", "good-secret-1234", NULL };
+	const char *args[] = { "--token-file",
+		               token,
+		               "--retry-max",
+		               "300ms",
+		               "svc",
+		               "--",
+		               helper_path("sigrecorder"),
+		               rec,
+		               NULL };
+
+	write_file(token, "wrong-secret-5678\n", 0644);
+	start_sim(&s, sim_args);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_output(&p, "readable by everyone", DEADLINE_MS));
+	cr_assert(wait_output(&p, "403", DEADLINE_MS));
+	write_file(token, "good-secret-1234\n", 0600);
+	kill(p.pid, SIGHUP);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS),
+	          "the new token was not used");
+	cr_assert(proc_output_contains(&p, "new token in use"));
+	cr_assert(wait_recorder_signal(rec, SIGHUP, DEADLINE_MS), "SIGHUP is still forwarded");
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	cr_assert_not(proc_output_contains(&p, "secret"), "a token reached the log");
+	proc_kill(&p);
+	sim_stop(&s);
+}
