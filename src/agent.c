@@ -87,7 +87,9 @@ struct agent {
 
 	ev_timer verify_timer;
 	bool verify_due, verify_in_flight;
-	bool sweep_due, sweep_in_flight; /* an earlier run's leftovers, looked for once */
+	/* An earlier run's leftovers are looked for once; a failed look is
+	 * tried again with the next registration or read-back, not at once. */
+	bool sweep_pending, sweep_due, sweep_in_flight;
 
 	bool draining;
 	char *drain_reason;
@@ -491,6 +493,7 @@ agent_register_done(struct agent_request *req, const consul_response *resp)
 		log_notice("registered service %s (id %s) with the agent at %s", def->name, def->id,
 		           req->agent->base_url);
 		agent_mark_service_checks(service);
+		req->agent->sweep_due = req->agent->sweep_pending;
 		/* Registering replaced every check, maintenance included. */
 		if (req->agent->draining && !service->maintenance_due) {
 			service->maintenance_due = true;
@@ -643,10 +646,10 @@ agent_sweep_done(struct agent_request *req, const consul_response *resp)
 
 	agent->sweep_in_flight = false;
 	if (resp->outcome != CONSUL_OK) {
-		agent->sweep_due = true; /* again after the next registration or read-back */
 		agent_note_failure(agent, resp, "the look for leftovers", why, sizeof(why));
 		return;
 	}
+	agent->sweep_pending = false;
 	if ((services = json_loads(resp->body, 0, NULL)) == NULL || !json_is_object(services)) {
 		json_decref(services);
 		return;
@@ -750,6 +753,7 @@ agent_verify_tick(ev_loop *loop, ev_timer *timer, void *arg)
 		return EV_TIMER_STOP;
 	if (!agent->draining) {
 		agent->verify_due = true;
+		agent->sweep_due = agent->sweep_pending;
 		agent_kick(agent);
 	}
 	return agent->settings.verify_interval_ms;
@@ -908,7 +912,7 @@ agent_start(struct agent *agent)
 	for (size_t i = 0; i < agent->nchecks; i++)
 		ev_timer_start(agent->loop, &agent->checks[i]->heartbeat_timer,
 		               agent->checks[i]->heartbeat_ms);
-	agent->sweep_due = agent->settings.owner != NULL;
+	agent->sweep_pending = agent->sweep_due = agent->settings.owner != NULL;
 	if (agent->settings.verify_interval_ms > 0)
 		ev_timer_start(agent->loop, &agent->verify_timer,
 		               agent->settings.verify_interval_ms);
@@ -956,6 +960,7 @@ agent_retry_now(struct agent *agent)
 	}
 	for (size_t i = 0; i < agent->nchecks; i++)
 		agent_mark_push(agent->checks[i]);
+	agent->sweep_due = agent->sweep_pending;
 	agent->last_refusal[0] = '\0'; /* a new refusal is news */
 	agent_kick(agent);
 }

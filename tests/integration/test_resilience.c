@@ -343,6 +343,11 @@ Test(resilience, sighup_rereads_the_token_file)
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_output(&p, "readable by everyone", DEADLINE_MS));
 	cr_assert(wait_output(&p, "403", DEADLINE_MS));
+	/* Refused reads are not retried in a loop. */
+	cr_assert(wait_requests(&s, "PUT", "/v1/agent/service/register", 3, DEADLINE_MS));
+	cr_assert_leq(sim_count(&s, "GET", "/v1/agent/services"), 1,
+	              "the refused look for "
+	              "leftovers was retried at once");
 	write_file(token, "good-secret-1234\n", 0600);
 	kill(p.pid, SIGHUP);
 	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS),
@@ -354,4 +359,172 @@ Test(resilience, sighup_rereads_the_token_file)
 	cr_assert_not(proc_output_contains(&p, "secret"), "a token reached the log");
 	proc_kill(&p);
 	sim_stop(&s);
+}
+
+/* ------------------------------------------------------------- TLS agent */
+
+/* Certificates from tests/sim/make-certs.sh, made once per test. */
+static const char *
+make_certs(void)
+{
+	static char dir[256], cmd[1024];
+	const char *sim_path = getenv("OSTIARY_SIM");
+	char script[512];
+
+	snprintf(dir, sizeof(dir), "%s", scratch_path("certs"));
+	snprintf(script, sizeof(script), "%s", sim_path ? sim_path : "tests/sim/consul_sim.py");
+	*strrchr(script, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "sh %s/make-certs.sh %s", script, dir);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+	return dir;
+}
+
+static const char *
+cert(const char *dir, const char *name)
+{
+	static char paths[6][300];
+	static int next;
+	char *slot = paths[next++ % 6];
+
+	snprintf(slot, sizeof(paths[0]), "%s/%s", dir, name);
+	return slot;
+}
+
+static void
+start_tls_sim(sim *s, const char *dir, bool client_auth)
+{
+	const char *args[] = { "--tls-cert",
+		               cert(dir, "server.pem"),
+		               "--tls-key",
+		               cert(dir, "server-key.pem"),
+		               client_auth ? "--tls-client-ca" : NULL,
+		               cert(dir, "ca.pem"),
+		               NULL };
+
+	start_sim(s, args);
+}
+
+static const char *
+https_addr(const sim *s)
+{
+	static char addr[96];
+
+	snprintf(addr, sizeof(addr), "https://127.0.0.1:%d", s->agent_port);
+	return addr;
+}
+
+static void
+stop_and_clean(proc *p, sim *s)
+{
+	kill(p->pid, SIGTERM);
+	expect_exit(p, DEADLINE_MS);
+	proc_kill(p);
+	sim_stop(s);
+}
+
+Test(tls, verified_agent_with_the_ca_file)
+{
+	sim s;
+	proc p;
+	const char *dir = make_certs();
+
+	start_tls_sim(&s, dir, false);
+	const char *args[] = { "--http-addr", https_addr(&s), "--ca-file", cert(dir, "ca.pem"),
+		               "svc",         "--",           "sleep",     "600",
+		               NULL };
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	stop_and_clean(&p, &s);
+}
+
+/* Verification is on by default: an agent whose CA we were not given is
+ * refused, and the command keeps running; only CONSUL_HTTP_SSL_VERIFY=false
+ * turns the check off. */
+Test(tls, unknown_ca_is_refused_unless_verification_is_off)
+{
+	sim s;
+	proc p;
+	const char *dir = make_certs();
+
+	start_tls_sim(&s, dir, false);
+	const char *args[] = {
+		"--http-addr", https_addr(&s), "--ca-file", cert(dir, "other-ca.pem"), "svc", "--",
+		"sleep",       "600",          NULL
+	};
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_output(&p, "certificate", DEADLINE_MS), "the log names the cause");
+	cr_assert_not(sim_has_service(&s, "svc"));
+	cr_assert_eq(proc_wait(&p, 300), -1, "the command must keep running");
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+
+	const char *insecure[] = { "CONSUL_HTTP_SSL_VERIFY=false", NULL };
+	const char *plain[] = { "--http-addr", https_addr(&s), "svc", "--", "sleep", "600", NULL };
+	start_ostiary(&p, &s, plain, insecure);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	stop_and_clean(&p, &s);
+}
+
+/* verify_incoming: the agent wants our client certificate; the server name
+ * is checked against --tls-server-name when we connect by IP. */
+Test(tls, client_certificate_and_server_name)
+{
+	sim s;
+	proc p;
+	const char *dir = make_certs();
+
+	start_tls_sim(&s, dir, true);
+	const char *args[] = { "--http-addr",
+		               https_addr(&s),
+		               "--ca-file",
+		               cert(dir, "ca.pem"),
+		               "--client-cert",
+		               cert(dir, "client.pem"),
+		               "--client-key",
+		               cert(dir, "client-key.pem"),
+		               "--tls-server-name",
+		               "server.dc1.consul",
+		               "svc",
+		               "--",
+		               "sleep",
+		               "600",
+		               NULL };
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+
+	const char *no_cert[] = { "--http-addr", https_addr(&s), "--ca-file", cert(dir, "ca.pem"),
+		                  "--id",        "svc2",         "svc",       "--",
+		                  "sleep",       "600",          NULL };
+	start_ostiary(&p, &s, no_cert, NULL);
+	cr_assert(wait_output(&p, "agent lost", DEADLINE_MS), "no client certificate: refused");
+	cr_assert_not(sim_has_service(&s, "svc2"));
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+
+	const char *wrong_name[] = { "--http-addr",
+		                     https_addr(&s),
+		                     "--ca-file",
+		                     cert(dir, "ca.pem"),
+		                     "--client-cert",
+		                     cert(dir, "client.pem"),
+		                     "--client-key",
+		                     cert(dir, "client-key.pem"),
+		                     "--tls-server-name",
+		                     "wrong.example",
+		                     "--id",
+		                     "svc3",
+		                     "svc",
+		                     "--",
+		                     "sleep",
+		                     "600",
+		                     NULL };
+	start_ostiary(&p, &s, wrong_name, NULL);
+	cr_assert(wait_output(&p, "agent lost", DEADLINE_MS), "a wrong server name: refused");
+	cr_assert_not(sim_has_service(&s, "svc3"));
+	stop_and_clean(&p, &s);
 }

@@ -10,9 +10,19 @@ restart forgets everything).  A second "control" port lets tests look inside
     python3 consul_sim.py [--host 127.0.0.1] [--port 0] [--control-port 0]
         [--unix PATH] [--acl-token SECRET]... [--output-max-size 4096]
         [--dcsa-min 60s] [--reap-interval 30s] [--ready-file PATH]
+        [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+        [--https-handshake-timeout 5s]
 
 When listening it prints one JSON line, {"agent_port": N, "control_port": M,
-"pid": P}, and runs until SIGTERM/SIGINT or POST /quit on the control port.
+"pid": P, "tls": false}, and runs until SIGTERM/SIGINT or POST /quit on the
+control port.
+
+--tls-cert/--tls-key serve the agent TCP port as HTTPS only (like an agent with
+ports.http = -1 and ports.https set); --tls-client-ca also demands a client
+certificate signed by that CA (tls.https.verify_incoming).  The unix socket and
+the control port stay plain HTTP.  tests/sim/make-certs.sh DIR makes a set of
+certificates for this.  --https-handshake-timeout is limits.https_handshake_timeout:
+how long a new HTTPS connection may take to handshake and start its first request.
 
 Behaviour follows github.com/hashicorp/consul; comments name the source file
 (and function) each rule comes from.  The revisions read are listed in
@@ -27,7 +37,14 @@ Control API (127.0.0.1:<control_port>, JSON in and out):
     POST   /stop | /start | /restart
     PUT    /acl              {"tokens": [...]}  (empty list: ACLs off)
     POST   /quit
-    GET    /status           {"listening", "agent_port", "control_port", "pid"}
+    GET    /status           {"listening", "agent_port", "control_port", "pid", "tls",
+                              "tls_client_auth", "tls_failures"}
+
+tls_failures counts, by reason, the connections to the HTTPS port that never got
+as far as HTTP: e.g. {"PEER_DID_NOT_RETURN_A_CERTIFICATE": 1} (no client
+certificate), "TLSV1_ALERT_UNKNOWN_CA" (the client rejected our certificate),
+"client sent an HTTP request to an HTTPS server", "handshake timeout".  It
+survives /stop and /start.
 """
 
 import argparse
@@ -42,6 +59,7 @@ import re
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -753,6 +771,14 @@ class SimConfig:
     output_max_size: int = 4096                  # check_output_max_size
     dcsa_min_ns: int = 60 * NS_PER_SECOND        # check_deregister_interval_min
     reap_interval_ns: int = 30 * NS_PER_SECOND   # check_reap_interval
+    tls_cert: str = ""                           # tls.https.cert_file
+    tls_key: str = ""                            # tls.https.key_file
+    tls_client_ca: str = ""                      # tls.https.ca_file + verify_incoming
+    # limits.https_handshake_timeout (default 5s, agent/config/default.go).
+    # agent/agent.go setupHTTPS sets a read deadline when a connection is accepted
+    # and clears it when a request starts, so it bounds the TLS handshake *and*
+    # the wait for the first request.
+    https_handshake_timeout_ns: int = 5 * NS_PER_SECOND
 
 
 class AgentState:
@@ -1806,6 +1832,65 @@ class FaultInjector:
 
 GARBAGE_BYTES = b"\x00\xff\xfeSIMULATOR GARBAGE: this is not HTTP\r\n\x1b[0m\r\n\r\n"
 
+# net/http (*conn).serve: when the handshake fails on a first record header that
+# tlsRecordHeaderLooksLikeHTTP, Go writes this on the raw connection and closes it.
+# The agent's HTTPS listener is a tls.NewListener served by net/http, so a plain
+# HTTP client gets this 400 from a real agent rather than a dropped connection.
+PLAINTEXT_ON_HTTPS_REPLY = (b"HTTP/1.0 400 Bad Request\r\n\r\n"
+                            b"Client sent an HTTP request to an HTTPS server.\n")
+PLAINTEXT_HTTP_STARTS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO")
+
+
+def _no_key_password():
+    # Without a callback OpenSSL would prompt on the terminal and hang a test run.
+    raise OSError("the key is encrypted; give an unencrypted one")
+
+
+def make_tls_context(config):
+    """The HTTPS port's settings as tlsutil/config.go IncomingHTTPSConfig builds them;
+    None when the agent port is plain HTTP.  Raises OSError (ssl.SSLError among them)
+    for unreadable, encrypted or mismatched files."""
+    if not config.tls_cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # commonTLSConfig: MinVersion = tls_min_version, whose default maps to TLS 1.2.
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.tls_cert, config.tls_key, password=_no_key_password)
+    # A real agent offers ["h2", "http/1.1"] and speaks HTTP/2 to a client that
+    # asks for it (setupHTTPS calls http2.ConfigureServer); the simulator only has
+    # HTTP/1.1, so it offers just that and an h2-capable client falls back to it.
+    context.set_alpn_protocols(["http/1.1"])
+    if config.tls_client_ca:
+        # verify_incoming: ClientAuth = tls.RequireAndVerifyClientCert.  Without it
+        # Go leaves ClientAuth at NoClientCert, which is ssl's server default.
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=config.tls_client_ca)
+    return context
+
+
+def describe_tls_failure(exc):
+    """A short reason for GET /status: OpenSSL's reason code when there is one."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"{exc.reason}: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return exc.reason
+    if isinstance(exc, TimeoutError):
+        return "handshake timeout"
+    return str(exc) or type(exc).__name__
+
+
+def send_close_notify(connection):
+    """Go's tls.Conn.Close sends a close_notify alert once the handshake is done, and
+    OpenSSL 3 clients report a close without one as "unexpected eof while reading".
+    unwrap() on a non-blocking socket sends ours and does not wait for the reply."""
+    try:
+        if connection.version() is None:   # no completed handshake, nothing to close
+            return
+        connection.setblocking(False)
+        connection.unwrap()
+    except (OSError, ValueError):
+        pass   # SSLWantReadError (no reply yet) is the normal outcome
+
 
 class _QuietServerMixin:
     daemon_threads = True
@@ -1817,19 +1902,37 @@ class _QuietServerMixin:
 
 class _AgentServerMixin(_QuietServerMixin):
     def shutdown_request(self, request):
-        """A "reset" fault closes with SO_LINGER 0 and no FIN first, so the client sees RST."""
+        """A "reset" fault closes with SO_LINGER 0 and no FIN first, so the client sees RST
+        (and on TLS no close_notify either)."""
         if self.app.listener.take_reset(request):
             self.close_request(request)
-        else:
-            super().shutdown_request(request)
+            return
+        if isinstance(request, ssl.SSLSocket):
+            send_close_notify(request)
+        super().shutdown_request(request)
 
 
 class AgentTCPServer(_AgentServerMixin, ThreadingHTTPServer):
-    def __init__(self, address, app):
+    def __init__(self, address, app, tls_context=None):
         self.app = app
+        self.tls_context = tls_context
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, AgentHandler)
+
+    def get_request(self):
+        """For HTTPS, wrap without handshaking: the handshake runs in the connection's
+        own thread (AgentHandler.setup), so a client that connects and never speaks
+        TLS holds up nobody else's accept()."""
+        connection, address = super().get_request()
+        if self.tls_context is None:
+            return connection, address
+        try:
+            return self.tls_context.wrap_socket(connection, server_side=True,
+                                                do_handshake_on_connect=False), address
+        except (OSError, ValueError):
+            connection.close()
+            raise OSError("cannot set up TLS on an accepted connection") from None
 
     def server_bind(self):
         # HTTPServer.server_bind does a reverse DNS lookup we do not need.
@@ -1867,6 +1970,9 @@ class AgentListener:
         self.resets = set()
         self.stopped = threading.Event()
         self.stopped.set()
+        # Connections to the HTTPS port that never reached HTTP, by reason; kept
+        # across restarts.
+        self.tls_failures = {}
 
     @property
     def listening(self):
@@ -1877,7 +1983,8 @@ class AgentListener:
             if self.listening:
                 return
             self.app.state.reset()
-            servers = [AgentTCPServer((self.config.host, self.port), self.app)]
+            servers = [AgentTCPServer((self.config.host, self.port), self.app,
+                                      self.app.tls_context)]
             self.port = servers[0].server_address[1]
             if self.config.unix_path:
                 if os.path.exists(self.config.unix_path):
@@ -1905,7 +2012,9 @@ class AgentListener:
                 connections, self.connections = list(self.connections), set()
             for connection in connections:
                 try:
-                    connection.shutdown(socket.SHUT_RDWR)
+                    # The plain socket's shutdown even for TLS: SSLSocket.shutdown would
+                    # drop the SSL object under the handler thread still using it.
+                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
                 except OSError:
                     pass
             self.app.state.reset()
@@ -1931,6 +2040,10 @@ class AgentListener:
                 return True
             return False
 
+    def tls_failed(self, reason):
+        with self.app.state.cond:
+            self.tls_failures[reason] = self.tls_failures.get(reason, 0) + 1
+
 
 class AgentHandler(BaseHTTPRequestHandler):
     """One client connection to the agent port (keep-alive, HTTP/1.1)."""
@@ -1941,6 +2054,56 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.app = self.server.app
         self.stopped = self.app.listener.stopped
         self.app.listener.track(self.connection)
+        self.first_request_deadline = None
+        self.tls_ready = True
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.first_request_deadline = time.monotonic() + \
+                self.app.config.https_handshake_timeout_ns / NS_PER_SECOND
+            self.tls_ready = self._tls_handshake()
+
+    def _until_deadline(self):
+        """Socket timeout for the next read before the first request (never 0, which
+        would make the socket non-blocking)."""
+        return max(self.first_request_deadline - time.monotonic(), 0.001)
+
+    def _tls_handshake(self):
+        """False when the connection is to be closed without a word of HTTP."""
+        connection = self.connection
+        try:
+            connection.settimeout(self._until_deadline())
+            # Peek at the plain bytes (SSLSocket.recv refuses flags) to spot plain HTTP.
+            head = socket.socket.recv(connection, 5, socket.MSG_PEEK)
+            if not head:
+                return False   # left without a word (a port probe, or /stop): not counted
+            if head in PLAINTEXT_HTTP_STARTS:
+                self.app.listener.tls_failed("client sent an HTTP request to an HTTPS server")
+                self._answer_plaintext()
+                return False
+            connection.settimeout(self._until_deadline())
+            connection.do_handshake()
+            connection.settimeout(self._until_deadline())   # now for the first request
+            return True
+        except (OSError, ValueError) as exc:
+            if not self.stopped.is_set():
+                self.app.listener.tls_failed(describe_tls_failure(exc))
+            return False
+
+    def _answer_plaintext(self):
+        """Go's 400, written around TLS.  Whatever of the request has arrived is read
+        first (Go has buffered it), so closing does not turn into an RST that could
+        destroy the answer before the client reads it."""
+        connection = self.connection
+        try:
+            connection.settimeout(0.0)
+            try:
+                while socket.socket.recv(connection, 65536):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+            connection.settimeout(1.0)
+            socket.socket.sendall(connection, PLAINTEXT_ON_HTTPS_REPLY)
+        except OSError:
+            pass   # the client is gone; it has been counted already
 
     def finish(self):
         try:
@@ -1950,6 +2113,8 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.app.listener.untrack(self.connection)
 
     def handle(self):
+        if not self.tls_ready:
+            return
         try:
             super().handle()
         except (OSError, ValueError):
@@ -1960,6 +2125,10 @@ class AgentHandler(BaseHTTPRequestHandler):
 
     def handle_one_request(self):
         self.raw_requestline = self.rfile.readline(65537)
+        if self.first_request_deadline is not None:
+            # setupHTTPS clears the deadline once a request is under way (StateActive).
+            self.first_request_deadline = None
+            self.connection.settimeout(None)
         if not self.raw_requestline:
             self.close_connection = True
             return
@@ -2152,6 +2321,7 @@ class ControlHandler(BaseHTTPRequestHandler):
 class SimApp:
     def __init__(self, config):
         self.config = config
+        self.tls_context = make_tls_context(config)   # before the listener uses it
         self.state = AgentState(config)
         self.acl = AclConfig(config.acl_tokens)
         self.api = AgentAPI(self.state, self.acl)
@@ -2169,9 +2339,12 @@ class SimApp:
         return snapshot
 
     def status_json(self):
+        with self.state.cond:
+            failures = dict(self.listener.tls_failures)
         return {"listening": self.listener.listening, "agent_port": self.listener.port,
                 "control_port": self.control.server_address[1] if self.control else 0,
-                "pid": os.getpid()}
+                "pid": os.getpid(), "tls": self.tls_context is not None,
+                "tls_client_auth": bool(self.config.tls_client_ca), "tls_failures": failures}
 
     def control_stop(self):
         self.listener.stop()
@@ -2219,17 +2392,36 @@ def parse_args(argv):
     parser.add_argument("--dcsa-min", default="60s")
     parser.add_argument("--reap-interval", default="30s")
     parser.add_argument("--ready-file", default="")
+    parser.add_argument("--tls-cert", default="", metavar="FILE",
+                        help="serve the agent TCP port over HTTPS with this certificate")
+    parser.add_argument("--tls-key", default="", metavar="FILE",
+                        help="the private key of --tls-cert")
+    parser.add_argument("--tls-client-ca", default="", metavar="FILE",
+                        help="require client certificates signed by this CA "
+                             "(verify_incoming)")
+    parser.add_argument("--https-handshake-timeout", default="5s", metavar="DURATION",
+                        help="limits.https_handshake_timeout")
     args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        # tlsutil: "VerifyIncoming set, and no Cert/Key pair provided!"
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
     try:
         dcsa_min, reap = parse_go_duration(args.dcsa_min), parse_go_duration(args.reap_interval)
+        handshake = parse_go_duration(args.https_handshake_timeout)
     except ValueError as exc:
         parser.error(str(exc))
     if reap <= 0:
         parser.error("--reap-interval must be > 0")
+    if handshake <= 0:
+        parser.error("--https-handshake-timeout must be > 0")
     return args, SimConfig(host=args.host, port=args.port, control_port=args.control_port,
                            unix_path=args.unix, acl_tokens=tuple(args.acl_token),
                            output_max_size=args.output_max_size, dcsa_min_ns=dcsa_min,
-                           reap_interval_ns=reap)
+                           reap_interval_ns=reap, tls_cert=args.tls_cert,
+                           tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
+                           https_handshake_timeout_ns=handshake)
 
 
 def announce(ready, ready_file):
@@ -2245,7 +2437,11 @@ def announce(ready, ready_file):
 
 def main(argv=None):
     args, config = parse_args(argv)
-    app = SimApp(config)
+    try:
+        app = SimApp(config)
+    except OSError as exc:   # ssl.SSLError included: unreadable or mismatched TLS files
+        sys.stderr.write(f"consul_sim.py: cannot load the TLS files: {exc}\n")
+        return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: setattr(app, "signalled", True))
     app.listener.start()
@@ -2254,7 +2450,7 @@ def main(argv=None):
                      daemon=True).start()
     threading.Thread(target=app.housekeeping, daemon=True).start()
     announce({"agent_port": app.listener.port, "control_port": app.control.server_address[1],
-              "pid": os.getpid()}, args.ready_file)
+              "pid": os.getpid(), "tls": app.tls_context is not None}, args.ready_file)
     while not (app.signalled or app.exit_requested.is_set()):
         time.sleep(0.02)  # poll the exit flags until a signal or /quit sets one
     app.exit_requested.set()

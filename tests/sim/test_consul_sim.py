@@ -12,6 +12,7 @@ import os
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,9 @@ import time
 import unittest
 import urllib.parse
 
-SIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consul_sim.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIM = os.path.join(HERE, "consul_sim.py")
+MAKE_CERTS = os.path.join(HERE, "make-certs.sh")
 DEADLINE = 5.0
 
 
@@ -45,7 +48,7 @@ class Sim:
             raise RuntimeError("simulator did not announce itself")
         info = json.loads(self.proc.stdout.readline())
         self.agent_port, self.control_port = info["agent_port"], info["control_port"]
-        self.pid = info["pid"]
+        self.pid, self.tls = info["pid"], info["tls"]
 
     def stop(self):
         if self.proc.poll() is None:
@@ -525,6 +528,12 @@ class TestControlApi(SharedSimTest):
         self.sim.agent("GET", "/v1/agent/checks")
         self.assertEqual([e["seq"] for e in self.sim.log()], [last + 1])
 
+    def test_status_of_a_plain_agent(self):
+        self.assertFalse(self.sim.tls)
+        status = self.sim.control("GET", "/status")[1]
+        self.assertEqual((status["listening"], status["tls"], status["tls_client_auth"],
+                          status["tls_failures"]), (True, False, False, {}))
+
     def test_state_and_errors(self):
         self.register(ttl_service("st"))
         state = self.sim.state()
@@ -721,6 +730,375 @@ class TestStopStart(unittest.TestCase):
         self.sim.control("POST", "/stop")
         self.assertEqual(connection.recv(100), b"")
         connection.close()
+
+
+# ---------------------------------------------------------------------------
+# HTTPS agent port
+# ---------------------------------------------------------------------------
+
+PKI_FILES = {"ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "client.pem",
+             "client-key.pem", "other-ca.pem"}
+PLAINTEXT_400 = "Client sent an HTTP request to an HTTPS server.\n"
+
+
+def make_certs(directory, env=None):
+    """Run make-certs.sh; (exit status, stdout, stderr)."""
+    result = subprocess.run(["sh", MAKE_CERTS, directory], capture_output=True, text=True,
+                            timeout=60, env=env, stdin=subprocess.DEVNULL)
+    return result.returncode, result.stdout, result.stderr
+
+
+def https_request(port, method, path, context, host="127.0.0.1", body=None, headers=None,
+                  timeout=5):
+    """One request over TLS on a fresh connection: (status, headers, body text)."""
+    connection = http.client.HTTPSConnection(host, port, context=context, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read().decode()
+    finally:
+        connection.close()
+
+
+class TestMakeCerts(unittest.TestCase):
+    def test_writes_exactly_the_promised_files_quietly(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pki = os.path.join(tmp, "new", "pki")   # created, parents included
+            self.assertEqual(make_certs(pki), (0, "", ""))
+            self.assertEqual(set(os.listdir(pki)), PKI_FILES)
+            self.assertEqual(make_certs(pki), (0, "", ""), "running again replaces")
+            self.assertEqual(set(os.listdir(pki)), PKI_FILES)
+
+    def test_openssl_failure_is_reported_and_leaves_nothing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = os.path.join(tmp, "bin")
+            os.mkdir(fake)
+            with open(os.path.join(fake, "openssl"), "w") as handle:
+                handle.write("#!/bin/sh\necho 'fake openssl: no entropy today' >&2\nexit 1\n")
+            os.chmod(os.path.join(fake, "openssl"), 0o755)
+            env = dict(os.environ, PATH=fake + os.pathsep + os.environ.get("PATH", ""))
+            status, out, err = make_certs(os.path.join(tmp, "pki"), env)
+            self.assertNotEqual(status, 0)
+            self.assertEqual(out, "")
+            self.assertIn("fake openssl: no entropy today", err)
+            self.assertEqual(os.listdir(os.path.join(tmp, "pki")), [])
+
+    def test_usage(self):
+        result = subprocess.run(["sh", MAKE_CERTS], capture_output=True, text=True, timeout=10)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("usage", result.stderr)
+
+
+class TlsSimTest(unittest.TestCase):
+    """A simulator serving HTTPS; make-certs.sh runs once per class into a tempdir."""
+    client_ca = None   # "ca" or "other-ca": the --tls-client-ca file
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.pki = cls.tmp.name
+        status, _, err = make_certs(cls.pki)
+        if status != 0:
+            cls.tmp.cleanup()
+            raise RuntimeError("make-certs.sh failed: " + err)
+        cls.unix_path = os.path.join(cls.pki, "agent.sock")
+        try:
+            cls.sim = Sim(*cls.sim_args(cls.client_ca))
+        except Exception:
+            cls.tmp.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        cls.tmp.cleanup()
+
+    @classmethod
+    def pem(cls, name):
+        return os.path.join(cls.pki, name + ".pem")
+
+    @classmethod
+    def sim_args(cls, client_ca):
+        args = ["--tls-cert", cls.pem("server"), "--tls-key", cls.pem("server-key"),
+                "--unix", cls.unix_path]
+        return args + (["--tls-client-ca", cls.pem(client_ca)] if client_ca else [])
+
+    def context(self, cafile="ca", cert=None, max_version=None):
+        """A verifying client context: hostname checked, strict X.509 rules."""
+        context = ssl.create_default_context(cafile=self.pem(cafile))
+        context.verify_flags |= ssl.VERIFY_X509_STRICT
+        if cert:
+            context.load_cert_chain(self.pem(cert), self.pem(cert + "-key"))
+        if max_version:
+            context.maximum_version = max_version
+        return context
+
+    def https(self, method, path, context=None, **kwargs):
+        return https_request(self.sim.agent_port, method, path, context or self.context(),
+                             **kwargs)
+
+    def status(self):
+        return self.sim.control("GET", "/status")[1]
+
+    def tls_failures(self, reason, sim=None):
+        return (sim or self.sim).control("GET", "/status")[1]["tls_failures"].get(reason, 0)
+
+    def wait_tls_failure(self, before, reason, sim=None):
+        """The simulator counts a failed connection in the connection's own thread, maybe
+        after the client has given up: wait for it."""
+        self.assertTrue(wait_for(lambda: self.tls_failures(reason, sim) > before),
+                        f"no TLS failure {reason!r} counted; have {self.status()}")
+
+    def restart(self):
+        self.assertEqual(self.sim.control("POST", "/restart")[1]["agent_port"],
+                         self.sim.agent_port)
+
+
+class TestHttps(TlsSimTest):
+    def tearDown(self):
+        self.sim.control("PUT", "/fault", {"mode": "none"})
+        self.sim.control("POST", "/start")   # in case a test stopped it and failed
+
+    def test_agent_self_verified_against_the_ca(self):
+        status, headers, text = self.https("GET", "/v1/agent/self")
+        body = json.loads(text)
+        self.assertEqual((status, body["Config"]["NodeName"]), (200, "sim-node"))
+        self.assertEqual(headers["X-Consul-Default-ACL-Policy"], "allow")
+        entry = self.sim.log()[-1]
+        self.assertEqual((entry["method"], entry["path"], entry["status"]),
+                         ("GET", "/v1/agent/self", 200))
+
+    def test_certificate_names_and_alpn(self):
+        # The server certificate is valid for the names a client may be given, and
+        # the simulator settles ALPN on HTTP/1.1 even when h2 is offered first.
+        for name in ("localhost", "server.dc1.consul", "127.0.0.1"):
+            context = self.context()
+            context.set_alpn_protocols(["h2", "http/1.1"])
+            raw = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+            with context.wrap_socket(raw, server_hostname=name) as tls:
+                self.assertEqual(tls.selected_alpn_protocol(), "http/1.1", name)
+        before = self.tls_failures("SSLV3_ALERT_BAD_CERTIFICATE")
+        raw = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            self.context().wrap_socket(raw, server_hostname="example.com")
+        raw.close()
+        self.wait_tls_failure(before, "SSLV3_ALERT_BAD_CERTIFICATE")
+
+    def test_ready_line_and_status(self):
+        self.assertTrue(self.sim.tls)
+        status = self.status()
+        self.assertEqual((status["tls"], status["tls_client_auth"]), (True, False))
+
+    def test_plain_http_client_gets_gos_400(self):
+        reason = "client sent an HTTP request to an HTTPS server"
+        before = self.tls_failures(reason)
+        log_before = self.sim.log()
+        for method in ("GET", "PUT", "POST", "HEAD", "OPTIONS"):
+            status, _, text = request(self.sim.agent_port, method, "/v1/agent/self")
+            self.assertEqual((status, text), (400, "" if method == "HEAD" else PLAINTEXT_400))
+        self.assertEqual(self.sim.log(), log_before, "never reached the HTTP API")
+        self.wait_tls_failure(before + 4, reason)
+        # Go answers only those five starts (tlsRecordHeaderLooksLikeHTTP); anything
+        # else is an ordinary failed handshake.
+        connection = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+        connection.sendall(b"DELETE /v1/agent/service/deregister/x HTTP/1.1\r\n\r\n")
+        try:
+            reply = connection.recv(100)
+        except ConnectionResetError:
+            reply = b""
+        connection.close()
+        self.assertFalse(reply.startswith(b"HTTP/"), reply)
+
+    def test_wrong_ca_is_refused(self):
+        before = self.tls_failures("TLSV1_ALERT_UNKNOWN_CA")
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            self.https("GET", "/v1/agent/self", self.context(cafile="other-ca"))
+        self.wait_tls_failure(before, "TLSV1_ALERT_UNKNOWN_CA")
+
+    def test_handshake_timeout_bounds_the_first_request(self):
+        sim = Sim(*self.sim_args(None), "--https-handshake-timeout", "300ms")
+        try:
+            started = time.monotonic()
+            silent = socket.create_connection(("127.0.0.1", sim.agent_port), timeout=5)
+            self.assertEqual(silent.recv(100), b"", "never handshook: closed")
+            silent.close()
+            self.assertGreaterEqual(time.monotonic() - started, 0.3)
+            self.wait_tls_failure(0, "handshake timeout", sim)
+            # Handshaken but idle: closed too (with close_notify), and not a TLS failure.
+            raw = socket.create_connection(("127.0.0.1", sim.agent_port), timeout=5)
+            with self.context().wrap_socket(raw, server_hostname="localhost",
+                                            suppress_ragged_eofs=False) as tls:
+                self.assertEqual(tls.recv(100), b"")
+            # Once a request has started the deadline is gone: an idle keep-alive
+            # connection outlives it.
+            connection = http.client.HTTPSConnection("127.0.0.1", sim.agent_port,
+                                                     context=self.context(), timeout=5)
+            try:
+                for _ in range(2):
+                    connection.request("GET", "/v1/agent/services")
+                    self.assertEqual(connection.getresponse().read(), b"{}\n")
+                    paused = time.monotonic()
+                    wait_for(lambda: time.monotonic() - paused >= 0.5)  # past the deadline
+            finally:
+                connection.close()
+            self.assertEqual(sim.control("GET", "/status")[1]["tls_failures"],
+                             {"handshake timeout": 1})
+        finally:
+            sim.stop()
+
+    def test_silent_client_does_not_block_others(self):
+        silent = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+        try:
+            started = time.monotonic()
+            self.assertEqual(self.https("GET", "/v1/agent/services", timeout=2)[0], 200)
+            self.assertLess(time.monotonic() - started, 2)
+        finally:
+            silent.close()
+
+    def test_unix_socket_stays_plain_http(self):
+        connection = UnixHTTPConnection(self.unix_path)
+        try:
+            connection.request("GET", "/v1/agent/self")
+            self.assertEqual(connection.getresponse().status, 200)
+        finally:
+            connection.close()
+
+    def test_closing_sends_close_notify(self):
+        # OpenSSL 3 clients call a close without close_notify an error
+        # ("unexpected eof while reading"); a real agent (Go) always sends one.
+        context = self.context()
+        raw = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+        with context.wrap_socket(raw, server_hostname="localhost",
+                                 suppress_ragged_eofs=False) as tls:
+            tls.sendall(b"GET /v1/agent/services HTTP/1.1\r\nHost: x\r\n"
+                        b"Connection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = tls.recv(4096)   # SSLEOFError here if close_notify is missing
+                if not chunk:
+                    break
+                data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 OK\r\n"), data[:40])
+
+    def test_faults_over_tls(self):
+        self.sim.control("PUT", "/fault", {"mode": "garbage", "count": 1})
+        with self.assertRaises((http.client.HTTPException, ConnectionError)):
+            self.https("GET", "/v1/agent/services")
+        self.assertEqual(self.https("GET", "/v1/agent/services")[0], 200)
+
+        self.sim.control("PUT", "/fault", {"mode": "reset", "count": 1})
+        raw = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+        with self.context().wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"GET /v1/agent/services HTTP/1.1\r\nHost: x\r\n\r\n")
+            # Read the TCP stream under TLS: Python's ssl reports an RST met inside
+            # SSL_read as SSLEOFError (or b"" when ragged EOFs are suppressed).
+            with self.assertRaises(ConnectionResetError):
+                while socket.socket.recv(tls, 4096):
+                    pass
+        self.assertEqual(self.https("GET", "/v1/agent/services")[0], 200)
+
+        self.sim.control("PUT", "/fault", {"mode": "hang"})
+        with self.assertRaises(socket.timeout):
+            self.https("GET", "/v1/agent/services", timeout=0.3)
+        raw = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+        with self.context().wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"GET /v1/agent/checks HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(wait_for(lambda: self.sim.log()[-1]["path"] == "/v1/agent/checks"))
+            self.sim.control("PUT", "/fault", {"mode": "none"})
+            self.assertEqual(tls.recv(100), b"", "released connection is closed unanswered")
+        self.assertEqual(self.https("GET", "/v1/agent/services")[0], 200)
+
+    def test_tls_survives_stop_start_and_restart(self):
+        self.assertEqual(self.https("PUT", "/v1/agent/service/register",
+                                    body=json.dumps(ttl_service("tls-r")))[0], 200)
+        idle = http.client.HTTPSConnection("127.0.0.1", self.sim.agent_port,
+                                           context=self.context(), timeout=5)
+        idle.request("GET", "/v1/agent/services")
+        idle.getresponse().read()
+        self.restart()
+        idle.request("GET", "/v1/agent/services")   # the restart closed it
+        with self.assertRaises((http.client.HTTPException, ConnectionError, ssl.SSLError)):
+            idle.getresponse()
+        idle.close()
+        status, _, text = self.https("GET", "/v1/agent/services")
+        self.assertEqual((status, json.loads(text)), (200, {}))
+        self.assertEqual(request(self.sim.agent_port, "GET", "/v1/agent/self")[::2],
+                         (400, PLAINTEXT_400))
+        self.assertEqual(self.sim.control("POST", "/stop")[0], 200)
+        with self.assertRaises(ConnectionRefusedError):
+            self.https("GET", "/v1/agent/self")
+        self.assertEqual(self.sim.control("POST", "/start")[1]["agent_port"],
+                         self.sim.agent_port)
+        self.assertEqual(self.https("GET", "/v1/agent/self")[0], 200)
+        self.assertTrue(self.status()["tls"])
+
+    def encrypted_key(self):
+        path = os.path.join(self.pki, "encrypted-key.pem")
+        subprocess.run(["openssl", "pkey", "-in", self.pem("server-key"), "-aes256",
+                        "-passout", "pass:secret", "-out", path], check=True,
+                       capture_output=True, timeout=30)
+        return path
+
+    def test_bad_tls_options(self):
+        cases = [(["--tls-cert", self.pem("server")], "--tls-cert and --tls-key go together"),
+                 (["--tls-client-ca", self.pem("ca")], "--tls-client-ca needs"),
+                 (["--tls-cert", self.pem("server"), "--tls-key", self.pem("client-key")],
+                  "cannot load the TLS files"),
+                 (["--tls-cert", self.pem("nope"), "--tls-key", self.pem("server-key")],
+                  "cannot load the TLS files"),
+                 (["--tls-cert", self.pem("server"), "--tls-key", self.encrypted_key()],
+                  "the key is encrypted")]
+        for args, message in cases:
+            with self.subTest(args=args):
+                result = subprocess.run([sys.executable, SIM, "--port", "0", *args],
+                                        capture_output=True, text=True, timeout=10,
+                                        stdin=subprocess.DEVNULL)
+                self.assertEqual((result.returncode, result.stdout), (2, ""))
+                self.assertIn(message, result.stderr)
+
+
+class TestHttpsClientCert(TlsSimTest):
+    client_ca = "ca"
+
+    def test_status_says_client_auth(self):
+        self.assertEqual((self.status()["tls"], self.status()["tls_client_auth"]), (True, True))
+
+    def test_client_without_certificate_is_refused(self):
+        # Under TLS 1.3 the client's handshake is over before the server has looked
+        # at its (empty) certificate, so the refusal (alert "certificate required")
+        # surfaces on the first read; under TLS 1.2 it fails the handshake itself.
+        for max_version in (None, ssl.TLSVersion.TLSv1_2):
+            with self.subTest(max_version=max_version):
+                before = self.tls_failures("PEER_DID_NOT_RETURN_A_CERTIFICATE")
+                log_before = self.sim.log()
+                with self.assertRaises((ssl.SSLError, ConnectionError)):
+                    self.https("GET", "/v1/agent/self", self.context(max_version=max_version))
+                self.wait_tls_failure(before, "PEER_DID_NOT_RETURN_A_CERTIFICATE")
+                self.assertEqual(self.sim.log(), log_before)
+
+    def test_client_certificate_is_accepted(self):
+        status, _, text = self.https("GET", "/v1/agent/self", self.context(cert="client"))
+        self.assertEqual((status, json.loads(text)["Config"]["Datacenter"]), (200, "dc1"))
+
+    def test_client_auth_survives_restart(self):
+        self.restart()
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            self.https("GET", "/v1/agent/self")
+        self.assertEqual(self.https("GET", "/v1/agent/self", self.context(cert="client"))[0],
+                         200)
+
+    def test_certificate_from_another_ca_is_refused(self):
+        other = Sim(*self.sim_args("other-ca")[:4], "--tls-client-ca", self.pem("other-ca"))
+        try:
+            with self.assertRaises((ssl.SSLError, ConnectionError)):
+                https_request(other.agent_port, "GET", "/v1/agent/self",
+                              self.context(cert="client"))
+            # OpenSSL sends the client's CA along with its certificate (the chain is
+            # built from the client's trust store), hence "self-signed ... in chain".
+            self.wait_tls_failure(0, "CERTIFICATE_VERIFY_FAILED: self-signed certificate "
+                                     "in certificate chain", other)
+        finally:
+            other.stop()
 
 
 class TestProcessLifecycle(unittest.TestCase):

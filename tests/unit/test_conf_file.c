@@ -1,6 +1,7 @@
 /* ostiary's libconfig configuration file (conf_file.c): the schema, values,
  * relative paths, and errors that name file, line and setting. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,35 @@ Test(conf_file, a_minimal_file, .init = tmp_init, .fini = tmp_fini)
 	cr_assert_eq(conf.services[0].checks[0].kind, PROBE_PROCESS);
 	cr_assert_str_eq(conf.services[0].origin + strlen(dir), "/min.conf:2");
 	cr_assert_eq(conf.ttl_ms, CONF_DEFAULT_TTL_MS);
+}
+
+Test(conf_file, lifecycle_settings, .init = tmp_init, .fini = tmp_fini)
+{
+	load_ok(tmp_file("life.conf", "agent = { fail_closed_after = \"1m\"; "
+	                              "verify_interval = \"10s\"; };\n"
+	                              "command = [ \"/bin/true\" ];\n"
+	                              "drain = \"deregister\";\n"
+	                              "drain_delay = \"2s\";\n"
+	                              "stop_signal = \"QUIT\";\n"
+	                              "ready_after = 2;\n"
+	                              "notify = true;\n"
+	                              "restart = \"always\";\n"
+	                              "restart_delay = \"500ms\";\n"
+	                              "restart_max_delay = \"20s\";\n"
+	                              "owner = \"fleet\";\n"
+	                              "services = ( { name = \"web\"; } );\n"));
+	finish_ok();
+	cr_assert_eq(conf.fail_closed_ms, 60000);
+	cr_assert_eq(conf.verify_interval_ms, 10000);
+	cr_assert_eq(conf.drain, CONF_DRAIN_DEREGISTER);
+	cr_assert_eq(conf.drain_delay_ms, 2000);
+	cr_assert_eq(conf.stop_signal, SIGQUIT);
+	cr_assert_eq(conf.ready_after, 2);
+	cr_assert(conf.notify);
+	cr_assert_eq(conf.restart, CONF_RESTART_ALWAYS);
+	cr_assert_eq(conf.restart_delay_ms, 500);
+	cr_assert_eq(conf.restart_max_delay_ms, 20000);
+	cr_assert_str_eq(conf.owner, "fleet");
 }
 
 Test(conf_file, top_level_and_agent_settings, .init = tmp_init, .fini = tmp_fini)
@@ -341,6 +371,10 @@ struct bad_file {
 	    "\n } ); } );\n"
 
 static const struct bad_file bad_files[] = {
+	{ "drain mode", CMD "\ndrain = \"slowly\";\n", 3, "unknown drain mode \"slowly\"" },
+	{ "restart policy", CMD "restart = \"maybe\";\n", 2, "unknown restart policy" },
+	{ "stop signal", CMD "stop_signal = \"SIGFOO\";\n", 2, "unknown signal" },
+	{ "ready_after", CMD "ready_after = 0;\n", 2, "from 1 to" },
 	{ "syntax error", CMD "services = (\n  { name = \"web\"; }\n  { name = \"x\"; }\n);\n", 4,
 	  "syntax error" },
 	{ "unknown setting", CMD "colour = \"blue\";\n", 2,

@@ -1,9 +1,11 @@
 /* Command-line and environment parsing of the ostiary tool. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "options.h"
@@ -126,7 +128,75 @@ Test(options, defaults_are_documented_values, .fini = suite_fini)
 	cr_assert_eq(o.consul.port, 8500);
 	cr_assert_null(o.consul.token);
 	cr_assert(o.consul.tls.verify);
+	/* Issue 4: stop budget 1s drain + 7s kill timeout, fail-open. */
+	cr_assert_eq(o.drain, CONF_DRAIN_MAINTENANCE);
+	cr_assert_eq(o.drain_delay_ms, 1000);
+	cr_assert_eq(o.stop_signal, 0, "the signal ostiary received");
+	cr_assert_eq(o.ready_after, 1);
+	cr_assert_not(o.notify);
+	cr_assert_eq(o.restart, CONF_RESTART_NEVER);
+	cr_assert_eq(o.restart_delay_ms, 1000);
+	cr_assert_eq(o.restart_max_delay_ms, 30000);
+	cr_assert_eq(o.fail_closed_ms, 0, "fail-open");
+	cr_assert_eq(o.verify_interval_ms, 30000);
+	cr_assert_str_eq(o.owner, "svc", "the first service's ID");
 	conf_free(&o);
+}
+
+Test(options, lifecycle_flags, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+
+	cr_assert_eq(parse(&o, &err, NULL,
+	                   make_argv("--drain", "critical", "--drain-delay", "5s", "--stop-signal",
+	                             "SIGQUIT", "--ready-after", "3", "--notify", "--restart",
+	                             "on-failure", "--restart-delay", "200ms",
+	                             "--restart-max-delay", "1m", "--fail-closed", "30s",
+	                             "--verify-interval", "0", "--owner", "fleet-a", "svc", "--",
+	                             "true", NULL)),
+	             0, "%s: %s", err.source, err.text);
+	cr_assert_eq(o.drain, CONF_DRAIN_CRITICAL);
+	cr_assert_eq(o.drain_delay_ms, 5000);
+	cr_assert_eq(o.stop_signal, SIGQUIT);
+	cr_assert_eq(o.ready_after, 3);
+	cr_assert(o.notify);
+	cr_assert_eq(o.restart, CONF_RESTART_ON_FAILURE);
+	cr_assert_eq(o.restart_delay_ms, 200);
+	cr_assert_eq(o.restart_max_delay_ms, 60000);
+	cr_assert_eq(o.fail_closed_ms, 30000);
+	cr_assert_eq(o.verify_interval_ms, 0, "0 turns the read-back off");
+	cr_assert_str_eq(o.owner, "fleet-a");
+	conf_free(&o);
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("--stop-signal", "15", "svc", "--", "true", NULL)),
+	             0);
+	cr_assert_eq(o.stop_signal, SIGTERM, "a number works too");
+	conf_free(&o);
+}
+
+Test(options, readable_token_file_is_warned_about, .fini = suite_fini)
+{
+	char path[] = "/tmp/ostiary-token-XXXXXX";
+	int fd = mkstemp(path);
+	struct conf o;
+	consul_error err = { 0 };
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "abc\n", 4), 4);
+	close(fd);
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("--token-file", path, "svc", "--", "true", NULL)),
+	             0);
+	cr_assert_null(strstr(warnings, "token file"), "0600 is fine: %s", warnings);
+	cr_assert_str_eq(o.consul.token_file, path, "kept for re-reads on SIGHUP");
+	conf_free(&o);
+	cr_assert_eq(chmod(path, 0640), 0);
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("--token-file", path, "svc", "--", "true", NULL)),
+	             0);
+	cr_assert_not_null(strstr(warnings, "readable by its group"), "%s", warnings);
+	cr_assert_null(strstr(warnings, "abc"), "the warning holds the token");
+	conf_free(&o);
+	unlink(path);
 }
 
 Test(options, consul_duration_forms, .fini = suite_fini)
@@ -181,6 +251,15 @@ static const struct bad_case bad_cases[] = {
 	{ { "--http-addr", "ftp://x", "svc", "--", "true" }, "--http-addr", "ftp" },
 	{ { "--address", "0.0.0.0", "svc", "--", "true" }, "", "address" },
 	{ { "--ttl", NULL }, "--ttl", "value" },
+	{ { "--drain", "gently", "svc", "--", "true" }, "--drain", "maintenance, critical" },
+	{ { "--restart", "sometimes", "svc", "--", "true" }, "--restart", "on-failure" },
+	{ { "--stop-signal", "SIGNOPE", "svc", "--", "true" }, "--stop-signal", "SIGNOPE" },
+	{ { "--ready-after", "0", "svc", "--", "true" }, "--ready-after", "1 to" },
+	{ { "--restart-delay", "5s", "--restart-max-delay", "1s", "svc", "--", "true" },
+	  "--restart-max-delay",
+	  "cap" },
+	{ { "--fail-closed", "-1s", "svc", "--", "true" }, "--fail-closed", "" },
+	{ { "--meta", "ostiary-owner=x", "svc", "--", "true" }, "", "ostiary's own" },
 };
 
 Test(options, bad_input_names_the_flag, .fini = suite_fini)
