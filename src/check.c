@@ -153,11 +153,13 @@ check_result(struct check *check, enum consul_status result, const char *output)
 		return;
 	}
 	if (!check->has_status || check->status != report) {
+		const char *held = check->checks->hold ? " (reported critical while held)" : "";
+
 		if (report == CONSUL_PASSING)
-			log_notice("check %s is passing", check->conf->id);
+			log_notice("check %s is passing%s", check->conf->id, held);
 		else
-			log_notice("check %s is %s: %s", check->conf->id,
-			           consul_status_name(report), output);
+			log_notice("check %s is %s%s: %s", check->conf->id,
+			           consul_status_name(report), held, output);
 	}
 	check_decide(check, report, output);
 }

@@ -215,8 +215,11 @@ sup_drain(struct supervisor *sup)
 		break;
 	}
 	consul_duration_format(sup->conf->drain_delay_ms, delay, sizeof(delay));
-	log_notice("draining (%s) for %s before stopping %s", conf_drain_name(sup->conf->drain),
-	           delay, sup->child->name);
+	if (sup->conf->drain == CONF_DRAIN_NONE)
+		log_notice("stopping %s in %s (no drain step)", sup->child->name, delay);
+	else
+		log_notice("draining (%s) for %s before stopping %s",
+		           conf_drain_name(sup->conf->drain), delay, sup->child->name);
 	ev_timer_start(sup->loop, &sup->drain_timer, sup->conf->drain_delay_ms);
 }
 
@@ -327,7 +330,11 @@ static void sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status,
 static void
 sup_restart_child(struct supervisor *sup)
 {
-	int code = child_spawn(sup->child, sup->conf->command);
+	int code;
+
+	/* A run that fails to start lasted no time: it is not "stable". */
+	sup->started_at = ev_now(sup->loop);
+	code = child_spawn(sup->child, sup->conf->command);
 
 	if (code != 0) {
 		/* Counts as a failed run, like the shell's 126/127. */

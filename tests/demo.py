@@ -161,7 +161,8 @@ def main():
         wait_for("re-registration", all_are(ready, "passing"))
         show_checks(ready)
 
-        say("stopping ostiary with SIGTERM: deregister first, then stop the server")
+        say("stopping ostiary with SIGTERM: maintenance, the drain delay, the server's "
+            "SIGTERM, then deregistration")
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
         show_checks(ready)
