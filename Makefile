@@ -1,15 +1,26 @@
 # ostiary - register a process with the local Consul agent and keep it honest.
 #
-#   make            build build/ostiary and build/libostiary.a
-#   make check      install missing build dependencies (as root), build, run every test
-#   make demo       run ostiary against the bundled Consul agent simulator
-#   make bench      heartbeat cost next to a bare libcurl loop; cost of many probes
-#   make valgrind   the test suites under memcheck
-#   make fuzz       libFuzzer targets on their seed corpora (clang)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make              build build/ostiary and build/libostiary.a
+#   make check        install missing build dependencies (as root), build, run every test:
+#                     unit, simulator self-test, integration, fault injection
+#   make check-asan   `make check` built with clang under AddressSanitizer + UBSan
+#                     (build-asan/); any sanitizer report, leaks included, fails it
+#   make valgrind     the unit and integration suites (ostiary under memcheck);
+#                     any memcheck error or definite/indirect leak fails it
+#   make fuzz         each libFuzzer target for FUZZ_SECONDS (default 20) on a copy of
+#                     its seeds in tests/fuzz/corpus (clang; build-fuzz/)
+#   make fault        the fault-injection suite, tests/fault/run.py (also part of check)
+#   make deps         install (as root) or name the build and test dependencies
+#   make deps-gates   the same plus what check-asan, valgrind and fuzz need
+#   make demo         run ostiary against the bundled Consul agent simulator
+#   make bench        heartbeat cost next to a bare libcurl loop; cost of many probes
+#   make install      PREFIX=/usr/local DESTDIR=
+#   make clean        remove build/, build-asan/ and build-fuzz/
 #
+# CI (.ci/run) runs check, check-asan, valgrind, fuzz and fault, with WERROR=1.
 # Knobs: WERROR=1 (warnings are errors, as CI builds), SANITIZE=1 (ASan+UBSan,
-# builds into build-asan/), CC=clang.
+# builds into build-asan/ with clang unless CC is given), CC=clang,
+# FUZZ_SECONDS=N, ASAN_OPTIONS / UBSAN_OPTIONS (added to the defaults below).
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -30,6 +41,10 @@ endif
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan
+# clang's runtimes; a build-asan/ mixing gcc's and clang's objects does not link.
+ifeq ($(origin CC),default)
+CC       := clang
+endif
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 else
@@ -61,7 +76,8 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
 
-.PHONY: all deps check unit integration sim-selftest valgrind fuzz demo bench install uninstall clean
+.PHONY: all deps deps-gates check check-asan unit integration sim-selftest fault valgrind fuzz \
+        demo bench install uninstall clean
 
 all: $(PROGRAM) $(LIBRARY)
 
@@ -94,38 +110,134 @@ $(BUILD)/tests/bench/bare-loop: tests/bench/bare-loop.c
 deps:
 	@sh packaging/build-deps.sh
 
-check: deps
-	$(MAKE) all $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(TEST_HELPERS)
-	$(MAKE) unit sim-selftest integration
+# What check-asan, valgrind and fuzz need besides: clang, its sanitizer and
+# libFuzzer runtimes, llvm-symbolizer, valgrind.
+deps-gates:
+	@sh packaging/build-deps.sh --gates
 
+# The build runs on every core (BUILD_JOBS); the suites one after the other.
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+check: deps
+	$(MAKE) -j$(BUILD_JOBS) all $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(TEST_HELPERS)
+	$(VERIFY_SANITIZED)
+	$(MAKE) unit sim-selftest integration fault
+
+# Sanitizer reports.  Under SANITIZE=1 every sanitized process (ostiary, the
+# helpers, both test binaries and Criterion's workers) writes its ASan, LSan
+# or UBSan report to a file in $(SANITIZER_LOGS)/<suite>/ rather than stderr:
+# the integration tests capture ostiary's stderr in temporary files they
+# delete, and Criterion passes a test whose worker reports a leak after the
+# test body, so neither stderr nor an exit status can be relied on.
+# $(call sanitized,SUITE,COMMAND[,MORE_ASAN_OPTIONS]) runs COMMAND, prints every
+# report and fails when there is one (or when COMMAND fails).  Without
+# SANITIZE=1 it is COMMAND.
+# exitcode=86 still makes a reporting process fail on its own, and
+# halt_on_error stops it at the first report.  ASAN_OPTIONS and UBSAN_OPTIONS
+# from the environment are added after the defaults (log_path stays ours).
+ifeq ($(SANITIZE),1)
+SANITIZER_LOGS  = $(abspath $(BUILD))/sanitizer-logs
+ASAN_DEFAULTS  := detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=86:detect_stack_use_after_return=1
+UBSAN_DEFAULTS := halt_on_error=1:print_stacktrace=1:exitcode=86
+sanitized = @echo '$(subst ','\'',$2)'; \
+	rm -rf $(SANITIZER_LOGS)/$1 && mkdir -p $(SANITIZER_LOGS)/$1 || exit 2; \
+	export ASAN_OPTIONS='$(ASAN_DEFAULTS)$(if $3,:$3):$(ASAN_OPTIONS):log_path=$(SANITIZER_LOGS)/$1/report'; \
+	export UBSAN_OPTIONS='$(UBSAN_DEFAULTS):$(UBSAN_OPTIONS):log_path=$(SANITIZER_LOGS)/$1/report'; \
+	$2; rc=$$?; n=0; \
+	for f in $(SANITIZER_LOGS)/$1/*; do \
+		[ -f "$$f" ] || continue; n=$$((n + 1)); \
+		echo "==== sanitizer report $$f:"; cat "$$f"; \
+	done; \
+	if [ $$n -gt 0 ]; then echo "$1: $$n sanitizer report(s), in $(SANITIZER_LOGS)/$1/" >&2; rc=1; fi; \
+	exit $$rc
+# The binaries under test must be the sanitized ones.
+VERIFY_SANITIZED = @for f in $(PROGRAM) $(TEST_HELPERS) $(BUILD)/tests/unit-tests \
+		$(BUILD)/tests/integration-tests; do \
+		nm "$$f" | grep -q __asan_init && nm "$$f" | grep -q __ubsan_handle_ || \
+			{ echo "$$f: not built with ASan and UBSan (make clean?)" >&2; exit 1; }; \
+	done
+else
+sanitized = $2
+VERIFY_SANITIZED =
+endif
+
+# make check built with clang under ASan + UBSan, in build-asan/.
+ASAN_CC ?= clang
+check-asan:
+	@sh packaging/build-deps.sh --asan
+	$(MAKE) check SANITIZE=1 CC=$(ASAN_CC)
+
+RUN_UNIT = $(BUILD)/tests/unit-tests --jobs=2 $(CRITERION_ARGS)
 unit: $(BUILD)/tests/unit-tests
-	$(BUILD)/tests/unit-tests --jobs=2
+	$(call sanitized,unit,$(RUN_UNIT))
 
 sim-selftest:
 	$(PYTHON) tests/sim/test_consul_sim.py
 
 # Integration tests start the simulator and the real binary; they find both
 # through these variables.
-integration: $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
-	OSTIARY_BIN=$(abspath $(PROGRAM)) OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) \
+RUN_INTEGRATION = OSTIARY_BIN=$(abspath $(PROGRAM)) OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) \
 	OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) \
 	$(BUILD)/tests/integration-tests --jobs=2 $(CRITERION_ARGS)
+integration: $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
+	$(call sanitized,integration,$(RUN_INTEGRATION))
 
-# The unit tests and the integration suite with ostiary under memcheck:
-# zero errors and zero leaks, or the tests fail.
-valgrind: $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
-	valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-		--trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*,*/python3*' \
-		$(BUILD)/tests/unit-tests --jobs=1
-	OSTIARY_BIN=$(abspath tests/valgrind-ostiary.sh) OSTIARY_REAL_BIN=$(abspath $(PROGRAM)) \
+# Fault injection: ostiary against a misbehaving agent (tests/fault/run.py).
+# Some scenarios measure ostiary's RSS (oversized answers must not make it
+# grow).  ASan keeps freed memory in quarantine (256 MB by default), so there
+# the RSS would grow by design: the fault suite runs without quarantine (a
+# use-after-free is then caught only until the memory is reused; the unit and
+# integration suites keep the full quarantine).
+RUN_FAULT = $(PYTHON) tests/fault/run.py --ostiary $(PROGRAM) --sim tests/sim/consul_sim.py \
+	--helpers $(BUILD)/tests/helpers
+fault: $(PROGRAM) $(TEST_HELPERS)
+	$(call sanitized,fault,$(RUN_FAULT),quarantine_size_mb=0)
+
+# The unit tests and the integration suite with ostiary under memcheck.  Every
+# process writes its memcheck log to $(VALGRIND_LOGS)/{unit,integration}/
+# (ostiary through tests/valgrind-ostiary.sh); afterwards every log whose
+# ERROR SUMMARY is not 0 (leaks: definite and indirect count as errors) is
+# printed and fails the target, and so does a log without a summary (a process
+# killed by SIGKILL) that holds an error's stack trace.  Criterion would not
+# notice on its own: it passes a test whose worker's memcheck found a leak.
+# Both suites run before the verdict, so one run shows everything.
+VALGRIND_LOGS = $(abspath $(BUILD))/valgrind-logs
+MEMCHECK := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	--show-leak-kinds=definite,indirect
+valgrind-verdict = bad=0; for f in $1/*.log; do \
+		[ -f "$$f" ] || continue; \
+		if grep -q 'ERROR SUMMARY: [1-9]' "$$f" || { ! grep -q 'ERROR SUMMARY:' "$$f" && \
+			grep -Eq '^==[0-9]+== +(at|by) 0x' "$$f"; }; then \
+			echo "==== memcheck report $$f:"; cat "$$f"; bad=$$((bad + 1)); \
+		fi; \
+	done; \
+	echo "valgrind: $$(ls $1 | wc -l) memcheck logs in $1, $$bad with errors or leaks"; \
+	[ $$bad -eq 0 ]
+VALGRIND_UNIT = $(MEMCHECK) --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*,*/python3*' \
+	--log-file=$(VALGRIND_LOGS)/unit/%p.log $(BUILD)/tests/unit-tests --jobs=2 $(CRITERION_ARGS)
+VALGRIND_INTEGRATION = OSTIARY_BIN=$(abspath tests/valgrind-ostiary.sh) \
+	OSTIARY_REAL_BIN=$(abspath $(PROGRAM)) OSTIARY_VALGRIND_DIR=$(VALGRIND_LOGS)/integration \
 	OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) \
-	$(BUILD)/tests/integration-tests --jobs=1
+	$(BUILD)/tests/integration-tests --jobs=2 $(CRITERION_ARGS)
+valgrind:
+	@sh packaging/build-deps.sh --valgrind
+	$(MAKE) $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
+	rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)/unit $(VALGRIND_LOGS)/integration
+	@rc=0; \
+	echo "$(VALGRIND_UNIT)"; $(VALGRIND_UNIT) || rc=1; \
+	$(call valgrind-verdict,$(VALGRIND_LOGS)/unit) || rc=1; \
+	echo "$(VALGRIND_INTEGRATION)"; $(VALGRIND_INTEGRATION) || rc=1; \
+	$(call valgrind-verdict,$(VALGRIND_LOGS)/integration) || rc=1; \
+	exit $$rc
 
 # libFuzzer targets (clang, ASan + UBSan), each for FUZZ_SECONDS on a copy of
 # its committed seeds in tests/fuzz/corpus/; see tests/fuzz/run.sh.
+# FUZZ_JOBS targets fuzz at once, one core each.
 FUZZ_SECONDS ?= 20
+FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_CC ?= clang
 fuzz:
-	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+	@sh packaging/build-deps.sh --fuzz
+	CC=$(FUZZ_CC) FUZZ_JOBS=$(FUZZ_JOBS) sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: deps
 	$(MAKE) $(PROGRAM)

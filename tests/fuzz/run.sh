@@ -18,7 +18,8 @@
 # One summary line per target; the exit status is non-zero when a build
 # fails or any target crashes, leaks, breaks a property or hangs.
 #
-# Knobs: CC (default clang), FUZZ_FLAGS (more libFuzzer flags).
+# Knobs: CC (default clang), FUZZ_FLAGS (more libFuzzer flags), FUZZ_JOBS
+# (how many targets fuzz at once, default 1; `make fuzz` uses every core).
 #
 # shellcheck disable=SC2086 # word lists (sources, flags) are split on purpose
 set -u
@@ -37,6 +38,8 @@ seconds=${1:-20}
 # libFuzzer reads -max_total_time=0 as "no limit": refuse it.
 case $seconds in '' | *[!0-9]* | 0) usage ;; esac
 [ $# -gt 0 ] && TARGETS=$*
+jobs=${FUZZ_JOBS:-1}
+case $jobs in '' | *[!0-9]* | 0) echo "FUZZ_JOBS must be a positive number" >&2; usage ;; esac
 
 cd "$(dirname "$0")/../.." || exit 2
 VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
@@ -99,6 +102,11 @@ summarize() {
 	grep -aE 'property failed|^SUMMARY:|ERROR: libFuzzer' "$log" | head -n 1 | sed 's/^/    /'
 	sed -n 's/.*Test unit written to \(.*\)/    reproduce: \1/p' "$log"
 	echo "    log: $log"
+	# The report itself, for CI runs that keep no files: from the first
+	# sanitizer, libFuzzer or property line on, at most 80 lines (it ends
+	# with the input in Base64 when the input is small).
+	awk '/^==[0-9]+== ?ERROR|runtime error:|property failed|^ERROR: libFuzzer|^Base64:/ { p = 1 }
+		p && n++ < 80' "$log" | sed 's/^/    | /'
 }
 
 run() {
@@ -123,9 +131,12 @@ else
 	FENCE=$PWD/$OUT/tmp/ostiary-fuzz.$$
 fi
 mkdir -p "$FENCE" || exit 2
+running=
 trap 'rm -rf "$FENCE"' EXIT
-trap 'exit 130' INT TERM
+# Background jobs of a script ignore SIGINT: stop the running targets here.
+trap '[ -n "$running" ] && kill $running 2>/dev/null; exit 130' INT TERM
 failed=0
+built=
 for t in $TARGETS; do
 	if ! build "$t"; then
 		echo "$t: build failed:" >&2
@@ -133,7 +144,23 @@ for t in $TARGETS; do
 		failed=$((failed + 1))
 		continue
 	fi
-	run "$t" || failed=$((failed + 1))
+	built="$built $t"
 done
-echo "fuzz: $(echo $TARGETS | wc -w) targets, ${seconds}s each, $failed failed"
+# FUZZ_JOBS targets at a time (each is one process on one core); the
+# summaries come in target order.
+set -- $built
+while [ $# -gt 0 ]; do
+	batch='' running=''
+	while [ $# -gt 0 ] && [ "$(echo $batch | wc -w)" -lt "$jobs" ]; do
+		run "$1" >"$OUT/logs/$1.summary" 2>&1 &
+		batch="$batch $!:$1" running="$running $!"
+		shift
+	done
+	for job in $batch; do
+		wait "${job%%:*}" || failed=$((failed + 1))
+		cat "$OUT/logs/${job#*:}.summary"
+	done
+done
+running=
+echo "fuzz: $(echo $TARGETS | wc -w) targets, ${seconds}s each, $jobs at a time, $failed failed"
 [ "$failed" -eq 0 ]
