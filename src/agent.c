@@ -394,6 +394,14 @@ agent_next_maintenance(struct agent *agent)
 	return NULL;
 }
 
+/* A look for leftovers that failed goes again at the next occasion. */
+static void
+agent_retry_sweep(struct agent *agent)
+{
+	if (agent->sweep_pending && !agent->sweep_in_flight)
+		agent->sweep_due = true;
+}
+
 /* The agent's whole check list of a busy node can be large: allow for it. */
 #define AGENT_READBACK_MAX_BYTES (64 * 1024 * 1024)
 
@@ -493,7 +501,7 @@ agent_register_done(struct agent_request *req, const consul_response *resp)
 		log_notice("registered service %s (id %s) with the agent at %s", def->name, def->id,
 		           req->agent->base_url);
 		agent_mark_service_checks(service);
-		req->agent->sweep_due = req->agent->sweep_pending;
+		agent_retry_sweep(req->agent);
 		/* Registering replaced every check, maintenance included. */
 		if (req->agent->draining && !service->maintenance_due) {
 			service->maintenance_due = true;
@@ -753,7 +761,7 @@ agent_verify_tick(ev_loop *loop, ev_timer *timer, void *arg)
 		return EV_TIMER_STOP;
 	if (!agent->draining) {
 		agent->verify_due = true;
-		agent->sweep_due = agent->sweep_pending;
+		agent_retry_sweep(agent);
 		agent_kick(agent);
 	}
 	return agent->settings.verify_interval_ms;
@@ -960,7 +968,7 @@ agent_retry_now(struct agent *agent)
 	}
 	for (size_t i = 0; i < agent->nchecks; i++)
 		agent_mark_push(agent->checks[i]);
-	agent->sweep_due = agent->sweep_pending;
+	agent_retry_sweep(agent);
 	agent->last_refusal[0] = '\0'; /* a new refusal is news */
 	agent_kick(agent);
 }
