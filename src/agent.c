@@ -93,6 +93,8 @@ struct agent {
 
 	bool draining;
 	char *drain_reason;
+	agent_done_fn idle_fn; /* called once nothing is queued or on the wire */
+	void *idle_arg;
 	size_t maintenance_pending; /* services with maintenance_due */
 
 	bool shutting_down;
@@ -468,6 +470,13 @@ agent_kick(struct agent *agent)
 	if (agent->shutting_down && agent->ninflight == 0 &&
 	    agent->deregister_next >= agent->nservices)
 		agent_finish_shutdown(agent);
+	if (agent->idle_fn != NULL && agent->ninflight == 0 && agent->register_head == NULL &&
+	    agent->push_head == NULL && agent_next_maintenance(agent) == NULL) {
+		agent_done_fn fn = agent->idle_fn;
+
+		agent->idle_fn = NULL;
+		fn(agent->idle_arg);
+	}
 }
 
 /* ------------------------------------------------------------- completions */
@@ -949,6 +958,14 @@ agent_drain(struct agent *agent, const char *reason)
 			agent->maintenance_pending++;
 		}
 	}
+	agent_kick(agent);
+}
+
+void
+agent_when_idle(struct agent *agent, agent_done_fn fn, void *arg)
+{
+	agent->idle_fn = fn;
+	agent->idle_arg = arg;
 	agent_kick(agent);
 }
 

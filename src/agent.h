@@ -70,6 +70,9 @@ void agent_on_outage(struct agent *agent, agent_outage_fn fn, void *arg);
 /* Graceful stop, first step: put every service in maintenance with this
  * reason (again after any re-registration); pushes go on. */
 void agent_drain(struct agent *agent, const char *reason);
+/* Call fn once nothing is queued or on the wire (from within the call, if
+ * that is already so): what was reported has reached the agent, or failed. */
+void agent_when_idle(struct agent *agent, agent_done_fn fn, void *arg);
 /* Something changed (a new token): retry registrations and pushes now. */
 void agent_retry_now(struct agent *agent);
 

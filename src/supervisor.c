@@ -67,7 +67,9 @@ struct supervisor {
 	char status[1024];
 
 	ev_timer kill_timer;
-	ev_timer drain_timer;
+	ev_timer drain_timer;      /* the drain delay */
+	ev_timer drain_step_timer; /* bounds the wait for the drain step to reach the agent */
+	bool drain_delay_over, drain_step_done;
 	ev_timer restart_timer;
 	ev_io signal_io;
 	ev_child child_watcher;
@@ -186,9 +188,30 @@ static void
 sup_deregister(struct supervisor *sup)
 {
 	ev_timer_stop(sup->loop, &sup->drain_timer);
+	ev_timer_stop(sup->loop, &sup->drain_step_timer);
 	ev_timer_stop(sup->loop, &sup->restart_timer);
 	checks_stop(sup->checks);
 	agent_shutdown(sup->env.agent, sup_deregistered, sup);
+}
+
+/* The child is signalled once the drain delay is over and the drain step
+ * has reached the agent (or failed, or taken AGENT_SHUTDOWN_TIMEOUT_MS):
+ * a zero delay must not let the signal overtake the step. */
+static void
+sup_drain_progress(struct supervisor *sup)
+{
+	if (sup->state == SUP_DRAINING && sup->drain_delay_over && sup->drain_step_done)
+		sup_dispatch(sup, SUP_EV_DRAIN_OVER);
+}
+
+static void
+sup_drain_step_reached(void *arg)
+{
+	struct supervisor *sup = arg;
+
+	sup->drain_step_done = true;
+	ev_timer_stop(sup->loop, &sup->drain_step_timer);
+	sup_drain_progress(sup);
 }
 
 /* First step of a graceful stop: take the service out of rotation while
@@ -200,20 +223,6 @@ sup_drain(struct supervisor *sup)
 
 	snprintf(reason, sizeof(reason), "ostiary is stopping %s (%s)", sup->child->name,
 	         sup->cause);
-	switch (sup->conf->drain) {
-	case CONF_DRAIN_MAINTENANCE:
-		agent_drain(sup->env.agent, reason);
-		break;
-	case CONF_DRAIN_CRITICAL:
-		sup_update_hold(sup);
-		break;
-	case CONF_DRAIN_DEREGISTER:
-		checks_stop(sup->checks);
-		agent_shutdown(sup->env.agent, sup_deregistered, sup);
-		break;
-	case CONF_DRAIN_NONE:
-		break;
-	}
 	consul_duration_format(sup->conf->drain_delay_ms, delay, sizeof(delay));
 	if (sup->conf->drain == CONF_DRAIN_NONE)
 		log_notice("stopping %s in %s (no drain step)", sup->child->name, delay);
@@ -221,6 +230,24 @@ sup_drain(struct supervisor *sup)
 		log_notice("draining (%s) for %s before stopping %s",
 		           conf_drain_name(sup->conf->drain), delay, sup->child->name);
 	ev_timer_start(sup->loop, &sup->drain_timer, sup->conf->drain_delay_ms);
+	ev_timer_start(sup->loop, &sup->drain_step_timer, AGENT_SHUTDOWN_TIMEOUT_MS);
+	switch (sup->conf->drain) {
+	case CONF_DRAIN_MAINTENANCE:
+		agent_drain(sup->env.agent, reason);
+		agent_when_idle(sup->env.agent, sup_drain_step_reached, sup);
+		break;
+	case CONF_DRAIN_CRITICAL:
+		sup_update_hold(sup);
+		agent_when_idle(sup->env.agent, sup_drain_step_reached, sup);
+		break;
+	case CONF_DRAIN_DEREGISTER:
+		checks_stop(sup->checks);
+		agent_shutdown(sup->env.agent, sup_drain_step_reached, sup);
+		break;
+	case CONF_DRAIN_NONE:
+		sup_drain_step_reached(sup);
+		break;
+	}
 }
 
 static void
@@ -240,6 +267,7 @@ static void
 sup_stop_child(struct supervisor *sup)
 {
 	ev_timer_stop(sup->loop, &sup->drain_timer);
+	ev_timer_stop(sup->loop, &sup->drain_step_timer);
 	sup_send_stop_signal(sup);
 	ev_timer_start(sup->loop, &sup->kill_timer, sup->conf->kill_timeout_ms);
 }
@@ -356,7 +384,19 @@ sup_restart_due(ev_loop *loop, ev_timer *timer, void *arg)
 static int64_t
 sup_drain_over(ev_loop *loop, ev_timer *timer, void *arg)
 {
-	sup_dispatch(arg, SUP_EV_DRAIN_OVER);
+	struct supervisor *sup = arg;
+
+	sup->drain_delay_over = true;
+	sup_drain_progress(sup);
+	return EV_TIMER_STOP;
+}
+
+static int64_t
+sup_drain_step_overdue(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	log_info("the drain step has not reached the agent in %d ms; going on",
+	         AGENT_SHUTDOWN_TIMEOUT_MS);
+	sup_drain_step_reached(arg);
 	return EV_TIMER_STOP;
 }
 
@@ -593,8 +633,10 @@ sup_stop_watchers(struct supervisor *sup)
 	ev_child_stop(sup->loop, &sup->child_watcher);
 	ev_timer_stop(sup->loop, &sup->kill_timer);
 	ev_timer_stop(sup->loop, &sup->drain_timer);
+	ev_timer_stop(sup->loop, &sup->drain_step_timer);
 	ev_timer_stop(sup->loop, &sup->restart_timer);
 	agent_on_outage(sup->env.agent, NULL, NULL);
+	agent_when_idle(sup->env.agent, NULL, NULL);
 }
 
 /* NOTIFY_SOCKET for the child (and every restart of it): set in our own
@@ -652,6 +694,7 @@ supervisor_run(const struct supervisor_env *env)
 
 	ev_timer_init(&sup.kill_timer, sup_kill_timeout, &sup);
 	ev_timer_init(&sup.drain_timer, sup_drain_over, &sup);
+	ev_timer_init(&sup.drain_step_timer, sup_drain_step_overdue, &sup);
 	ev_timer_init(&sup.restart_timer, sup_restart_due, &sup);
 	ev_io_init(&sup.signal_io, env->signal_fd, POLLIN, sup_signals_ready, &sup);
 	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);

@@ -90,6 +90,34 @@ Test(signals, drain_deregister_leaves_before_the_child_is_signalled)
 	sim_stop(&s);
 }
 
+/* A zero drain delay still lets maintenance reach the agent first. */
+Test(signals, zero_drain_delay_waits_for_maintenance)
+{
+	sim s;
+	proc p;
+	const char *rec = scratch_path("rec"), *sigrec = helper_path("sigrecorder");
+	const char *args[] = { "--drain-delay", "0", "svc", "--", sigrec, rec, NULL };
+
+	start_sim(&s, NULL);
+	cr_assert_eq(sim_fault(&s, "{\"mode\":\"delay\",\"delay_ms\":300,"
+	                           "\"path_prefix\":\"/v1/agent/service/maintenance/\"}"),
+	             0);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	long long maintenance = first_request_us(&s, "PUT", "/v1/agent/service/maintenance/svc");
+	long long signalled = recorder_signal_us(rec, SIGTERM);
+	cr_assert_geq(maintenance, 0);
+	cr_assert_geq(signalled - maintenance, 300 * 1000,
+	              "the child was signalled %lld us after maintenance arrived, before the "
+	              "agent answered it (300 ms later)",
+	              signalled - maintenance);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
 /* --drain critical with --stop-signal: checks go critical, the child gets
  * the configured signal, not the one ostiary received. */
 Test(signals, drain_critical_and_stop_signal)
