@@ -3,8 +3,9 @@
 #   make              build build/ostiary and build/libostiary.a
 #   make check        install missing build dependencies (as root), build, run every test:
 #                     unit, simulator self-test, integration, fault injection
-#   make check-asan   `make check` built with clang under AddressSanitizer + UBSan
-#                     (build-asan/); any sanitizer report, leaks included, fails it
+#   make check-asan   `make check` minus the simulator's self-test, built with clang
+#                     under AddressSanitizer + UBSan in build-asan/; any sanitizer
+#                     report, leaks included, fails it
 #   make valgrind     the unit and integration suites (ostiary under memcheck);
 #                     any memcheck error or definite/indirect leak fails it
 #   make fuzz         each libFuzzer target for FUZZ_SECONDS (default 20) on a copy of
@@ -17,10 +18,14 @@
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean        remove build/, build-asan/ and build-fuzz/
 #
-# CI (.ci/run) runs check, check-asan, valgrind, fuzz and fault, with WERROR=1.
+# CI (.ci/run) runs check (fault injection included), check-asan, valgrind and
+# fuzz, with WERROR=1.
 # Knobs: WERROR=1 (warnings are errors, as CI builds), SANITIZE=1 (ASan+UBSan,
 # builds into build-asan/ with clang unless CC is given), CC=clang,
-# FUZZ_SECONDS=N, ASAN_OPTIONS / UBSAN_OPTIONS (added to the defaults below).
+# BUILD_JOBS=N (parallel compiles in check; default: every core),
+# CRITERION_ARGS (e.g. --filter=...), FUZZ_SECONDS=N, FUZZ_JOBS=N (targets
+# fuzzing at once; default: every core), ASAN_OPTIONS / UBSAN_OPTIONS (added to
+# the defaults below).
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
@@ -120,7 +125,7 @@ BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 check: deps
 	$(MAKE) -j$(BUILD_JOBS) all $(BUILD)/tests/unit-tests $(BUILD)/tests/integration-tests $(TEST_HELPERS)
 	$(VERIFY_SANITIZED)
-	$(MAKE) unit sim-selftest integration fault
+	$(MAKE) $(CHECK_SUITES)
 
 # Sanitizer reports.  Under SANITIZE=1 every sanitized process (ostiary, the
 # helpers, both test binaries and Criterion's workers) writes its ASan, LSan
@@ -155,9 +160,12 @@ VERIFY_SANITIZED = @for f in $(PROGRAM) $(TEST_HELPERS) $(BUILD)/tests/unit-test
 		nm "$$f" | grep -q __asan_init && nm "$$f" | grep -q __ubsan_handle_ || \
 			{ echo "$$f: not built with ASan and UBSan (make clean?)" >&2; exit 1; }; \
 	done
+# The simulator's self-test runs no sanitized code: plain `make check` has it.
+CHECK_SUITES = unit integration fault
 else
 sanitized = $2
 VERIFY_SANITIZED =
+CHECK_SUITES = unit sim-selftest integration fault
 endif
 
 # make check built with clang under ASan + UBSan, in build-asan/.

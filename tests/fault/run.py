@@ -120,6 +120,8 @@ def descendants(pid):
 
 
 def kill_quietly(pid, sig=signal.SIGKILL):
+    if pid is None:   # a child that never got as far as saying it was ready
+        return
     try:
         os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
@@ -285,11 +287,17 @@ class Recorder:
         except FileNotFoundError:
             return []
 
-    def pid(self):
-        for line in self._lines():
-            if line.startswith("ready "):
-                return int(line.split()[1])
-        return None
+    def pid(self, timeout=5.0):
+        """The recorder's pid once it has said "ready" (a sanitized build starts
+        slower than ostiary registers), or None after the deadline."""
+        found = []
+
+        def ready():
+            found[:] = [int(line.split()[1]) for line in self._lines()
+                        if line.startswith("ready ")]
+            return bool(found)
+
+        return found[0] if wait_until(ready, timeout) else None
 
     def alive(self):
         pid = self.pid()
@@ -516,7 +524,7 @@ class Scenario:
             except Exception:   # keep tearing down the rest
                 pass
         for rec in self.recorders:
-            pid = rec.pid()
+            pid = rec.pid(timeout=0)
             if pid is not None and pid_alive(pid):
                 kill_quietly(pid)
         for sim in self.sims:

@@ -79,6 +79,8 @@ Test(lifecycle, register_body_is_exactly_what_the_agent_accepts)
 	                 "/v1/agent/check/update/service%3Aweb-1");
 	json_decref(req);
 
+	/* The recorder exits 0 on SIGTERM only once its handler is in place. */
+	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
 	kill(p.pid, SIGTERM);
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
 	cr_assert_eq(sim_count(&s, "GET", NULL), sim_count(&s, "GET", "/v1/agent/services"),
