@@ -47,14 +47,10 @@ enum sup_event {
 struct supervisor {
 	struct supervisor_env env;
 	struct notify *notify; /* NULL unless conf->notify */
-	ev_loop *loop;
-	struct checks *checks;
-	const struct conf *conf;
 	struct child *child;
 	enum sup_state state;
-	int stop_signal;   /* what the child gets */
-	const char *cause; /* why we stop: "received SIGTERM", "agent unreachable" */
-	char cause_buf[64];
+	int stop_signal; /* what the child gets */
+	char cause[64];  /* why we stop: "received SIGTERM", "the agent is unreachable ..." */
 
 	/* restarts */
 	int attempt;        /* restarts in a row without a stable run */
@@ -161,19 +157,19 @@ sup_update_hold(struct supervisor *sup)
 		return; /* the checks are stopped; the services are leaving */
 	if (sup->state == SUP_RESTARTING)
 		snprintf(reason, sizeof(reason), "%s", sup->restart_note);
-	else if (sup->state != SUP_RUNNING && sup->conf->drain == CONF_DRAIN_CRITICAL)
+	else if (sup->state != SUP_RUNNING && sup->env.conf->drain == CONF_DRAIN_CRITICAL)
 		snprintf(reason, sizeof(reason), "draining: ostiary is stopping %s (%s)", name,
 		         sup->cause);
 	else if (sup->stopping)
 		snprintf(reason, sizeof(reason), "%s is stopping (it sent STOPPING=1)", name);
-	else if (sup->conf->notify && !sup->ready)
+	else if (sup->env.conf->notify && !sup->ready)
 		snprintf(reason, sizeof(reason),
 		         "starting: waiting for %s to report READY=1 on NOTIFY_SOCKET", name);
 	else {
-		checks_hold(sup->checks, NULL);
+		checks_hold(sup->env.checks, NULL);
 		return;
 	}
-	checks_hold(sup->checks, reason);
+	checks_hold(sup->env.checks, reason);
 }
 
 /* ----------------------------------------------------------------- actions */
@@ -187,10 +183,10 @@ sup_deregistered(void *arg)
 static void
 sup_deregister(struct supervisor *sup)
 {
-	ev_timer_stop(sup->loop, &sup->drain_timer);
-	ev_timer_stop(sup->loop, &sup->drain_step_timer);
-	ev_timer_stop(sup->loop, &sup->restart_timer);
-	checks_stop(sup->checks);
+	ev_timer_stop(sup->env.loop, &sup->drain_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
+	ev_timer_stop(sup->env.loop, &sup->restart_timer);
+	checks_stop(sup->env.checks);
 	agent_shutdown(sup->env.agent, sup_deregistered, sup);
 }
 
@@ -210,7 +206,7 @@ sup_drain_step_reached(void *arg)
 	struct supervisor *sup = arg;
 
 	sup->drain_step_done = true;
-	ev_timer_stop(sup->loop, &sup->drain_step_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
 	sup_drain_progress(sup);
 }
 
@@ -223,15 +219,15 @@ sup_drain(struct supervisor *sup)
 
 	snprintf(reason, sizeof(reason), "ostiary is stopping %s (%s)", sup->child->name,
 	         sup->cause);
-	consul_duration_format(sup->conf->drain_delay_ms, delay, sizeof(delay));
-	if (sup->conf->drain == CONF_DRAIN_NONE)
+	consul_duration_format(sup->env.conf->drain_delay_ms, delay, sizeof(delay));
+	if (sup->env.conf->drain == CONF_DRAIN_NONE)
 		log_notice("stopping %s in %s (no drain step)", sup->child->name, delay);
 	else
 		log_notice("draining (%s) for %s before stopping %s",
-		           conf_drain_name(sup->conf->drain), delay, sup->child->name);
-	ev_timer_start(sup->loop, &sup->drain_timer, sup->conf->drain_delay_ms);
-	ev_timer_start(sup->loop, &sup->drain_step_timer, AGENT_SHUTDOWN_TIMEOUT_MS);
-	switch (sup->conf->drain) {
+		           conf_drain_name(sup->env.conf->drain), delay, sup->child->name);
+	ev_timer_start(sup->env.loop, &sup->drain_timer, sup->env.conf->drain_delay_ms);
+	ev_timer_start(sup->env.loop, &sup->drain_step_timer, AGENT_SHUTDOWN_TIMEOUT_MS);
+	switch (sup->env.conf->drain) {
 	case CONF_DRAIN_MAINTENANCE:
 		agent_drain(sup->env.agent, reason);
 		agent_when_idle(sup->env.agent, sup_drain_step_reached, sup);
@@ -241,7 +237,7 @@ sup_drain(struct supervisor *sup)
 		agent_when_idle(sup->env.agent, sup_drain_step_reached, sup);
 		break;
 	case CONF_DRAIN_DEREGISTER:
-		checks_stop(sup->checks);
+		checks_stop(sup->env.checks);
 		agent_shutdown(sup->env.agent, sup_drain_step_reached, sup);
 		break;
 	case CONF_DRAIN_NONE:
@@ -266,10 +262,10 @@ sup_send_stop_signal(struct supervisor *sup)
 static void
 sup_stop_child(struct supervisor *sup)
 {
-	ev_timer_stop(sup->loop, &sup->drain_timer);
-	ev_timer_stop(sup->loop, &sup->drain_step_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
 	sup_send_stop_signal(sup);
-	ev_timer_start(sup->loop, &sup->kill_timer, sup->conf->kill_timeout_ms);
+	ev_timer_start(sup->env.loop, &sup->kill_timer, sup->env.conf->kill_timeout_ms);
 }
 
 static void
@@ -282,14 +278,15 @@ static void
 sup_kill_child(struct supervisor *sup)
 {
 	log_warnx("%s (pid %d) still running %lld ms after the stop signal; sending SIGKILL",
-	          sup->child->name, (int)sup->child->pid, (long long)sup->conf->kill_timeout_ms);
+	          sup->child->name, (int)sup->child->pid,
+	          (long long)sup->env.conf->kill_timeout_ms);
 	child_signal(sup->child, SIGKILL);
 }
 
 static void
 sup_finish(struct supervisor *sup)
 {
-	ev_break(sup->loop);
+	ev_break(sup->env.loop);
 }
 
 /* ---------------------------------------------------------------- restarts */
@@ -309,7 +306,7 @@ sup_describe_exit(const struct child *child, char *buf, size_t len)
 static bool
 sup_wants_restart(const struct supervisor *sup)
 {
-	switch (sup->conf->restart) {
+	switch (sup->env.conf->restart) {
 	case CONF_RESTART_ALWAYS:
 		return true;
 	case CONF_RESTART_ON_FAILURE:
@@ -325,9 +322,9 @@ sup_wants_restart(const struct supervisor *sup)
 static int64_t
 sup_restart_delay(struct supervisor *sup)
 {
-	int64_t delay = sup->conf->restart_delay_ms, cap = sup->conf->restart_max_delay_ms;
+	int64_t delay = sup->env.conf->restart_delay_ms, cap = sup->env.conf->restart_max_delay_ms;
 
-	if (ev_now(sup->loop) - sup->started_at >= cap)
+	if (ev_now(sup->env.loop) - sup->started_at >= cap)
 		sup->attempt = 0;
 	sup->attempt++;
 	for (int i = 1; i < sup->attempt && delay < cap; i++)
@@ -348,7 +345,7 @@ sup_schedule_restart(struct supervisor *sup)
 	         how);
 	log_notice("%s", sup->restart_note);
 	sup_update_hold(sup);
-	ev_timer_start(sup->loop, &sup->restart_timer, delay);
+	ev_timer_start(sup->env.loop, &sup->restart_timer, delay);
 }
 
 static void sup_child_started(struct supervisor *sup);
@@ -361,8 +358,8 @@ sup_restart_child(struct supervisor *sup)
 	int code;
 
 	/* A run that fails to start lasted no time: it is not "stable". */
-	sup->started_at = ev_now(sup->loop);
-	code = child_spawn(sup->child, sup->conf->command);
+	sup->started_at = ev_now(sup->env.loop);
+	code = child_spawn(sup->child, sup->env.conf->command);
 
 	if (code != 0) {
 		/* Counts as a failed run, like the shell's 126/127. */
@@ -414,9 +411,9 @@ sup_agent_lost(void *arg)
 
 	if (sup->state != SUP_RUNNING && sup->state != SUP_RESTARTING)
 		return;
-	sup->cause = "the agent is unreachable (fail-closed)";
-	if (sup->conf->stop_signal > 0)
-		sup->stop_signal = sup->conf->stop_signal;
+	snprintf(sup->cause, sizeof(sup->cause), "the agent is unreachable (fail-closed)");
+	if (sup->env.conf->stop_signal > 0)
+		sup->stop_signal = sup->env.conf->stop_signal;
 	log_warnx("stopping %s: the agent has been unreachable too long (fail-closed)",
 	          sup->child->name);
 	sup_dispatch(sup, SUP_EV_AGENT_LOST);
@@ -433,12 +430,12 @@ sup_report_child(struct supervisor *sup)
 	if (child->state == CHILD_RUNNING) {
 		snprintf(output, sizeof(output), "%s (pid %d) is running%s%s", child->name,
 		         (int)child->pid, sup->status[0] ? ": " : "", sup->status);
-		checks_process_state(sup->checks, CONSUL_PASSING, output);
+		checks_process_state(sup->env.checks, CONSUL_PASSING, output);
 	} else if (child->state == CHILD_STOPPED) {
 		snprintf(output, sizeof(output), "%s (pid %d) is stopped by %s and not serving",
 		         child->name, (int)child->pid,
 		         sig_name(child->stop_signal, name, sizeof(name)));
-		checks_process_state(sup->checks, CONSUL_CRITICAL, output);
+		checks_process_state(sup->env.checks, CONSUL_CRITICAL, output);
 	}
 }
 
@@ -446,19 +443,19 @@ sup_report_child(struct supervisor *sup)
 static void
 sup_child_started(struct supervisor *sup)
 {
-	sup->started_at = ev_now(sup->loop);
+	sup->started_at = ev_now(sup->env.loop);
 	sup->ready = false;
 	sup->stopping = false;
 	sup->status[0] = '\0';
 	if (sup->notify != NULL)
 		notify_set_main_pid(sup->notify, sup->child->pid);
-	ev_child_stop(sup->loop, &sup->child_watcher);
+	ev_child_stop(sup->env.loop, &sup->child_watcher);
 	ev_child_init(&sup->child_watcher, sup->child->pid, sup_child_changed, sup);
-	if (ev_child_start(sup->loop, &sup->child_watcher) < 0)
+	if (ev_child_start(sup->env.loop, &sup->child_watcher) < 0)
 		log_warnx("cannot watch %s (pid %d)", sup->child->name, (int)sup->child->pid);
 	if (sup->attempt > 0) {
 		log_notice("restarted %s (pid %d)", sup->child->name, (int)sup->child->pid);
-		checks_reset_readiness(sup->checks);
+		checks_reset_readiness(sup->env.checks);
 	}
 	sup_report_child(sup);
 	sup_update_hold(sup);
@@ -467,7 +464,7 @@ sup_child_started(struct supervisor *sup)
 static void
 sup_child_gone(struct supervisor *sup)
 {
-	ev_timer_stop(sup->loop, &sup->kill_timer);
+	ev_timer_stop(sup->env.loop, &sup->kill_timer);
 	sup_dispatch(sup, sup_wants_restart(sup) ? SUP_EV_CHILD_RESTART : SUP_EV_CHILD_EXITED);
 }
 
@@ -501,7 +498,7 @@ sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg)
 static void
 sup_reap(struct supervisor *sup)
 {
-	int orphans = ev_reap(sup->loop);
+	int orphans = ev_reap(sup->env.loop);
 
 	if (orphans > 0)
 		log_debug("reaped %d orphaned process%s", orphans, orphans == 1 ? "" : "es");
@@ -574,9 +571,9 @@ sup_on_signal(struct supervisor *sup, int signo)
 	}
 	if (sig_is_terminating(signo)) {
 		log_notice("received %s", sig_name(signo, name, sizeof(name)));
-		snprintf(sup->cause_buf, sizeof(sup->cause_buf), "received %s", name);
-		sup->cause = sup->cause_buf;
-		sup->stop_signal = sup->conf->stop_signal > 0 ? sup->conf->stop_signal : signo;
+		snprintf(sup->cause, sizeof(sup->cause), "received %s", name);
+		sup->stop_signal =
+		        sup->env.conf->stop_signal > 0 ? sup->env.conf->stop_signal : signo;
 		sup_dispatch(sup, SUP_EV_TERMINATE);
 		return;
 	}
@@ -629,12 +626,12 @@ sup_wait_blocking(struct supervisor *sup)
 static void
 sup_stop_watchers(struct supervisor *sup)
 {
-	ev_io_stop(sup->loop, &sup->signal_io);
-	ev_child_stop(sup->loop, &sup->child_watcher);
-	ev_timer_stop(sup->loop, &sup->kill_timer);
-	ev_timer_stop(sup->loop, &sup->drain_timer);
-	ev_timer_stop(sup->loop, &sup->drain_step_timer);
-	ev_timer_stop(sup->loop, &sup->restart_timer);
+	ev_io_stop(sup->env.loop, &sup->signal_io);
+	ev_child_stop(sup->env.loop, &sup->child_watcher);
+	ev_timer_stop(sup->env.loop, &sup->kill_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
+	ev_timer_stop(sup->env.loop, &sup->restart_timer);
 	agent_on_outage(sup->env.agent, NULL, NULL);
 	agent_when_idle(sup->env.agent, NULL, NULL);
 }
@@ -646,7 +643,7 @@ sup_offer_notify(struct supervisor *sup)
 {
 	consul_error err = { 0 };
 
-	sup->notify = notify_new(sup->loop, sup_notified, sup, &err);
+	sup->notify = notify_new(sup->env.loop, sup_notified, sup, &err);
 	if (sup->notify == NULL) {
 		log_errorx("cannot offer NOTIFY_SOCKET: %s", err.text);
 		return -1;
@@ -661,15 +658,15 @@ sup_offer_notify(struct supervisor *sup)
 static int
 sup_run_loop(struct supervisor *sup)
 {
-	if (ev_io_start(sup->loop, &sup->signal_io) < 0)
+	if (ev_io_start(sup->env.loop, &sup->signal_io) < 0)
 		return sup_wait_blocking(sup);
 	agent_on_outage(sup->env.agent, sup_agent_lost, sup);
 	sup_child_started(sup);
 	agent_start(sup->env.agent);
-	checks_start(sup->checks);
+	checks_start(sup->env.checks);
 	/* The child may have gone before we started listening. */
 	sup_reap(sup);
-	if (ev_run(sup->loop) < 0 || sup->state != SUP_DONE) {
+	if (ev_run(sup->env.loop) < 0 || sup->state != SUP_DONE) {
 		log_warnx("event loop failed; waiting for %s without the agent", sup->child->name);
 		return sup_wait_blocking(sup);
 	}
@@ -682,9 +679,6 @@ supervisor_run(const struct supervisor_env *env)
 	struct child child = { 0 };
 	struct supervisor sup = {
 		.env = *env,
-		.loop = env->loop,
-		.checks = env->checks,
-		.conf = env->conf,
 		.child = &child,
 		.state = SUP_RUNNING,
 		.stop_signal = SIGTERM,
@@ -698,9 +692,9 @@ supervisor_run(const struct supervisor_env *env)
 	ev_timer_init(&sup.restart_timer, sup_restart_due, &sup);
 	ev_io_init(&sup.signal_io, env->signal_fd, POLLIN, sup_signals_ready, &sup);
 	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);
-	if (sup.conf->notify && sup_offer_notify(&sup) < 0) {
+	if (sup.env.conf->notify && sup_offer_notify(&sup) < 0) {
 		code = OSTIARY_EXIT_INTERNAL;
-	} else if ((code = child_spawn(&child, sup.conf->command)) == 0) {
+	} else if ((code = child_spawn(&child, sup.env.conf->command)) == 0) {
 		/* The child starts whatever the agent is doing. */
 		code = sup_run_loop(&sup);
 		sup_stop_watchers(&sup);

@@ -85,7 +85,7 @@ def wait_until(cond, timeout, interval=POLL):
         left = deadline - time.monotonic()
         if left <= 0:
             return value
-        time.sleep(min(interval, left))
+        time.sleep(min(interval, left))  # poll interval until the deadline
 
 
 def pid_alive(pid):
