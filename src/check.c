@@ -26,8 +26,8 @@ struct check {
  * configuration (pointers into the conf, which outlives the engine). */
 struct service_view {
 	consul_service def;
-	consul_check *checks;
-	consul_kv *meta;
+	consul_check_def *checks;
+	consul_meta *meta;
 	consul_tagged_address *tagged;
 };
 

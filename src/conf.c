@@ -852,13 +852,13 @@ conf_unique_ids(const struct conf *conf, consul_error *err)
 
 void
 conf_service_view(const struct conf *conf, const struct service_conf *svc, consul_service *out,
-                  consul_check *checks, consul_tagged_address *tagged, consul_kv *meta)
+                  consul_check_def *checks, consul_tagged_address *tagged, consul_meta *meta)
 {
 	for (size_t i = 0; i < svc->nchecks; i++) {
 		const struct check_conf *c = &svc->checks[i];
 
 		/* Registered critical: nothing is known until the first result. */
-		checks[i] = (consul_check){
+		checks[i] = (consul_check_def){
 			.id = c->id,
 			.name = c->name,
 			.notes = c->notes,
@@ -876,9 +876,9 @@ conf_service_view(const struct conf *conf, const struct service_conf *svc, consu
 	size_t nmeta = 0;
 
 	for (size_t i = 0; i < svc->nmeta; i++)
-		meta[nmeta++] = (consul_kv){ svc->meta[i].key, svc->meta[i].value };
+		meta[nmeta++] = (consul_meta){ svc->meta[i].key, svc->meta[i].value };
 	if (conf->owner != NULL)
-		meta[nmeta++] = (consul_kv){ CONF_OWNER_META_KEY, conf->owner };
+		meta[nmeta++] = (consul_meta){ CONF_OWNER_META_KEY, conf->owner };
 	*out = (consul_service){
 		.id = svc->id,
 		.name = svc->name,
@@ -904,9 +904,9 @@ conf_service_view(const struct conf *conf, const struct service_conf *svc, consu
 static int
 conf_agent_rules(const struct conf *conf, const struct service_conf *svc, consul_error *err)
 {
-	consul_check *checks = calloc(svc->nchecks + 1, sizeof(*checks));
+	consul_check_def *checks = calloc(svc->nchecks + 1, sizeof(*checks));
 	consul_tagged_address *tagged = calloc(svc->ntagged_addresses + 1, sizeof(*tagged));
-	consul_kv *meta = calloc(svc->nmeta + 1, sizeof(*meta));
+	consul_meta *meta = calloc(svc->nmeta + 1, sizeof(*meta));
 	consul_error agent = { 0 };
 	consul_service view;
 	int rc = 0;

@@ -216,7 +216,7 @@ const char *conf_probe_name(enum probe_kind kind);
  * owner (CONF_OWNER_META_KEY) once conf_finish has set it.
  */
 void conf_service_view(const struct conf *conf, const struct service_conf *svc, consul_service *out,
-                       consul_check *checks, consul_tagged_address *tagged, consul_kv *meta);
+                       consul_check_def *checks, consul_tagged_address *tagged, consul_meta *meta);
 
 /*
  * Loaders: append what a file says to conf (conf_file.c: ostiary's own

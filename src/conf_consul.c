@@ -632,7 +632,7 @@ conf_consul_meta(struct conf_consul *cc, const char *at, json_t *value, void *fi
 		return -1;
 	json_object_foreach(value, key, v)
 	{
-		consul_kv pair = { key, json_string_value(v) };
+		consul_meta pair = { key, json_string_value(v) };
 		consul_service part = { .name = "-", .meta = &pair, .nmeta = 1 };
 		struct conf_kv *grown;
 

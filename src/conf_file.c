@@ -783,7 +783,7 @@ conf_file_service_meta(struct conf_file *cf, const config_setting_t *s, void *ta
 		return -1;
 	for (int i = 0; i < config_setting_length(s); i++) {
 		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
-		consul_kv pair = { config_setting_name(m), NULL };
+		consul_meta pair = { config_setting_name(m), NULL };
 		consul_service part = { .name = "-", .meta = &pair, .nmeta = 1 };
 		struct conf_kv *grown;
 

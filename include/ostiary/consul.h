@@ -169,13 +169,13 @@ char *consul_config_describe(const consul_config *cfg);
 
 /* ------------------------------------------------------------- definitions */
 
-typedef struct consul_kv {
+typedef struct consul_meta {
 	const char *key;
 	const char *value;
-} consul_kv;
+} consul_meta;
 
 /* A TTL check, embedded in a service registration or registered alone. */
-typedef struct consul_check {
+typedef struct consul_check_def {
 	const char *id; /* "CheckID" when embedded, "ID" when alone */
 	const char *name;
 	const char *notes;           /* NULL = omitted */
@@ -184,7 +184,7 @@ typedef struct consul_check {
 	int64_t deregister_after_ms; /* DeregisterCriticalServiceAfter; 0 = omitted */
 	bool has_status;             /* send Status (initial status) */
 	enum consul_status status;
-} consul_check;
+} consul_check_def;
 
 /* One entry of TaggedAddresses: {"lan": {"Address": ..., "Port": ...}}. */
 typedef struct consul_tagged_address {
@@ -200,7 +200,7 @@ typedef struct consul_service {
 	size_t ntags;
 	const char *address; /* NULL = omitted */
 	int port;            /* 0 = omitted */
-	const consul_kv *meta;
+	const consul_meta *meta;
 	size_t nmeta;
 	const consul_tagged_address *tagged_addresses;
 	size_t ntagged_addresses;
@@ -208,7 +208,7 @@ typedef struct consul_service {
 	int weight_passing;
 	int weight_warning;
 	bool enable_tag_override; /* sent only when true */
-	const consul_check *checks;
+	const consul_check_def *checks;
 	size_t nchecks;
 } consul_service;
 
@@ -220,7 +220,7 @@ int consul_service_validate(const consul_service *svc, consul_error *err);
 /* The JSON body for PUT /v1/agent/service/register (new reference). */
 json_t *consul_service_to_json(const consul_service *svc);
 /* The JSON body for PUT /v1/agent/check/register (new reference). */
-json_t *consul_check_to_json(const consul_check *check);
+json_t *consul_check_def_to_json(const consul_check_def *check);
 
 /* Percent-encode an ID for use as one URL path segment. Caller frees. */
 char *consul_path_escape(const char *id);
@@ -276,7 +276,7 @@ consul_call *consul_service_register_call(consul_client *c, const consul_service
 consul_call *consul_service_deregister_call(consul_client *c, const char *service_id);
 consul_call *consul_service_maintenance_call(consul_client *c, const char *service_id, bool enable,
                                              const char *reason);
-consul_call *consul_check_register_call(consul_client *c, const consul_check *check);
+consul_call *consul_check_register_call(consul_client *c, const consul_check_def *check);
 consul_call *consul_check_deregister_call(consul_client *c, const char *check_id);
 /* PUT /v1/agent/check/update/:id with {"Status","Output"}. */
 consul_call *consul_check_update_call(consul_client *c, const char *check_id,

@@ -539,11 +539,11 @@ consul_service_maintenance_call(consul_client *c, const char *service_id, bool e
 }
 
 consul_call *
-consul_check_register_call(consul_client *c, const consul_check *check)
+consul_check_register_call(consul_client *c, const consul_check_def *check)
 {
 	consul_call *call = call_new(c, "PUT", "/v1/agent/check/register", NULL);
 
-	return call_ready(call_json(call, check ? consul_check_to_json(check) : NULL));
+	return call_ready(call_json(call, check ? consul_check_def_to_json(check) : NULL));
 }
 
 consul_call *

@@ -152,7 +152,7 @@ definition_set_duration(json_t *obj, const char *key, int64_t ms)
 }
 
 static json_t *
-definition_check_json(const consul_check *check, bool embedded)
+definition_check_json(const consul_check_def *check, bool embedded)
 {
 	json_t *obj = json_object();
 
@@ -195,7 +195,7 @@ definition_meta_json(const consul_service *svc)
 	json_t *meta = json_object();
 
 	for (size_t i = 0; meta && i < svc->nmeta; i++) {
-		const consul_kv *kv = &svc->meta[i];
+		const consul_meta *kv = &svc->meta[i];
 
 		if (json_object_set_new(
 		            meta, kv->key,
@@ -285,7 +285,7 @@ consul_service_to_json(const consul_service *svc)
 }
 
 json_t *
-consul_check_to_json(const consul_check *check)
+consul_check_def_to_json(const consul_check_def *check)
 {
 	return definition_check_json(check, false);
 }
@@ -346,7 +346,7 @@ definition_meta_key_chars(const char *key)
 
 /* validateMetaPair in agent/structs/structs.go, in the same order. */
 static int
-definition_validate_meta_pair(const consul_kv *kv, consul_error *err)
+definition_validate_meta_pair(const consul_meta *kv, consul_error *err)
 {
 	const char *key = kv->key ? kv->key : "";
 	const char *value = kv->value ? kv->value : "";
@@ -412,7 +412,7 @@ definition_validate_path_id(const char *id, const char *field, consul_error *err
 /* check_type.go Validate for a TTL check, plus what the agent would otherwise
  * default or reject later (empty IDs and names, bad Status). */
 static int
-definition_validate_check(const consul_check *check, size_t index, consul_error *err)
+definition_validate_check(const consul_check_def *check, size_t index, consul_error *err)
 {
 	char label[160];
 

@@ -83,9 +83,9 @@ check_unique_ids(const struct conf *conf)
 static void
 check_registration(const struct conf *conf, const struct service_conf *svc)
 {
-	consul_check *checks = calloc(svc->nchecks + 1, sizeof(*checks));
+	consul_check_def *checks = calloc(svc->nchecks + 1, sizeof(*checks));
 	consul_tagged_address *tagged = calloc(svc->ntagged_addresses + 1, sizeof(*tagged));
-	consul_kv *meta = calloc(svc->nmeta + 1, sizeof(*meta));
+	consul_meta *meta = calloc(svc->nmeta + 1, sizeof(*meta));
 	consul_service view;
 	json_t *body, *back;
 	char *text;

@@ -84,8 +84,8 @@ check_body_json(const char *body)
 static void
 check_notes(const char *text)
 {
-	consul_check check = { .id = "c", .name = "c", .notes = text, .ttl_ms = 10000 };
-	json_t *body = consul_check_to_json(&check), *back;
+	consul_check_def check = { .id = "c", .name = "c", .notes = text, .ttl_ms = 10000 };
+	json_t *body = consul_check_def_to_json(&check), *back;
 	const char *notes;
 	char *dumped;
 	json_t *exact = json_string(text); /* NULL when text is not valid UTF-8 */

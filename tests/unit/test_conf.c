@@ -744,9 +744,9 @@ Test(conf, service_view_is_what_the_agent_gets, .fini = conf_fini)
 {
 	struct service_conf *svc = web();
 	struct check_conf *check;
-	consul_check checks[2];
+	consul_check_def checks[2];
 	consul_tagged_address tagged[1];
-	consul_kv meta[2];
+	consul_meta meta[2];
 	consul_service view;
 
 	svc->tags = strv("v1", NULL);

@@ -414,9 +414,9 @@ Test(conf_consul, finish_errors_name_the_file, .init = json_init, .fini = json_f
 Test(conf_consul, round_trip_to_the_register_body, .init = json_init, .fini = json_fini)
 {
 	const struct service_conf *svc;
-	consul_check checks[3];
+	consul_check_def checks[3];
 	consul_tagged_address tagged[1];
-	consul_kv meta[2];
+	consul_meta meta[2];
 	consul_service view;
 	json_t *body;
 	char *text;
@@ -460,8 +460,8 @@ Test(conf_consul, round_trip_to_the_register_body, .init = json_init, .fini = js
 
 Test(conf_consul, one_check_is_sent_as_Check, .init = json_init, .fini = json_fini)
 {
-	consul_check checks[1];
-	consul_kv meta[1];
+	consul_check_def checks[1];
+	consul_meta meta[1];
 	consul_service view;
 	json_t *body, *check;
 

@@ -241,7 +241,7 @@ Test(lib_http, register_sends_json_body)
 {
 	struct server srv = start_http("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 	consul_client *client = client_for_port(srv.port, NULL);
-	consul_check check = { .id = "web:ttl", .ttl_ms = 10000 };
+	consul_check_def check = { .id = "web:ttl", .ttl_ms = 10000 };
 	consul_service svc = { .id = "web", .name = "web", .checks = &check, .nchecks = 1 };
 	consul_call *call =
 	        consul_service_register_call(client, &svc, CONSUL_REPLACE_EXISTING_CHECKS);
@@ -572,7 +572,7 @@ Test(lib_call, outcome_names)
 Test(lib_call, describe_every_endpoint_without_secrets)
 {
 	consul_client *client = client_for("https://consul.example:8501/prefix", TOKEN);
-	consul_check check = { .id = "c", .name = "c", .ttl_ms = 1000 };
+	consul_check_def check = { .id = "c", .name = "c", .ttl_ms = 1000 };
 	consul_service svc = { .name = "web" };
 	const struct {
 		consul_call *call;

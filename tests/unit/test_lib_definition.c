@@ -32,12 +32,12 @@ str_at(json_t *obj, const char *key)
 }
 
 static const char *const web_tags[] = { "v1", "blue" };
-static const consul_kv web_meta[] = { { "version", "1.2.3" } };
+static const consul_meta web_meta[] = { { "version", "1.2.3" } };
 
-static consul_check
+static consul_check_def
 ttl_check(const char *id)
 {
-	return (consul_check){ .id = id,
+	return (consul_check_def){ .id = id,
 		               .name = "myapp TTL",
 		               .notes = "pushed by myapp-agent",
 		               .ttl_ms = 15000,
@@ -48,7 +48,7 @@ ttl_check(const char *id)
 
 Test(lib_definition, full_service_with_one_check)
 {
-	consul_check check = ttl_check("myapp-1:ttl");
+	consul_check_def check = ttl_check("myapp-1:ttl");
 	consul_service svc = { .id = "myapp-1",
 		               .name = "myapp",
 		               .tags = web_tags,
@@ -76,7 +76,7 @@ Test(lib_definition, full_service_with_one_check)
 
 Test(lib_definition, embedded_check_uses_CheckID_never_ID)
 {
-	consul_check check = ttl_check("c1");
+	consul_check_def check = ttl_check("c1");
 	consul_service svc = { .name = "web", .checks = &check, .nchecks = 1 };
 	json_t *json = consul_service_to_json(&svc);
 	json_t *embedded = json_object_get(json, "Check");
@@ -91,7 +91,7 @@ Test(lib_definition, embedded_check_uses_CheckID_never_ID)
 
 Test(lib_definition, two_checks_become_Checks)
 {
-	consul_check checks[2] = { ttl_check("a"), ttl_check("b") };
+	consul_check_def checks[2] = { ttl_check("a"), ttl_check("b") };
 	consul_service svc = { .name = "web", .checks = checks, .nchecks = 2 };
 	json_t *json = consul_service_to_json(&svc);
 	json_t *list = json_object_get(json, "Checks");
@@ -107,7 +107,7 @@ Test(lib_definition, two_checks_become_Checks)
 
 Test(lib_definition, absent_fields_are_omitted)
 {
-	consul_check check = { .ttl_ms = 1500 };
+	consul_check_def check = { .ttl_ms = 1500 };
 	consul_service svc = {
 		.name = "web", .id = "", .address = "", .port = 0, .checks = &check, .nchecks = 1
 	};
@@ -127,12 +127,12 @@ Test(lib_definition, absent_fields_are_omitted)
 
 Test(lib_definition, standalone_check_uses_ID)
 {
-	consul_check check = ttl_check("myapp-1:db");
+	consul_check_def check = ttl_check("myapp-1:db");
 	json_t *json;
 
 	check.service_id = "myapp-1";
 	check.status = CONSUL_WARNING;
-	json = consul_check_to_json(&check);
+	json = consul_check_def_to_json(&check);
 	assert_keys(json,
 	            (const char *const[]){ "ID", "Name", "Notes", "ServiceID", "TTL", "Status",
 	                                   "DeregisterCriticalServiceAfter", NULL });
@@ -144,7 +144,7 @@ Test(lib_definition, standalone_check_uses_ID)
 
 	check.has_status = false;
 	check.deregister_after_ms = 0;
-	json = consul_check_to_json(&check);
+	json = consul_check_def_to_json(&check);
 	cr_assert_null(json_object_get(json, "Status"));
 	cr_assert_null(json_object_get(json, "DeregisterCriticalServiceAfter"));
 	json_decref(json);
@@ -152,8 +152,8 @@ Test(lib_definition, standalone_check_uses_ID)
 
 Test(lib_definition, invalid_utf8_text_is_replaced_like_go)
 {
-	consul_check check = { .id = "c", .notes = "bad \xff byte", .ttl_ms = 1000 };
-	json_t *json = consul_check_to_json(&check);
+	consul_check_def check = { .id = "c", .notes = "bad \xff byte", .ttl_ms = 1000 };
+	json_t *json = consul_check_def_to_json(&check);
 
 	cr_assert_not_null(json);
 	cr_assert_str_eq(str_at(json, "Notes"), "bad \xef\xbf\xbd byte");
@@ -197,8 +197,8 @@ Test(lib_definition, weights_and_tag_override_are_omitted_unless_asked)
 
 /* --------------------------------------------------------------- validation */
 
-static consul_check valid_checks[2];
-static consul_kv valid_meta[2];
+static consul_check_def valid_checks[2];
+static consul_meta valid_meta[2];
 static const char *valid_tags[2];
 
 static consul_service
@@ -206,8 +206,8 @@ valid_service(void)
 {
 	valid_checks[0] = ttl_check("web:ttl");
 	valid_checks[1] = ttl_check("web:db");
-	valid_meta[0] = (consul_kv){ "version", "1.0" };
-	valid_meta[1] = (consul_kv){ "owner_team-2", "ops" };
+	valid_meta[0] = (consul_meta){ "version", "1.0" };
+	valid_meta[1] = (consul_meta){ "owner_team-2", "ops" };
 	valid_tags[0] = "a";
 	valid_tags[1] = "b";
 	return (consul_service){ .id = "web-1",
@@ -305,26 +305,26 @@ Test(lib_validate, meta_rules)
 	for (size_t i = 0; i < N(cases); i++) {
 		consul_service svc = valid_service();
 
-		valid_meta[1] = (consul_kv){ cases[i].key, cases[i].value };
+		valid_meta[1] = (consul_meta){ cases[i].key, cases[i].value };
 		assert_invalid(&svc, "Meta", cases[i].problem);
 	}
 
 	consul_service svc = valid_service();
-	valid_meta[1] = (consul_kv){ max_key, max_value };
+	valid_meta[1] = (consul_meta){ max_key, max_value };
 	cr_assert_eq(consul_service_validate(&svc, NULL), 0, "128/512 are the limits, inclusive");
-	valid_meta[1] = (consul_kv){ "version", "2" };
+	valid_meta[1] = (consul_meta){ "version", "2" };
 	assert_invalid(&svc, "Meta", "duplicate Meta key \"version\"");
 }
 
 Test(lib_validate, at_most_64_meta_pairs)
 {
 	static char keys[65][16];
-	static consul_kv meta[65];
+	static consul_meta meta[65];
 	consul_service svc = valid_service();
 
 	for (int i = 0; i < 65; i++) {
 		snprintf(keys[i], sizeof keys[i], "k%d", i);
-		meta[i] = (consul_kv){ keys[i], "v" };
+		meta[i] = (consul_meta){ keys[i], "v" };
 	}
 	svc.meta = meta;
 	svc.nmeta = 64;
