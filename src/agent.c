@@ -916,8 +916,7 @@ agent_add_check(struct agent_service *service, const char *check_id, int64_t hea
 	check->status = CONSUL_CRITICAL;
 	ev_timer_init(&check->heartbeat_timer, agent_heartbeat, check);
 	/* Heartbeats of many checks go out together (see ev_timer_set_slack). */
-	ev_timer_set_slack(&check->heartbeat_timer,
-	                   heartbeat_ms / 16 > 250 ? 250 : heartbeat_ms / 16);
+	ev_timer_set_period_slack(&check->heartbeat_timer, heartbeat_ms);
 	return check;
 }
 

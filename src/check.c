@@ -204,15 +204,6 @@ check_view_service(struct service_view *view, const struct conf *conf,
 	return 0;
 }
 
-/* How late a periodic job may run: a sixteenth of its period, at most 100 ms. */
-static int64_t
-check_slack(int64_t period_ms)
-{
-	int64_t slack = period_ms / 16;
-
-	return slack > 100 ? 100 : slack;
-}
-
 static int
 check_setup(struct check *check, struct checks *checks, struct agent_service *service,
             const struct check_conf *conf, consul_error *err)
@@ -224,7 +215,7 @@ check_setup(struct check *check, struct checks *checks, struct agent_service *se
 	ev_timer_init(&check->run_timer, check_run, check);
 	/* Thousands of probes wake the loop once per batch, not once each: a
 	 * wakeup costs more than a loopback TCP connect. */
-	ev_timer_set_slack(&check->run_timer, check_slack(conf->interval_ms));
+	ev_timer_set_period_slack(&check->run_timer, conf->interval_ms);
 	if (conf->kind != PROBE_PROCESS &&
 	    (check->probe = probe_new(checks->loop, conf, err)) == NULL)
 		return -1;

@@ -13,30 +13,13 @@
  * be said explicitly.  After conf_finish() no field holds CONF_UNSET.
  */
 #include "conf.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/*
- * The shortest probe interval accepted.  Consul raises intervals below 1s
- * (checks.MinInterval, CONF_MIN_INTERVAL_MS) to 1s; ostiary runs its
- * probes itself and allows down to 100ms, which its tests rely on.  The
- * agent only ever sees TTLs, so Consul's floor does not apply.
- */
-#define CONF_FLOOR_INTERVAL_MS 100
-
-#define CONF_KIND_BIT(kind) (1u << (kind))
-#define CONF_PROBES                                                                                \
-	(CONF_KIND_BIT(PROBE_EXEC) | CONF_KIND_BIT(PROBE_HTTP) | CONF_KIND_BIT(PROBE_TCP))
-
-#if defined(__GNUC__)
-#define CONF_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define CONF_PRINTF(a, b)
-#endif
 
 /* ------------------------------------------------------------ life cycle */
 
@@ -187,7 +170,7 @@ conf_probe_name(enum probe_kind kind)
 		[PROBE_TCP] = "tcp",
 	};
 
-	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
+	if ((unsigned)kind >= nitems(names))
 		return "unknown";
 	return names[kind];
 }
@@ -205,8 +188,6 @@ static const char *const conf_restart_names[] = {
 	[CONF_RESTART_ALWAYS] = "always",
 };
 
-#define CONF_NELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
 static int
 conf_name_index(const char *const *names, size_t n, const char *name)
 {
@@ -219,13 +200,13 @@ conf_name_index(const char *const *names, size_t n, const char *name)
 const char *
 conf_drain_name(enum conf_drain drain)
 {
-	return (unsigned)drain < CONF_NELEMS(conf_drain_names) ? conf_drain_names[drain] : "?";
+	return (unsigned)drain < nitems(conf_drain_names) ? conf_drain_names[drain] : "?";
 }
 
 int
 conf_drain_parse(const char *name, enum conf_drain *out)
 {
-	int i = conf_name_index(conf_drain_names, CONF_NELEMS(conf_drain_names), name);
+	int i = conf_name_index(conf_drain_names, nitems(conf_drain_names), name);
 
 	if (i < 0)
 		return -1;
@@ -236,14 +217,13 @@ conf_drain_parse(const char *name, enum conf_drain *out)
 const char *
 conf_restart_name(enum conf_restart restart)
 {
-	return (unsigned)restart < CONF_NELEMS(conf_restart_names) ? conf_restart_names[restart]
-	                                                           : "?";
+	return (unsigned)restart < nitems(conf_restart_names) ? conf_restart_names[restart] : "?";
 }
 
 int
 conf_restart_parse(const char *name, enum conf_restart *out)
 {
-	int i = conf_name_index(conf_restart_names, CONF_NELEMS(conf_restart_names), name);
+	int i = conf_name_index(conf_restart_names, nitems(conf_restart_names), name);
 
 	if (i < 0)
 		return -1;
@@ -309,7 +289,7 @@ conf_check_heartbeat(const struct conf *conf, const struct check_conf *check)
 /* source and line from an origin "FILE:LINE" (or just a name, such as "the
  * command line"), the text printf-style. */
 static int conf_error(consul_error *err, const char *origin, const char *fmt, ...)
-        CONF_PRINTF(3, 4);
+        PRINTF_LIKE(3, 4);
 
 static int
 conf_error(consul_error *err, const char *origin, const char *fmt, ...)
@@ -366,82 +346,137 @@ conf_check_origin(const struct service_conf *svc, const struct check_conf *check
 /* ------------------------------------------------------------ validation */
 
 /*
- * The first setting a check has that its kind does not use, by the name it
- * has in the configuration file; NULL when there is none.  Process checks
- * follow the command itself, so they take no probe settings at all.
+ * Which kinds of check take which setting: the one table every front end
+ * reads.  Names are the model's (the configuration file spells them so);
+ * a setting not listed here is taken by every kind.  Process checks follow
+ * the command itself, so they take no probe settings at all.
  */
-static const char *
-conf_check_foreign(const struct check_conf *c, unsigned *owners)
-{
-	const struct {
-		const char *name;
-		unsigned kinds;
-		bool set;
-	} fields[] = {
-		{ "interval", CONF_PROBES, c->interval_ms != 0 },
-		{ "timeout", CONF_PROBES, c->timeout_ms != 0 },
-		{ "initial_delay", CONF_PROBES, c->initial_delay_ms != 0 },
-		{ "spread", CONF_PROBES, c->spread_ms > 0 },
-		{ "success_before_passing", CONF_PROBES, c->success_before_passing != 0 },
-		{ "failures_before_warning", CONF_PROBES, c->failures_before_warning != 0 },
-		{ "failures_before_critical", CONF_PROBES, c->failures_before_critical != 0 },
-		{ "args", CONF_KIND_BIT(PROBE_EXEC), c->args != NULL },
-		{ "shell", CONF_KIND_BIT(PROBE_EXEC), c->shell },
-		{ "env", CONF_KIND_BIT(PROBE_EXEC), c->env != NULL },
-		{ "inherit_env", CONF_KIND_BIT(PROBE_EXEC), c->inherit_env },
-		{ "cwd", CONF_KIND_BIT(PROBE_EXEC), c->cwd != NULL },
-		{ "user", CONF_KIND_BIT(PROBE_EXEC), c->user != NULL },
-		{ "group", CONF_KIND_BIT(PROBE_EXEC), c->group != NULL },
-		{ "url", CONF_KIND_BIT(PROBE_HTTP), c->http_url != NULL },
-		{ "method", CONF_KIND_BIT(PROBE_HTTP), c->http_method != NULL },
-		{ "headers", CONF_KIND_BIT(PROBE_HTTP), c->nhttp_headers > 0 },
-		{ "body", CONF_KIND_BIT(PROBE_HTTP), c->http_body != NULL },
-		{ "tls_skip_verify", CONF_KIND_BIT(PROBE_HTTP), c->tls_skip_verify },
-		{ "tls_ca_file", CONF_KIND_BIT(PROBE_HTTP), c->tls_ca_file != NULL },
-		{ "tls_server_name", CONF_KIND_BIT(PROBE_HTTP), c->tls_server_name != NULL },
-		{ "disable_redirects", CONF_KIND_BIT(PROBE_HTTP), c->disable_redirects },
-		{ "tcp", CONF_KIND_BIT(PROBE_TCP), c->tcp_addr != NULL },
-	};
+enum conf_field {
+	CONF_FIELD_PTR,  /* set when not NULL */
+	CONF_FIELD_BOOL, /* set when true */
+	CONF_FIELD_MS,   /* int64_t, set when > 0 (CONF_UNSET is not) */
+	CONF_FIELD_INT,  /* int, set when not 0 */
+	CONF_FIELD_SIZE, /* size_t, set when not 0 */
+};
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (fields[i].set && !(fields[i].kinds & CONF_KIND_BIT(c->kind))) {
-			*owners = fields[i].kinds;
-			return fields[i].name;
+static const struct conf_check_setting {
+	const char *name;
+	unsigned kinds;
+	enum conf_field type;
+	size_t offset;
+} conf_check_settings[] = {
+#define CONF_SETTING(name, kinds, type, field)                                                     \
+	{                                                                                          \
+		name, kinds, CONF_FIELD_##type, offsetof(struct check_conf, field)                 \
+	}
+	CONF_SETTING("interval", CONF_PROBE_KINDS, MS, interval_ms),
+	CONF_SETTING("timeout", CONF_PROBE_KINDS, MS, timeout_ms),
+	CONF_SETTING("initial_delay", CONF_PROBE_KINDS, MS, initial_delay_ms),
+	CONF_SETTING("spread", CONF_PROBE_KINDS, MS, spread_ms),
+	CONF_SETTING("success_before_passing", CONF_PROBE_KINDS, INT, success_before_passing),
+	CONF_SETTING("failures_before_warning", CONF_PROBE_KINDS, INT, failures_before_warning),
+	CONF_SETTING("failures_before_critical", CONF_PROBE_KINDS, INT, failures_before_critical),
+	CONF_SETTING("args", CONF_KIND_BIT(PROBE_EXEC), PTR, args),
+	CONF_SETTING("shell", CONF_KIND_BIT(PROBE_EXEC), BOOL, shell),
+	CONF_SETTING("env", CONF_KIND_BIT(PROBE_EXEC), PTR, env),
+	CONF_SETTING("inherit_env", CONF_KIND_BIT(PROBE_EXEC), BOOL, inherit_env),
+	CONF_SETTING("cwd", CONF_KIND_BIT(PROBE_EXEC), PTR, cwd),
+	CONF_SETTING("user", CONF_KIND_BIT(PROBE_EXEC), PTR, user),
+	CONF_SETTING("group", CONF_KIND_BIT(PROBE_EXEC), PTR, group),
+	CONF_SETTING("url", CONF_KIND_BIT(PROBE_HTTP), PTR, http_url),
+	CONF_SETTING("method", CONF_KIND_BIT(PROBE_HTTP), PTR, http_method),
+	CONF_SETTING("headers", CONF_KIND_BIT(PROBE_HTTP), SIZE, nhttp_headers),
+	CONF_SETTING("body", CONF_KIND_BIT(PROBE_HTTP), PTR, http_body),
+	CONF_SETTING("tls_skip_verify", CONF_KIND_BIT(PROBE_HTTP), BOOL, tls_skip_verify),
+	CONF_SETTING("tls_ca_file", CONF_KIND_BIT(PROBE_HTTP), PTR, tls_ca_file),
+	CONF_SETTING("tls_server_name", CONF_KIND_BIT(PROBE_HTTP), PTR, tls_server_name),
+	CONF_SETTING("disable_redirects", CONF_KIND_BIT(PROBE_HTTP), BOOL, disable_redirects),
+	CONF_SETTING("tcp", CONF_KIND_BIT(PROBE_TCP), PTR, tcp_addr),
+#undef CONF_SETTING
+};
+
+unsigned
+conf_setting_kinds(const char *name)
+{
+	for (size_t i = 0; i < nitems(conf_check_settings); i++) {
+		if (strcmp(conf_check_settings[i].name, name) == 0)
+			return conf_check_settings[i].kinds;
+	}
+	return 0;
+}
+
+bool
+conf_setting_takes(const char *name, enum probe_kind kind)
+{
+	unsigned kinds = conf_setting_kinds(name);
+
+	return kinds == 0 || (kinds & CONF_KIND_BIT(kind)) != 0;
+}
+
+void
+conf_setting_misplaced(const char *name, enum probe_kind kind, char *buf, size_t len)
+{
+	unsigned kinds = conf_setting_kinds(name);
+
+	if (kinds == CONF_PROBE_KINDS) {
+		snprintf(buf, len,
+		         "%s is not for process checks (they follow the command itself; use an "
+		         "exec, http or tcp check to probe)",
+		         name);
+		return;
+	}
+	for (int k = PROBE_EXEC; k <= PROBE_TCP; k++) {
+		if (kinds == CONF_KIND_BIT(k)) {
+			snprintf(buf, len, "%s is for %s checks, and this is a %s check", name,
+			         conf_probe_name((enum probe_kind)k), conf_probe_name(kind));
+			return;
 		}
 	}
-	return NULL;
+	snprintf(buf, len, "%s does not belong in a %s check", name, conf_probe_name(kind));
+}
+
+static bool
+conf_setting_is_set(const struct conf_check_setting *setting, const struct check_conf *c)
+{
+	const char *field = (const char *)c + setting->offset;
+
+	switch (setting->type) {
+	case CONF_FIELD_PTR:
+		return *(void *const *)(const void *)field != NULL;
+	case CONF_FIELD_BOOL:
+		return *(const bool *)field;
+	case CONF_FIELD_MS:
+		return *(const int64_t *)(const void *)field > 0;
+	case CONF_FIELD_INT:
+		return *(const int *)(const void *)field != 0;
+	case CONF_FIELD_SIZE:
+		return *(const size_t *)(const void *)field != 0;
+	}
+	return false;
 }
 
 static int
 conf_check_kind_settings(const struct service_conf *svc, const struct check_conf *check,
                          consul_error *err)
 {
-	unsigned owners = 0;
-	const char *foreign = conf_check_foreign(check, &owners);
-	char label[192];
+	char label[192], why[192];
 
 	if ((unsigned)check->kind > PROBE_TCP)
 		return conf_error(err, conf_check_origin(svc, check),
 		                  "%s: unknown check type %d (use exec, http, tcp or process)",
 		                  conf_check_label(svc, check, label, sizeof(label)),
 		                  (int)check->kind);
-	if (foreign == NULL)
-		return 0;
-	conf_check_label(svc, check, label, sizeof(label));
-	if (owners == CONF_PROBES)
-		return conf_error(err, conf_check_origin(svc, check),
-		                  "%s: %s is not for process checks (they follow the command "
-		                  "itself; use an exec, http or tcp check to probe)",
-		                  label, foreign);
-	for (int kind = PROBE_EXEC; kind <= PROBE_TCP; kind++) {
-		if (owners == CONF_KIND_BIT(kind))
-			return conf_error(err, conf_check_origin(svc, check),
-			                  "%s: %s is for %s checks, and this is a %s check", label,
-			                  foreign, conf_probe_name((enum probe_kind)kind),
-			                  conf_probe_name(check->kind));
+	for (size_t i = 0; i < nitems(conf_check_settings); i++) {
+		const struct conf_check_setting *setting = &conf_check_settings[i];
+
+		if (!conf_setting_is_set(setting, check) ||
+		    conf_setting_takes(setting->name, check->kind))
+			continue;
+		conf_setting_misplaced(setting->name, check->kind, why, sizeof(why));
+		return conf_error(err, conf_check_origin(svc, check), "%s: %s",
+		                  conf_check_label(svc, check, label, sizeof(label)), why);
 	}
-	return conf_error(err, conf_check_origin(svc, check), "%s: %s does not belong here", label,
-	                  foreign);
+	return 0;
 }
 
 static bool
@@ -605,9 +640,9 @@ conf_validate_schedule(const struct service_conf *svc, const struct check_conf *
 {
 	const char *origin = conf_check_origin(svc, check);
 
-	if (check->interval_ms < CONF_FLOOR_INTERVAL_MS)
+	if (check->interval_ms < CONF_MIN_INTERVAL_MS)
 		return conf_error(err, origin, "%s: interval must be at least %dms", label,
-		                  CONF_FLOOR_INTERVAL_MS);
+		                  CONF_MIN_INTERVAL_MS);
 	if (check->timeout_ms <= 0)
 		return conf_error(err, origin, "%s: timeout must be more than 0", label);
 	if (check->initial_delay_ms < 0 || check->spread_ms < 0)
@@ -680,7 +715,7 @@ conf_validate_check(const struct conf *conf, const struct service_conf *svc,
 
 /* --------------------------------------------------------------- defaults */
 
-static char *conf_format(const char *fmt, ...) CONF_PRINTF(1, 2);
+static char *conf_format(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 static char *
 conf_format(const char *fmt, ...)

@@ -20,10 +20,12 @@
 #define CONF_DEFAULT_INTERVAL_MS 10000
 #define CONF_DEFAULT_EXEC_TIMEOUT_MS 30000 /* script checks */
 #define CONF_DEFAULT_NET_TIMEOUT_MS 10000  /* HTTP and TCP checks */
-/* Consul raises intervals below 1s to 1s (checks.MinInterval); ostiary
- * allows down to 100ms, which its own tests use. */
+/* The shortest probe interval accepted.  Consul raises intervals below 1s
+ * to 1s (agent/checks/check.go MinInterval); ostiary runs its probes itself
+ * and allows down to 100ms, which its own tests use.  The agent only ever
+ * sees TTLs, so Consul's floor does not apply. */
 #define CONF_MIN_INTERVAL_MS 100
-#define CONF_DEFAULT_TTL_MS 10000          /* the process check, as on the command line */
+#define CONF_DEFAULT_TTL_MS 10000 /* the process check, as on the command line */
 #define CONF_DEFAULT_DEREGISTER_AFTER_MS (10 * 60 * 1000)
 #define CONF_DEFAULT_KILL_TIMEOUT_MS 7000
 #define CONF_DEFAULT_RETRY_MAX_MS 10000
@@ -45,6 +47,11 @@ enum probe_kind {
 	PROBE_HTTP,
 	PROBE_TCP,
 };
+
+/* A set of check kinds, as bits. */
+#define CONF_KIND_BIT(kind) (1u << (kind))
+#define CONF_PROBE_KINDS                                                                           \
+	(CONF_KIND_BIT(PROBE_EXEC) | CONF_KIND_BIT(PROBE_HTTP) | CONF_KIND_BIT(PROBE_TCP))
 
 /* The first step of a graceful stop, before the child is signalled. */
 enum conf_drain {
@@ -169,9 +176,9 @@ struct conf {
 	int64_t restart_max_delay_ms; /* cap of that delay */
 
 	/* agent faults */
-	int64_t fail_closed_ms;     /* stop the child after this long without the agent; 0 = never */
+	int64_t fail_closed_ms; /* stop the child after this long without the agent; 0 = never */
 	int64_t verify_interval_ms; /* read back what is on the agent this often; 0 = never */
-	char *owner; /* CONF_OWNER_META_KEY value; default: the first service's ID */
+	char *owner;                /* CONF_OWNER_META_KEY value; default: the first service's ID */
 };
 
 void conf_init(struct conf *conf);
@@ -207,6 +214,18 @@ int conf_restart_parse(const char *name, enum conf_restart *out);
 
 /* The probe kind's name, for messages and config: "process", "exec", ... */
 const char *conf_probe_name(enum probe_kind kind);
+
+/*
+ * Which kinds of check take a check setting, by its name in the model (the
+ * configuration file's spelling: "url", "args", "interval", ...): a set of
+ * CONF_KIND_BIT()s, 0 for a setting every kind takes.  Front ends keep only
+ * their own spellings and ask here.
+ */
+unsigned conf_setting_kinds(const char *name);
+bool conf_setting_takes(const char *name, enum probe_kind kind);
+/* Why a check of this kind cannot have that setting ("url is for http
+ * checks, and this is a tcp check"), for the front end's error. */
+void conf_setting_misplaced(const char *name, enum probe_kind kind, char *buf, size_t len);
 
 /*
  * The agent's view of a finished service, for registration: out points

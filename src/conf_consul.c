@@ -34,6 +34,7 @@
  * file, line 0, and the JSON path ("services[0].checks[1].http").
  */
 #include "conf.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,20 +45,7 @@
 
 #include <jansson.h>
 
-#define CONF_CONSUL_KIND(kind) (1u << (kind))
-#define CONF_CONSUL_PROBES                                                                         \
-	(CONF_CONSUL_KIND(PROBE_EXEC) | CONF_CONSUL_KIND(PROBE_HTTP) | CONF_CONSUL_KIND(PROBE_TCP))
-#define CONF_CONSUL_PROCESS CONF_CONSUL_KIND(PROBE_PROCESS)
-#define CONF_CONSUL_EXEC CONF_CONSUL_KIND(PROBE_EXEC)
-#define CONF_CONSUL_HTTP CONF_CONSUL_KIND(PROBE_HTTP)
-#define CONF_CONSUL_TCP CONF_CONSUL_KIND(PROBE_TCP)
 #define CONF_CONSUL_MAX_KEYS 48
-
-#if defined(__GNUC__)
-#define CONF_CONSUL_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define CONF_CONSUL_PRINTF(a, b)
-#endif
 
 struct conf_consul {
 	struct conf *conf;
@@ -72,17 +60,16 @@ struct conf_consul_key {
 	const char *name;  /* the field's snake_case name */
 	const char *alias; /* a second spelling (matched the same way), or NULL */
 	conf_consul_fn apply;
-	size_t offset;      /* of the field apply fills, in the target */
-	unsigned kinds;     /* in a check: the kinds that take it (0: all) */
-	const char *refuse; /* set: the key is Consul's, but ostiary cannot do it */
+	size_t offset;       /* of the field apply fills, in the target */
+	const char *setting; /* in a check: the model's name for it, whose kinds
+	                      * of check take it (conf_setting_kinds); NULL: all */
+	const char *refuse;  /* set: the key is Consul's, but ostiary cannot do it */
 };
-
-#define CONF_CONSUL_NKEYS(table) (sizeof(table) / sizeof((table)[0]))
 
 /* ----------------------------------------------------------------- errors */
 
 static int conf_consul_error(struct conf_consul *cc, const char *at, const char *fmt, ...)
-        CONF_CONSUL_PRINTF(3, 4);
+        PRINTF_LIKE(3, 4);
 
 static int
 conf_consul_error(struct conf_consul *cc, const char *at, const char *fmt, ...)
@@ -351,7 +338,8 @@ conf_consul_apply(struct conf_consul *cc, const char *at, const struct conf_cons
 		conf_consul_at(where, sizeof(where), at, key->name);
 		if (key->refuse != NULL)
 			return conf_consul_error(cc, where, "%s", key->refuse);
-		if (kind >= 0 && key->kinds != 0 && !(key->kinds & CONF_CONSUL_KIND(kind)))
+		if (kind >= 0 && key->setting != NULL &&
+		    !conf_setting_takes(key->setting, (enum probe_kind)kind))
 			return conf_consul_error(
 			        cc, where, "%s does not apply to %s checks", key->name,
 			        kind == PROBE_PROCESS ? "TTL"
@@ -454,55 +442,53 @@ enum {
 
 static const struct conf_consul_key conf_consul_check_keys[] = {
 	[CONF_CONSUL_HTTP_KEY] = { "http", NULL, conf_consul_string,
-	                           offsetof(struct check_conf, http_url), CONF_CONSUL_HTTP, NULL },
+	                           offsetof(struct check_conf, http_url), "url", NULL },
 	[CONF_CONSUL_TCP_KEY] = { "tcp", NULL, conf_consul_string,
-	                          offsetof(struct check_conf, tcp_addr), CONF_CONSUL_TCP, NULL },
+	                          offsetof(struct check_conf, tcp_addr), "tcp", NULL },
 	[CONF_CONSUL_ARGS_KEY] = { "args", "scriptargs", conf_consul_args,
-	                           offsetof(struct check_conf, args), CONF_CONSUL_EXEC, NULL },
+	                           offsetof(struct check_conf, args), "args", NULL },
 	[CONF_CONSUL_TTL_KEY] = { "ttl", NULL, conf_consul_duration,
-	                          offsetof(struct check_conf, ttl_ms), CONF_CONSUL_PROCESS, NULL },
+	                          offsetof(struct check_conf, ttl_ms), NULL, NULL },
 	[CONF_CONSUL_INTERVAL_KEY] = { "interval", NULL, conf_consul_duration,
-	                               offsetof(struct check_conf, interval_ms), CONF_CONSUL_PROBES,
-	                               NULL },
-	{ "id", "checkid", conf_consul_string, offsetof(struct check_conf, id), 0, NULL },
-	{ "name", NULL, conf_consul_string, offsetof(struct check_conf, name), 0, NULL },
-	{ "notes", NULL, conf_consul_string, offsetof(struct check_conf, notes), 0, NULL },
-	{ "status", NULL, conf_consul_status, 0, 0, NULL },
-	{ "service_id", "serviceid", conf_consul_ignore, 0, 0, NULL },
+	                               offsetof(struct check_conf, interval_ms), "interval", NULL },
+	{ "id", "checkid", conf_consul_string, offsetof(struct check_conf, id), NULL, NULL },
+	{ "name", NULL, conf_consul_string, offsetof(struct check_conf, name), NULL, NULL },
+	{ "notes", NULL, conf_consul_string, offsetof(struct check_conf, notes), NULL, NULL },
+	{ "status", NULL, conf_consul_status, 0, NULL, NULL },
+	{ "service_id", "serviceid", conf_consul_ignore, 0, NULL, NULL },
 	{ "deregister_critical_service_after", "deregistercriticalserviceafter",
-	  conf_consul_duration, offsetof(struct check_conf, deregister_after_ms), 0, NULL },
+	  conf_consul_duration, offsetof(struct check_conf, deregister_after_ms), NULL, NULL },
 	{ "output_max_size", NULL, conf_consul_count, offsetof(struct check_conf, output_max_size),
-	  0, NULL },
-	{ "timeout", NULL, conf_consul_duration, offsetof(struct check_conf, timeout_ms),
-	  CONF_CONSUL_PROBES, NULL },
+	  NULL, NULL },
+	{ "timeout", NULL, conf_consul_duration, offsetof(struct check_conf, timeout_ms), "timeout",
+	  NULL },
 	{ "success_before_passing", NULL, conf_consul_count,
-	  offsetof(struct check_conf, success_before_passing), CONF_CONSUL_PROBES, NULL },
+	  offsetof(struct check_conf, success_before_passing), "success_before_passing", NULL },
 	{ "failures_before_warning", NULL, conf_consul_count,
-	  offsetof(struct check_conf, failures_before_warning), CONF_CONSUL_PROBES, NULL },
+	  offsetof(struct check_conf, failures_before_warning), "failures_before_warning", NULL },
 	{ "failures_before_critical", NULL, conf_consul_count,
-	  offsetof(struct check_conf, failures_before_critical), CONF_CONSUL_PROBES, NULL },
-	{ "header", NULL, conf_consul_header, 0, CONF_CONSUL_HTTP, NULL },
-	{ "method", NULL, conf_consul_string, offsetof(struct check_conf, http_method),
-	  CONF_CONSUL_HTTP, NULL },
-	{ "body", NULL, conf_consul_string, offsetof(struct check_conf, http_body),
-	  CONF_CONSUL_HTTP, NULL },
+	  offsetof(struct check_conf, failures_before_critical), "failures_before_critical", NULL },
+	{ "header", NULL, conf_consul_header, 0, "headers", NULL },
+	{ "method", NULL, conf_consul_string, offsetof(struct check_conf, http_method), "method",
+	  NULL },
+	{ "body", NULL, conf_consul_string, offsetof(struct check_conf, http_body), "body", NULL },
 	{ "disable_redirects", NULL, conf_consul_bool,
-	  offsetof(struct check_conf, disable_redirects), CONF_CONSUL_HTTP, NULL },
+	  offsetof(struct check_conf, disable_redirects), "disable_redirects", NULL },
 	{ "tls_server_name", NULL, conf_consul_string, offsetof(struct check_conf, tls_server_name),
-	  CONF_CONSUL_HTTP, NULL },
+	  "tls_server_name", NULL },
 	{ "tls_skip_verify", "tlsskipverify", conf_consul_bool,
-	  offsetof(struct check_conf, tls_skip_verify), CONF_CONSUL_HTTP, NULL },
-	{ "grpc", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("grpc") },
-	{ "grpc_use_tls", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("grpc") },
-	{ "h2ping", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("h2ping") },
-	{ "h2ping_use_tls", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("h2ping") },
-	{ "udp", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("udp") },
-	{ "docker_container_id", "dockercontainerid", NULL, 0, 0, CONF_CONSUL_CANNOT("docker") },
-	{ "shell", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("docker") },
-	{ "alias_node", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("alias") },
-	{ "alias_service", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("alias") },
-	{ "os_service", NULL, NULL, 0, 0, CONF_CONSUL_CANNOT("os_service") },
-	{ "token", NULL, NULL, 0, 0,
+	  offsetof(struct check_conf, tls_skip_verify), "tls_skip_verify", NULL },
+	{ "grpc", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("grpc") },
+	{ "grpc_use_tls", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("grpc") },
+	{ "h2ping", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("h2ping") },
+	{ "h2ping_use_tls", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("h2ping") },
+	{ "udp", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("udp") },
+	{ "docker_container_id", "dockercontainerid", NULL, 0, NULL, CONF_CONSUL_CANNOT("docker") },
+	{ "shell", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("docker") },
+	{ "alias_node", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("alias") },
+	{ "alias_service", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("alias") },
+	{ "os_service", NULL, NULL, 0, NULL, CONF_CONSUL_CANNOT("os_service") },
+	{ "token", NULL, NULL, 0, NULL,
 	  "per-check ACL tokens are not supported (ostiary uses its own token: token_file or "
 	  "CONSUL_HTTP_TOKEN)" },
 };
@@ -516,7 +502,7 @@ conf_consul_check_kind(struct conf_consul *cc, const char *at, json_t **found,
 	static const enum probe_kind kinds[] = { PROBE_HTTP, PROBE_TCP, PROBE_EXEC, PROBE_PROCESS };
 	const char *first = NULL;
 
-	for (size_t i = 0; i < CONF_CONSUL_NKEYS(conf_consul_check_keys); i++) {
+	for (size_t i = 0; i < nitems(conf_consul_check_keys); i++) {
 		if (found[i] != NULL && conf_consul_check_keys[i].refuse != NULL)
 			return conf_consul_error(cc, at, "%s: %s", conf_consul_check_keys[i].name,
 			                         conf_consul_check_keys[i].refuse);
@@ -550,21 +536,20 @@ conf_consul_check_kind(struct conf_consul *cc, const char *at, json_t **found,
 static int
 conf_consul_check(struct conf_consul *cc, const char *at, json_t *obj, struct service_conf *svc)
 {
-	json_t *found[CONF_CONSUL_NKEYS(conf_consul_check_keys)];
+	json_t *found[nitems(conf_consul_check_keys)];
 	struct check_conf *check;
 	enum probe_kind kind = PROBE_PROCESS;
 
 	if (conf_consul_want(cc, at, obj, json_is_object(obj), "an object") < 0 ||
-	    conf_consul_match(cc, at, obj, conf_consul_check_keys,
-	                      CONF_CONSUL_NKEYS(conf_consul_check_keys), found) < 0 ||
+	    conf_consul_match(cc, at, obj, conf_consul_check_keys, nitems(conf_consul_check_keys),
+	                      found) < 0 ||
 	    conf_consul_check_kind(cc, at, found, &kind) < 0)
 		return -1;
 	if ((check = conf_add_check(svc, kind)) == NULL ||
 	    (check->origin = strdup(cc->path)) == NULL)
 		return conf_consul_oom(cc, at);
-	if (conf_consul_apply(cc, at, conf_consul_check_keys,
-	                      CONF_CONSUL_NKEYS(conf_consul_check_keys), found, check,
-	                      (int)kind) < 0)
+	if (conf_consul_apply(cc, at, conf_consul_check_keys, nitems(conf_consul_check_keys), found,
+	                      check, (int)kind) < 0)
 		return -1;
 	if (kind != PROBE_PROCESS && check->interval_ms <= 0)
 		return conf_consul_error(
@@ -652,16 +637,16 @@ conf_consul_meta(struct conf_consul *cc, const char *at, json_t *value, void *fi
 }
 
 static const struct conf_consul_key conf_consul_address_keys[] = {
-	{ "address", NULL, conf_consul_string, offsetof(struct conf_tagged_address, address), 0,
+	{ "address", NULL, conf_consul_string, offsetof(struct conf_tagged_address, address), NULL,
 	  NULL },
-	{ "port", NULL, conf_consul_port, offsetof(struct conf_tagged_address, port), 0, NULL },
+	{ "port", NULL, conf_consul_port, offsetof(struct conf_tagged_address, port), NULL, NULL },
 };
 
 static int
 conf_consul_tagged(struct conf_consul *cc, const char *at, json_t *value, void *field)
 {
 	struct service_conf *svc = field;
-	json_t *found[CONF_CONSUL_NKEYS(conf_consul_address_keys)];
+	json_t *found[nitems(conf_consul_address_keys)];
 	const char *name;
 	json_t *addr;
 	char where[192];
@@ -680,7 +665,7 @@ conf_consul_tagged(struct conf_consul *cc, const char *at, json_t *value, void *
 		if (conf_consul_want(cc, where, addr, json_is_object(addr),
 		                     "an object {\"address\": ..., \"port\": ...}") < 0 ||
 		    conf_consul_match(cc, where, addr, conf_consul_address_keys,
-		                      CONF_CONSUL_NKEYS(conf_consul_address_keys), found) < 0)
+		                      nitems(conf_consul_address_keys), found) < 0)
 			return -1;
 		grown = realloc(svc->tagged_addresses,
 		                (svc->ntagged_addresses + 1) * sizeof(*grown));
@@ -692,8 +677,7 @@ conf_consul_tagged(struct conf_consul *cc, const char *at, json_t *value, void *
 		if (ta->name == NULL)
 			return conf_consul_oom(cc, where);
 		if (conf_consul_apply(cc, where, conf_consul_address_keys,
-		                      CONF_CONSUL_NKEYS(conf_consul_address_keys), found, ta,
-		                      -1) < 0)
+		                      nitems(conf_consul_address_keys), found, ta, -1) < 0)
 			return -1;
 		view = (consul_tagged_address){ ta->name, ta->address, ta->port };
 		if (conf_consul_agent_rules(cc, where, &part) < 0)
@@ -703,9 +687,9 @@ conf_consul_tagged(struct conf_consul *cc, const char *at, json_t *value, void *
 }
 
 static const struct conf_consul_key conf_consul_weight_keys[] = {
-	{ "passing", NULL, conf_consul_weight, offsetof(struct service_conf, weight_passing), 0,
+	{ "passing", NULL, conf_consul_weight, offsetof(struct service_conf, weight_passing), NULL,
 	  NULL },
-	{ "warning", NULL, conf_consul_weight, offsetof(struct service_conf, weight_warning), 0,
+	{ "warning", NULL, conf_consul_weight, offsetof(struct service_conf, weight_warning), NULL,
 	  NULL },
 };
 
@@ -714,18 +698,18 @@ static int
 conf_consul_weights(struct conf_consul *cc, const char *at, json_t *value, void *field)
 {
 	struct service_conf *svc = field;
-	json_t *found[CONF_CONSUL_NKEYS(conf_consul_weight_keys)];
+	json_t *found[nitems(conf_consul_weight_keys)];
 	consul_service part = { .name = "-", .has_weights = true };
 
 	if (conf_consul_want(cc, at, value, json_is_object(value), "an object") < 0 ||
 	    conf_consul_match(cc, at, value, conf_consul_weight_keys,
-	                      CONF_CONSUL_NKEYS(conf_consul_weight_keys), found) < 0)
+	                      nitems(conf_consul_weight_keys), found) < 0)
 		return -1;
 	svc->has_weights = true;
 	svc->weight_passing = 1;
 	svc->weight_warning = 1;
-	if (conf_consul_apply(cc, at, conf_consul_weight_keys,
-	                      CONF_CONSUL_NKEYS(conf_consul_weight_keys), found, svc, -1) < 0)
+	if (conf_consul_apply(cc, at, conf_consul_weight_keys, nitems(conf_consul_weight_keys),
+	                      found, svc, -1) < 0)
 		return -1;
 	part.weight_passing = svc->weight_passing;
 	part.weight_warning = svc->weight_warning;
@@ -734,48 +718,49 @@ conf_consul_weights(struct conf_consul *cc, const char *at, json_t *value, void 
 
 /* Service keys; "checks" before "check", as the agent orders them. */
 static const struct conf_consul_key conf_consul_service_keys[] = {
-	{ "id", NULL, conf_consul_string, offsetof(struct service_conf, id), 0, NULL },
-	{ "name", NULL, conf_consul_string, offsetof(struct service_conf, name), 0, NULL },
-	{ "tags", NULL, conf_consul_tags, 0, 0, NULL },
-	{ "address", NULL, conf_consul_string, offsetof(struct service_conf, address), 0, NULL },
-	{ "port", NULL, conf_consul_port, offsetof(struct service_conf, port), 0, NULL },
-	{ "meta", NULL, conf_consul_meta, 0, 0, NULL },
-	{ "tagged_addresses", NULL, conf_consul_tagged, 0, 0, NULL },
-	{ "weights", NULL, conf_consul_weights, 0, 0, NULL },
+	{ "id", NULL, conf_consul_string, offsetof(struct service_conf, id), NULL, NULL },
+	{ "name", NULL, conf_consul_string, offsetof(struct service_conf, name), NULL, NULL },
+	{ "tags", NULL, conf_consul_tags, 0, NULL, NULL },
+	{ "address", NULL, conf_consul_string, offsetof(struct service_conf, address), NULL, NULL },
+	{ "port", NULL, conf_consul_port, offsetof(struct service_conf, port), NULL, NULL },
+	{ "meta", NULL, conf_consul_meta, 0, NULL, NULL },
+	{ "tagged_addresses", NULL, conf_consul_tagged, 0, NULL, NULL },
+	{ "weights", NULL, conf_consul_weights, 0, NULL, NULL },
 	{ "enable_tag_override", NULL, conf_consul_bool,
-	  offsetof(struct service_conf, enable_tag_override), 0, NULL },
-	{ "checks", NULL, conf_consul_checks, 0, 0, NULL },
-	{ "check", NULL, conf_consul_one_check, 0, 0, NULL },
-	{ "kind", NULL, NULL, 0, 0,
+	  offsetof(struct service_conf, enable_tag_override), NULL, NULL },
+	{ "checks", NULL, conf_consul_checks, 0, NULL, NULL },
+	{ "check", NULL, conf_consul_one_check, 0, NULL, NULL },
+	{ "kind", NULL, NULL, 0, NULL,
 	  "ostiary registers typical services only (no proxies or gateways)" },
-	{ "proxy", NULL, NULL, 0, 0, "Connect proxies are not supported" },
-	{ "connect", NULL, NULL, 0, 0, "Connect (sidecar services, native) is not supported" },
-	{ "socket_path", NULL, NULL, 0, 0, "services on unix sockets are not supported" },
-	{ "token", NULL, NULL, 0, 0,
+	{ "proxy", NULL, NULL, 0, NULL, "Connect proxies are not supported" },
+	{ "connect", NULL, NULL, 0, NULL, "Connect (sidecar services, native) is not supported" },
+	{ "socket_path", NULL, NULL, 0, NULL, "services on unix sockets are not supported" },
+	{ "token", NULL, NULL, 0, NULL,
 	  "per-service ACL tokens are not supported (ostiary uses its own token: token_file or "
 	  "CONSUL_HTTP_TOKEN)" },
-	{ "namespace", NULL, NULL, 0, 0, "namespaces (Consul Enterprise) are not supported" },
-	{ "partition", NULL, NULL, 0, 0, "admin partitions (Consul Enterprise) are not supported" },
+	{ "namespace", NULL, NULL, 0, NULL, "namespaces (Consul Enterprise) are not supported" },
+	{ "partition", NULL, NULL, 0, NULL,
+	  "admin partitions (Consul Enterprise) are not supported" },
 };
 
-_Static_assert(CONF_CONSUL_NKEYS(conf_consul_check_keys) <= CONF_CONSUL_MAX_KEYS &&
-                       CONF_CONSUL_NKEYS(conf_consul_service_keys) <= CONF_CONSUL_MAX_KEYS,
+_Static_assert(nitems(conf_consul_check_keys) <= CONF_CONSUL_MAX_KEYS &&
+                       nitems(conf_consul_service_keys) <= CONF_CONSUL_MAX_KEYS,
                "conf_consul_match keeps spellings for CONF_CONSUL_MAX_KEYS keys");
 
 static int
 conf_consul_service(struct conf_consul *cc, const char *at, json_t *obj)
 {
-	json_t *found[CONF_CONSUL_NKEYS(conf_consul_service_keys)];
+	json_t *found[nitems(conf_consul_service_keys)];
 	struct service_conf *svc;
 
 	if (conf_consul_want(cc, at, obj, json_is_object(obj), "an object") < 0 ||
 	    conf_consul_match(cc, at, obj, conf_consul_service_keys,
-	                      CONF_CONSUL_NKEYS(conf_consul_service_keys), found) < 0)
+	                      nitems(conf_consul_service_keys), found) < 0)
 		return -1;
 	if ((svc = conf_add_service(cc->conf)) == NULL || (svc->origin = strdup(cc->path)) == NULL)
 		return conf_consul_oom(cc, at);
-	if (conf_consul_apply(cc, at, conf_consul_service_keys,
-	                      CONF_CONSUL_NKEYS(conf_consul_service_keys), found, svc, -1) < 0)
+	if (conf_consul_apply(cc, at, conf_consul_service_keys, nitems(conf_consul_service_keys),
+	                      found, svc, -1) < 0)
 		return -1;
 	if (svc->name == NULL)
 		return conf_consul_error(cc, at, "a service needs a name (\"name\": \"web\")");

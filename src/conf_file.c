@@ -42,19 +42,7 @@
 #include <libconfig.h>
 
 #include "sig.h"
-
-#define CONF_FILE_KIND(kind) (1u << (kind))
-#define CONF_FILE_PROBES                                                                           \
-	(CONF_FILE_KIND(PROBE_EXEC) | CONF_FILE_KIND(PROBE_HTTP) | CONF_FILE_KIND(PROBE_TCP))
-#define CONF_FILE_EXEC CONF_FILE_KIND(PROBE_EXEC)
-#define CONF_FILE_HTTP CONF_FILE_KIND(PROBE_HTTP)
-#define CONF_FILE_TCP CONF_FILE_KIND(PROBE_TCP)
-
-#if defined(__GNUC__)
-#define CONF_FILE_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define CONF_FILE_PRINTF(a, b)
-#endif
+#include "util.h"
 
 struct conf_file {
 	struct conf *conf;
@@ -85,7 +73,6 @@ struct conf_file_key {
 	enum conf_file_type type;
 	size_t offset; /* of its field in the group's target */
 	conf_file_fn custom;
-	unsigned kinds; /* in a check: the kinds that take it (0: every kind) */
 };
 
 /* ----------------------------------------------------------------- errors */
@@ -128,7 +115,7 @@ conf_file_source(struct conf_file *cf, const char *file, char *buf, size_t len)
 
 /* Fill cf->err for setting s: its file and line, its path before the text. */
 static int conf_file_error(struct conf_file *cf, const config_setting_t *s, const char *fmt, ...)
-        CONF_FILE_PRINTF(3, 4);
+        PRINTF_LIKE(3, 4);
 
 static int
 conf_file_error(struct conf_file *cf, const config_setting_t *s, const char *fmt, ...)
@@ -365,14 +352,14 @@ conf_file_find(const struct conf_file_key *keys, size_t nkeys, const char *name)
 static bool
 conf_file_allows(const struct conf_file_key *key, int kind)
 {
-	return kind < 0 || key->kinds == 0 || (key->kinds & CONF_FILE_KIND(kind)) != 0;
+	return kind < 0 || conf_setting_takes(key->name, (enum probe_kind)kind);
 }
 
 /* A setting that only checks of this kind take (url for http, ...). */
 static bool
 conf_file_kind_specific(const struct conf_file_key *key, int kind)
 {
-	return kind >= 0 && key->kinds == CONF_FILE_KIND(kind);
+	return kind >= 0 && conf_setting_kinds(key->name) == CONF_KIND_BIT(kind);
 }
 
 /* Append name to a ", "-separated list while it fits; once it does not,
@@ -415,20 +402,10 @@ static int
 conf_file_wrong_kind(struct conf_file *cf, const config_setting_t *s,
                      const struct conf_file_key *key, int kind)
 {
-	if (key->kinds == CONF_FILE_PROBES)
-		return conf_file_error(
-		        cf, s,
-		        "%s is not for process checks (they follow the command itself; "
-		        "use an exec, http or tcp check to probe)",
-		        key->name);
-	for (int k = PROBE_EXEC; k <= PROBE_TCP; k++) {
-		if (key->kinds == CONF_FILE_KIND(k))
-			return conf_file_error(cf, s, "%s is for %s checks, and this is a %s check",
-			                       key->name, conf_probe_name((enum probe_kind)k),
-			                       conf_probe_name((enum probe_kind)kind));
-	}
-	return conf_file_error(cf, s, "%s does not belong in a %s check", key->name,
-	                       conf_probe_name((enum probe_kind)kind));
+	char why[192];
+
+	conf_setting_misplaced(key->name, (enum probe_kind)kind, why, sizeof(why));
+	return conf_file_error(cf, s, "%s", why);
 }
 
 static int
@@ -487,8 +464,6 @@ conf_file_group(struct conf_file *cf, const config_setting_t *group,
 	}
 	return 0;
 }
-
-#define CONF_FILE_NKEYS(table) (sizeof(table) / sizeof((table)[0]))
 
 /* ----------------------------------------------------------------- checks */
 
@@ -587,51 +562,42 @@ conf_file_check_type(struct conf_file *cf, const config_setting_t *s, void *targ
 }
 
 static const struct conf_file_key conf_file_check_keys[] = {
-	{ "type", CONF_FILE_CUSTOM, 0, conf_file_check_type, 0 },
-	{ "id", CONF_FILE_STRING, offsetof(struct check_conf, id), NULL, 0 },
-	{ "name", CONF_FILE_STRING, offsetof(struct check_conf, name), NULL, 0 },
-	{ "notes", CONF_FILE_TEXT, offsetof(struct check_conf, notes), NULL, 0 },
-	{ "ttl", CONF_FILE_TIMEOUT, offsetof(struct check_conf, ttl_ms), NULL, 0 },
+	{ "type", CONF_FILE_CUSTOM, 0, conf_file_check_type },
+	{ "id", CONF_FILE_STRING, offsetof(struct check_conf, id), NULL },
+	{ "name", CONF_FILE_STRING, offsetof(struct check_conf, name), NULL },
+	{ "notes", CONF_FILE_TEXT, offsetof(struct check_conf, notes), NULL },
+	{ "ttl", CONF_FILE_TIMEOUT, offsetof(struct check_conf, ttl_ms), NULL },
 	{ "deregister_after", CONF_FILE_DURATION, offsetof(struct check_conf, deregister_after_ms),
-	  NULL, 0 },
-	{ "output_max_size", CONF_FILE_COUNT, offsetof(struct check_conf, output_max_size), NULL,
-	  0 },
-	{ "interval", CONF_FILE_TIMEOUT, offsetof(struct check_conf, interval_ms), NULL,
-	  CONF_FILE_PROBES },
-	{ "timeout", CONF_FILE_TIMEOUT, offsetof(struct check_conf, timeout_ms), NULL,
-	  CONF_FILE_PROBES },
-	{ "initial_delay", CONF_FILE_DURATION, offsetof(struct check_conf, initial_delay_ms), NULL,
-	  CONF_FILE_PROBES },
-	{ "spread", CONF_FILE_DURATION, offsetof(struct check_conf, spread_ms), NULL,
-	  CONF_FILE_PROBES },
+	  NULL },
+	{ "output_max_size", CONF_FILE_COUNT, offsetof(struct check_conf, output_max_size), NULL },
+	{ "interval", CONF_FILE_TIMEOUT, offsetof(struct check_conf, interval_ms), NULL },
+	{ "timeout", CONF_FILE_TIMEOUT, offsetof(struct check_conf, timeout_ms), NULL },
+	{ "initial_delay", CONF_FILE_DURATION, offsetof(struct check_conf, initial_delay_ms),
+	  NULL },
+	{ "spread", CONF_FILE_DURATION, offsetof(struct check_conf, spread_ms), NULL },
 	{ "success_before_passing", CONF_FILE_COUNT,
-	  offsetof(struct check_conf, success_before_passing), NULL, CONF_FILE_PROBES },
+	  offsetof(struct check_conf, success_before_passing), NULL },
 	{ "failures_before_warning", CONF_FILE_COUNT,
-	  offsetof(struct check_conf, failures_before_warning), NULL, CONF_FILE_PROBES },
+	  offsetof(struct check_conf, failures_before_warning), NULL },
 	{ "failures_before_critical", CONF_FILE_COUNT,
-	  offsetof(struct check_conf, failures_before_critical), NULL, CONF_FILE_PROBES },
-	{ "args", CONF_FILE_ARGV, offsetof(struct check_conf, args), NULL, CONF_FILE_EXEC },
-	{ "shell", CONF_FILE_BOOL, offsetof(struct check_conf, shell), NULL, CONF_FILE_EXEC },
-	{ "env", CONF_FILE_CUSTOM, 0, conf_file_check_env, CONF_FILE_EXEC },
-	{ "inherit_env", CONF_FILE_BOOL, offsetof(struct check_conf, inherit_env), NULL,
-	  CONF_FILE_EXEC },
-	{ "cwd", CONF_FILE_STRING, offsetof(struct check_conf, cwd), NULL, CONF_FILE_EXEC },
-	{ "user", CONF_FILE_STRING, offsetof(struct check_conf, user), NULL, CONF_FILE_EXEC },
-	{ "group", CONF_FILE_STRING, offsetof(struct check_conf, group), NULL, CONF_FILE_EXEC },
-	{ "url", CONF_FILE_STRING, offsetof(struct check_conf, http_url), NULL, CONF_FILE_HTTP },
-	{ "method", CONF_FILE_STRING, offsetof(struct check_conf, http_method), NULL,
-	  CONF_FILE_HTTP },
-	{ "headers", CONF_FILE_CUSTOM, 0, conf_file_check_headers, CONF_FILE_HTTP },
-	{ "body", CONF_FILE_TEXT, offsetof(struct check_conf, http_body), NULL, CONF_FILE_HTTP },
-	{ "tls_skip_verify", CONF_FILE_BOOL, offsetof(struct check_conf, tls_skip_verify), NULL,
-	  CONF_FILE_HTTP },
-	{ "tls_ca_file", CONF_FILE_PATH, offsetof(struct check_conf, tls_ca_file), NULL,
-	  CONF_FILE_HTTP },
-	{ "tls_server_name", CONF_FILE_STRING, offsetof(struct check_conf, tls_server_name), NULL,
-	  CONF_FILE_HTTP },
-	{ "disable_redirects", CONF_FILE_BOOL, offsetof(struct check_conf, disable_redirects), NULL,
-	  CONF_FILE_HTTP },
-	{ "tcp", CONF_FILE_STRING, offsetof(struct check_conf, tcp_addr), NULL, CONF_FILE_TCP },
+	  offsetof(struct check_conf, failures_before_critical), NULL },
+	{ "args", CONF_FILE_ARGV, offsetof(struct check_conf, args), NULL },
+	{ "shell", CONF_FILE_BOOL, offsetof(struct check_conf, shell), NULL },
+	{ "env", CONF_FILE_CUSTOM, 0, conf_file_check_env },
+	{ "inherit_env", CONF_FILE_BOOL, offsetof(struct check_conf, inherit_env), NULL },
+	{ "cwd", CONF_FILE_STRING, offsetof(struct check_conf, cwd), NULL },
+	{ "user", CONF_FILE_STRING, offsetof(struct check_conf, user), NULL },
+	{ "group", CONF_FILE_STRING, offsetof(struct check_conf, group), NULL },
+	{ "url", CONF_FILE_STRING, offsetof(struct check_conf, http_url), NULL },
+	{ "method", CONF_FILE_STRING, offsetof(struct check_conf, http_method), NULL },
+	{ "headers", CONF_FILE_CUSTOM, 0, conf_file_check_headers },
+	{ "body", CONF_FILE_TEXT, offsetof(struct check_conf, http_body), NULL },
+	{ "tls_skip_verify", CONF_FILE_BOOL, offsetof(struct check_conf, tls_skip_verify), NULL },
+	{ "tls_ca_file", CONF_FILE_PATH, offsetof(struct check_conf, tls_ca_file), NULL },
+	{ "tls_server_name", CONF_FILE_STRING, offsetof(struct check_conf, tls_server_name), NULL },
+	{ "disable_redirects", CONF_FILE_BOOL, offsetof(struct check_conf, disable_redirects),
+	  NULL },
+	{ "tcp", CONF_FILE_STRING, offsetof(struct check_conf, tcp_addr), NULL },
 };
 
 /* The check's type member, which must be there. */
@@ -731,8 +697,8 @@ conf_file_check(struct conf_file *cf, const config_setting_t *group, struct serv
 	if ((check = conf_add_check(svc, kind)) == NULL ||
 	    (check->origin = conf_file_origin(cf, group)) == NULL)
 		return conf_file_oom(cf, group);
-	if (conf_file_group(cf, group, conf_file_check_keys, CONF_FILE_NKEYS(conf_file_check_keys),
-	                    check, (int)kind) < 0)
+	if (conf_file_group(cf, group, conf_file_check_keys, nitems(conf_file_check_keys), check,
+	                    (int)kind) < 0)
 		return -1;
 	return conf_file_check_complete(cf, group, check) < 0
 	               ? -1
@@ -816,8 +782,8 @@ conf_file_tagged_address(struct conf_file *cf, const config_setting_t *s, void *
 }
 
 static const struct conf_file_key conf_file_tagged_keys[] = {
-	{ "address", CONF_FILE_CUSTOM, 0, conf_file_tagged_address, 0 },
-	{ "port", CONF_FILE_CUSTOM, 0, conf_file_tagged_address, 0 },
+	{ "address", CONF_FILE_CUSTOM, 0, conf_file_tagged_address },
+	{ "port", CONF_FILE_CUSTOM, 0, conf_file_tagged_address },
 };
 
 /* tagged_addresses = { wan = { address = "198.51.100.7"; port = 80; }; } */
@@ -849,8 +815,8 @@ conf_file_service_tagged(struct conf_file *cf, const config_setting_t *s, void *
 		*ta = (struct conf_tagged_address){ strdup(config_setting_name(t)), NULL, 0 };
 		if (ta->name == NULL)
 			return conf_file_oom(cf, t);
-		if (conf_file_group(cf, t, conf_file_tagged_keys,
-		                    CONF_FILE_NKEYS(conf_file_tagged_keys), ta, -1) < 0)
+		if (conf_file_group(cf, t, conf_file_tagged_keys, nitems(conf_file_tagged_keys), ta,
+		                    -1) < 0)
 			return -1;
 		view = (consul_tagged_address){ ta->name, ta->address, ta->port };
 		if (conf_file_agent_rules(cf, t, &part) < 0)
@@ -860,8 +826,8 @@ conf_file_service_tagged(struct conf_file *cf, const config_setting_t *s, void *
 }
 
 static const struct conf_file_key conf_file_weight_keys[] = {
-	{ "passing", CONF_FILE_COUNT, offsetof(struct service_conf, weight_passing), NULL, 0 },
-	{ "warning", CONF_FILE_COUNT, offsetof(struct service_conf, weight_warning), NULL, 0 },
+	{ "passing", CONF_FILE_COUNT, offsetof(struct service_conf, weight_passing), NULL },
+	{ "warning", CONF_FILE_COUNT, offsetof(struct service_conf, weight_warning), NULL },
 };
 
 /* weights = { passing = 10; warning = 1; }: what is left out is 1, as in
@@ -877,8 +843,8 @@ conf_file_service_weights(struct conf_file *cf, const config_setting_t *s, void 
 	svc->has_weights = true;
 	svc->weight_passing = 1;
 	svc->weight_warning = 1;
-	if (conf_file_group(cf, s, conf_file_weight_keys, CONF_FILE_NKEYS(conf_file_weight_keys),
-	                    svc, -1) < 0)
+	if (conf_file_group(cf, s, conf_file_weight_keys, nitems(conf_file_weight_keys), svc, -1) <
+	    0)
 		return -1;
 	part.weight_passing = svc->weight_passing;
 	part.weight_warning = svc->weight_warning;
@@ -886,19 +852,19 @@ conf_file_service_weights(struct conf_file *cf, const config_setting_t *s, void 
 }
 
 static const struct conf_file_key conf_file_service_keys[] = {
-	{ "name", CONF_FILE_STRING, offsetof(struct service_conf, name), NULL, 0 },
-	{ "id", CONF_FILE_STRING, offsetof(struct service_conf, id), NULL, 0 },
-	{ "tags", CONF_FILE_CUSTOM, 0, conf_file_service_tags, 0 },
-	{ "address", CONF_FILE_STRING, offsetof(struct service_conf, address), NULL, 0 },
-	{ "port", CONF_FILE_PORT, offsetof(struct service_conf, port), NULL, 0 },
-	{ "meta", CONF_FILE_CUSTOM, 0, conf_file_service_meta, 0 },
-	{ "tagged_addresses", CONF_FILE_CUSTOM, 0, conf_file_service_tagged, 0 },
-	{ "weights", CONF_FILE_CUSTOM, 0, conf_file_service_weights, 0 },
+	{ "name", CONF_FILE_STRING, offsetof(struct service_conf, name), NULL },
+	{ "id", CONF_FILE_STRING, offsetof(struct service_conf, id), NULL },
+	{ "tags", CONF_FILE_CUSTOM, 0, conf_file_service_tags },
+	{ "address", CONF_FILE_STRING, offsetof(struct service_conf, address), NULL },
+	{ "port", CONF_FILE_PORT, offsetof(struct service_conf, port), NULL },
+	{ "meta", CONF_FILE_CUSTOM, 0, conf_file_service_meta },
+	{ "tagged_addresses", CONF_FILE_CUSTOM, 0, conf_file_service_tagged },
+	{ "weights", CONF_FILE_CUSTOM, 0, conf_file_service_weights },
 	{ "enable_tag_override", CONF_FILE_BOOL, offsetof(struct service_conf, enable_tag_override),
-	  NULL, 0 },
+	  NULL },
 	{ "deregister_after", CONF_FILE_DURATION,
-	  offsetof(struct service_conf, deregister_after_ms), NULL, 0 },
-	{ "checks", CONF_FILE_CUSTOM, 0, conf_file_checks, 0 },
+	  offsetof(struct service_conf, deregister_after_ms), NULL },
+	{ "checks", CONF_FILE_CUSTOM, 0, conf_file_checks },
 };
 
 static int
@@ -911,8 +877,8 @@ conf_file_service(struct conf_file *cf, const config_setting_t *group)
 	if ((svc = conf_add_service(cf->conf)) == NULL ||
 	    (svc->origin = conf_file_origin(cf, group)) == NULL)
 		return conf_file_oom(cf, group);
-	if (conf_file_group(cf, group, conf_file_service_keys,
-	                    CONF_FILE_NKEYS(conf_file_service_keys), svc, -1) < 0)
+	if (conf_file_group(cf, group, conf_file_service_keys, nitems(conf_file_service_keys), svc,
+	                    -1) < 0)
 		return -1;
 	if (svc->name == NULL)
 		return conf_file_error(cf, group, "a service needs a name (e.g. name = \"web\")");
@@ -1007,19 +973,18 @@ conf_file_agent_timeout(struct conf_file *cf, const config_setting_t *s, void *t
 }
 
 static const struct conf_file_key conf_file_agent_keys[] = {
-	{ "address", CONF_FILE_CUSTOM, 0, conf_file_agent_address, 0 },
-	{ "token_file", CONF_FILE_CUSTOM, 0, conf_file_agent_token_file, 0 },
-	{ "ca_file", CONF_FILE_PATH, offsetof(struct conf, consul.tls.ca_file), NULL, 0 },
-	{ "ca_path", CONF_FILE_PATH, offsetof(struct conf, consul.tls.ca_path), NULL, 0 },
-	{ "client_cert", CONF_FILE_PATH, offsetof(struct conf, consul.tls.cert_file), NULL, 0 },
-	{ "client_key", CONF_FILE_PATH, offsetof(struct conf, consul.tls.key_file), NULL, 0 },
-	{ "tls_server_name", CONF_FILE_STRING, offsetof(struct conf, consul.tls.server_name), NULL,
-	  0 },
-	{ "timeout", CONF_FILE_CUSTOM, 0, conf_file_agent_timeout, 0 },
-	{ "retry_max", CONF_FILE_TIMEOUT, offsetof(struct conf, retry_max_ms), NULL, 0 },
-	{ "fail_closed_after", CONF_FILE_DURATION, offsetof(struct conf, fail_closed_ms), NULL, 0 },
-	{ "verify_interval", CONF_FILE_DURATION, offsetof(struct conf, verify_interval_ms), NULL,
-	  0 },
+	{ "address", CONF_FILE_CUSTOM, 0, conf_file_agent_address },
+	{ "token_file", CONF_FILE_CUSTOM, 0, conf_file_agent_token_file },
+	{ "ca_file", CONF_FILE_PATH, offsetof(struct conf, consul.tls.ca_file), NULL },
+	{ "ca_path", CONF_FILE_PATH, offsetof(struct conf, consul.tls.ca_path), NULL },
+	{ "client_cert", CONF_FILE_PATH, offsetof(struct conf, consul.tls.cert_file), NULL },
+	{ "client_key", CONF_FILE_PATH, offsetof(struct conf, consul.tls.key_file), NULL },
+	{ "tls_server_name", CONF_FILE_STRING, offsetof(struct conf, consul.tls.server_name),
+	  NULL },
+	{ "timeout", CONF_FILE_CUSTOM, 0, conf_file_agent_timeout },
+	{ "retry_max", CONF_FILE_TIMEOUT, offsetof(struct conf, retry_max_ms), NULL },
+	{ "fail_closed_after", CONF_FILE_DURATION, offsetof(struct conf, fail_closed_ms), NULL },
+	{ "verify_interval", CONF_FILE_DURATION, offsetof(struct conf, verify_interval_ms), NULL },
 };
 
 static int
@@ -1028,8 +993,8 @@ conf_file_agent(struct conf_file *cf, const config_setting_t *s, void *target)
 	bool cert, key;
 
 	if (conf_file_want(cf, s, CONFIG_TYPE_GROUP, "a group { address = \"...\"; ... }") < 0 ||
-	    conf_file_group(cf, s, conf_file_agent_keys, CONF_FILE_NKEYS(conf_file_agent_keys),
-	                    target, -1) < 0)
+	    conf_file_group(cf, s, conf_file_agent_keys, nitems(conf_file_agent_keys), target, -1) <
+	            0)
 		return -1;
 	cert = config_setting_get_member(s, "client_cert") != NULL;
 	key = config_setting_get_member(s, "client_key") != NULL;
@@ -1118,25 +1083,25 @@ conf_file_ready_after(struct conf_file *cf, const config_setting_t *s, void *tar
 }
 
 static const struct conf_file_key conf_file_top_keys[] = {
-	{ "agent", CONF_FILE_CUSTOM, 0, conf_file_agent, 0 },
-	{ "command", CONF_FILE_ARGV, offsetof(struct conf, command), NULL, 0 },
-	{ "kill_timeout", CONF_FILE_DURATION, offsetof(struct conf, kill_timeout_ms), NULL, 0 },
-	{ "ttl", CONF_FILE_TIMEOUT, offsetof(struct conf, ttl_ms), NULL, 0 },
-	{ "heartbeat", CONF_FILE_TIMEOUT, offsetof(struct conf, heartbeat_ms), NULL, 0 },
-	{ "log_level", CONF_FILE_CUSTOM, 0, conf_file_log_level, 0 },
-	{ "subreaper", CONF_FILE_BOOL, offsetof(struct conf, subreaper), NULL, 0 },
-	{ "drain", CONF_FILE_CUSTOM, 0, conf_file_drain, 0 },
-	{ "drain_delay", CONF_FILE_DURATION, offsetof(struct conf, drain_delay_ms), NULL, 0 },
-	{ "stop_signal", CONF_FILE_CUSTOM, 0, conf_file_stop_signal, 0 },
-	{ "ready_after", CONF_FILE_CUSTOM, 0, conf_file_ready_after, 0 },
-	{ "notify", CONF_FILE_BOOL, offsetof(struct conf, notify), NULL, 0 },
-	{ "restart", CONF_FILE_CUSTOM, 0, conf_file_restart, 0 },
-	{ "restart_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_delay_ms), NULL, 0 },
-	{ "restart_max_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_max_delay_ms), NULL,
-	  0 },
-	{ "owner", CONF_FILE_STRING, offsetof(struct conf, owner), NULL, 0 },
-	{ "service_files", CONF_FILE_CUSTOM, 0, conf_file_service_files, 0 },
-	{ "services", CONF_FILE_CUSTOM, 0, conf_file_services, 0 },
+	{ "agent", CONF_FILE_CUSTOM, 0, conf_file_agent },
+	{ "command", CONF_FILE_ARGV, offsetof(struct conf, command), NULL },
+	{ "kill_timeout", CONF_FILE_DURATION, offsetof(struct conf, kill_timeout_ms), NULL },
+	{ "ttl", CONF_FILE_TIMEOUT, offsetof(struct conf, ttl_ms), NULL },
+	{ "heartbeat", CONF_FILE_TIMEOUT, offsetof(struct conf, heartbeat_ms), NULL },
+	{ "log_level", CONF_FILE_CUSTOM, 0, conf_file_log_level },
+	{ "subreaper", CONF_FILE_BOOL, offsetof(struct conf, subreaper), NULL },
+	{ "drain", CONF_FILE_CUSTOM, 0, conf_file_drain },
+	{ "drain_delay", CONF_FILE_DURATION, offsetof(struct conf, drain_delay_ms), NULL },
+	{ "stop_signal", CONF_FILE_CUSTOM, 0, conf_file_stop_signal },
+	{ "ready_after", CONF_FILE_CUSTOM, 0, conf_file_ready_after },
+	{ "notify", CONF_FILE_BOOL, offsetof(struct conf, notify), NULL },
+	{ "restart", CONF_FILE_CUSTOM, 0, conf_file_restart },
+	{ "restart_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_delay_ms), NULL },
+	{ "restart_max_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_max_delay_ms),
+	  NULL },
+	{ "owner", CONF_FILE_STRING, offsetof(struct conf, owner), NULL },
+	{ "service_files", CONF_FILE_CUSTOM, 0, conf_file_service_files },
+	{ "services", CONF_FILE_CUSTOM, 0, conf_file_services },
 };
 
 /* ----------------------------------------------------------------- reading */
@@ -1218,7 +1183,7 @@ conf_file_load(struct conf *conf, const char *path, consul_error *err)
 	config_init(&cfg);
 	if (conf_file_parse(&cf, &cfg) == 0)
 		rc = conf_file_group(&cf, config_root_setting(&cfg), conf_file_top_keys,
-		                     CONF_FILE_NKEYS(conf_file_top_keys), conf, -1);
+		                     nitems(conf_file_top_keys), conf, -1);
 	config_destroy(&cfg);
 	free(cf.dir);
 	return rc;

@@ -163,6 +163,14 @@ ev_timer_stop(ev_loop *loop, ev_timer *timer)
 }
 
 void
+ev_timer_set_period_slack(ev_timer *timer, int64_t period_ms)
+{
+	int64_t slack = period_ms / 16;
+
+	ev_timer_set_slack(timer, slack < EV_PERIOD_SLACK_MAX_MS ? slack : EV_PERIOD_SLACK_MAX_MS);
+}
+
+void
 ev_timer_start(ev_loop *loop, ev_timer *timer, int64_t after_ms)
 {
 	ev_timer_stop(loop, timer);

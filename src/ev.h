@@ -44,7 +44,12 @@ void ev_timer_init(ev_timer *timer, ev_timer_fn fn, void *arg);
  * exact phase does not matter, such as thousands of probes.
  */
 void ev_timer_set_slack(ev_timer *timer, int64_t slack_ms);
-/* (Re)arm to fire after_ms from now. */
+/* The slack of periodic work, the one rule for probes and heartbeats: a
+ * sixteenth of the period, at most EV_PERIOD_SLACK_MAX_MS. */
+#define EV_PERIOD_SLACK_MAX_MS 250
+void ev_timer_set_period_slack(ev_timer *timer, int64_t period_ms);
+/* (Re)arm to fire after_ms from now by the clock, not the loop's cached
+ * ev_now(): a timer armed late in a busy iteration still waits after_ms. */
 void ev_timer_start(ev_loop *loop, ev_timer *timer, int64_t after_ms);
 void ev_timer_stop(ev_loop *loop, ev_timer *timer);
 bool ev_timer_active(const ev_timer *timer);

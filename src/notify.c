@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 /* What sd_notify senders keep to, and all systemd reads (NOTIFY_BUFFER_MAX). */
 #define NOTIFY_DATAGRAM_MAX 4096
@@ -332,7 +333,7 @@ notify_base(const char **base, const char **source)
 
 	*base = "/tmp";
 	*source = "notify socket";
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+	for (size_t i = 0; i < nitems(vars); i++) {
 		const char *v = getenv(vars[i]);
 
 		if (v == NULL || *v == '\0')

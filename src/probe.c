@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "probe_internal.h"
+#include "util.h"
 
 static const struct probe_ops *const probe_kinds[] = {
 	[PROBE_EXEC] = &probe_exec_ops,
@@ -21,7 +22,6 @@ static const struct probe_ops *const probe_kinds[] = {
 	[PROBE_TCP] = &probe_tcp_ops,
 };
 
-#define PROBE_NKINDS (sizeof(probe_kinds) / sizeof(probe_kinds[0]))
 
 int
 probe_error(consul_error *err, const struct check_conf *check, const char *fmt, ...)
@@ -39,14 +39,6 @@ probe_error(consul_error *err, const struct check_conf *check, const char *fmt, 
 	return consul_error_set(err, source, "%s", text);
 }
 
-void
-probe_timer_start(ev_loop *loop, ev_timer *timer, int64_t ms)
-{
-	int64_t late = ev_clock_ms() - ev_now(loop);
-
-	ev_timer_start(loop, timer, ms + (late > 0 ? late : 0));
-}
-
 /* --------------------------------------------------------------- life cycle */
 
 static int64_t probe_deliver(ev_loop *loop, ev_timer *timer, void *arg);
@@ -56,7 +48,7 @@ probe_new(ev_loop *loop, const struct check_conf *check, consul_error *err)
 {
 	struct probe *probe;
 
-	if ((size_t)check->kind >= PROBE_NKINDS || probe_kinds[check->kind] == NULL) {
+	if ((size_t)check->kind >= nitems(probe_kinds) || probe_kinds[check->kind] == NULL) {
 		if (check->kind == PROBE_PROCESS)
 			probe_error(err, check,
 			            "a process check has no probe: it follows the child");

@@ -429,7 +429,7 @@ probe_exec_start(void *impl)
 		errno = ENOMEM;
 		return probe_exec_fail(x, "watching the command");
 	}
-	probe_timer_start(loop, &x->timer, x->timeout_ms);
+	ev_timer_start(loop, &x->timer, x->timeout_ms);
 	return 0;
 }
 

@@ -30,6 +30,7 @@
 
 #include "log.h"
 #include "probe_internal.h"
+#include "util.h"
 
 /* Go's defaultCheckRedirect refuses once 10 requests were made: 9 redirects. */
 #define PROBE_HTTP_MAX_REDIRECTS 9
@@ -127,7 +128,7 @@ static const struct {
 static const char *
 probe_http_status_text(long code)
 {
-	for (size_t i = 0; i < sizeof(probe_http_texts) / sizeof(probe_http_texts[0]); i++)
+	for (size_t i = 0; i < nitems(probe_http_texts); i++)
 		if (probe_http_texts[i].code == code)
 			return probe_http_texts[i].text;
 	return "";

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "probe.h"
+#include "util.h"
 
 /* One kind of probe. */
 struct probe_ops {
@@ -50,13 +51,9 @@ struct probe {
 void probe_result_owned(struct probe *probe, enum consul_status status, char *output);
 void probe_result_static(struct probe *probe, enum consul_status status, const char *output);
 
-/* Arm timer to fire ms from now by the clock, not from the loop's cached
- * ev_now(): a run started late in a busy iteration gets its whole timeout. */
-void probe_timer_start(ev_loop *loop, ev_timer *timer, int64_t ms);
-
 /* Where a check's messages point: its origin ("file:line") or its ID. */
 int probe_error(consul_error *err, const struct check_conf *check, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+        PRINTF_LIKE(3, 4);
 
 /* Bounded capture: the last cap bytes of a stream, and how long it was
  * (Consul's circbuf, github.com/armon/circbuf). */

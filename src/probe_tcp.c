@@ -136,7 +136,7 @@ probe_tcp_connect(struct probe_tcp *t, const struct probe_tcp_addr *a, int64_t s
 		probe_tcp_close(t);
 		return false;
 	}
-	probe_timer_start(t->probe->loop, &t->timer, share);
+	ev_timer_start(t->probe->loop, &t->timer, share);
 	return true;
 }
 

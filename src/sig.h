@@ -14,7 +14,8 @@
 int sig_init(void);
 /* Next pending signal number, or 0 when the pipe is drained. */
 int sig_next(int fd);
-/* In a freshly forked child: default dispositions, empty mask, pipe closed. */
+/* In a freshly forked child: default dispositions and an empty mask (the
+ * pipe needs no closing: it is close-on-exec). */
 void sig_reset_for_child(void);
 /* Signals that make ostiary stop the child (after deregistering). */
 bool sig_is_terminating(int signo);

@@ -25,8 +25,7 @@ certificates for this.  --https-handshake-timeout is limits.https_handshake_time
 how long a new HTTPS connection may take to handshake and start its first request.
 
 Behaviour follows github.com/hashicorp/consul; comments name the source file
-(and function) each rule comes from.  The revisions read are listed in
-/work/shared/consul-agent-api.md section 10.
+(and function) each rule comes from.
 
 Control API (127.0.0.1:<control_port>, JSON in and out):
     GET    /log[?since=SEQ]  agent requests in arrival order

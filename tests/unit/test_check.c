@@ -1,5 +1,5 @@
 /* Flap damping, checked against Consul's rules (agent/checks/check.go
- * StatusHandler; shared/consul-agent-api.md section 3.5). */
+ * StatusHandler). */
 #include <criterion/criterion.h>
 #include <string.h>
 
