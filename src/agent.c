@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "log.h"
 
 enum agent_request_kind {
@@ -674,7 +673,7 @@ agent_sweep_done(struct agent_request *req, const consul_response *resp)
 	json_object_foreach(services, id, service)
 	{
 		const char *owner = json_string_value(
-		        json_object_get(json_object_get(service, "Meta"), CONF_OWNER_META_KEY));
+		        json_object_get(json_object_get(service, "Meta"), agent->settings.owner_key));
 		struct agent_request *removal;
 
 		if (owner == NULL || strcmp(owner, agent->settings.owner) != 0 ||

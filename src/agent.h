@@ -43,6 +43,7 @@ struct agent_settings {
 	int max_inflight;           /* requests on the wire at once */
 	int64_t fail_closed_ms;     /* call the outage handler after this long lost; 0 = never */
 	int64_t verify_interval_ms; /* read our checks back this often; 0 = never */
+	const char *owner_key;      /* the service Meta key carrying the owner mark */
 	const char *owner;          /* remove services carrying this owner mark that are not
 	                             * ours (an earlier run's); NULL = never */
 };

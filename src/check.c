@@ -22,21 +22,9 @@ struct check {
 	ev_timer run_timer;
 };
 
-/* What the agent is told about one service: the library's view of the
- * configuration (pointers into the conf, which outlives the engine). */
-struct service_view {
-	consul_service def;
-	consul_check_def *checks;
-	consul_meta *meta;
-	consul_tagged_address *tagged;
-};
-
 struct checks {
 	ev_loop *loop;
-	struct agent *agent;
 	const struct conf *conf;
-	struct service_view *views;
-	size_t nviews;
 	struct check *items;
 	size_t nitems;
 	bool stopped;
@@ -188,24 +176,8 @@ check_run(ev_loop *loop, ev_timer *timer, void *arg)
 	return EV_TIMER_STOP;
 }
 
-/* ------------------------------------------------------------- the views */
-
-/* The library's view of a service; the arrays hold what it points to. */
 static int
-check_view_service(struct service_view *view, const struct conf *conf,
-                   const struct service_conf *svc)
-{
-	view->checks = calloc(svc->nchecks + 1, sizeof(*view->checks));
-	view->meta = calloc(svc->nmeta + 1, sizeof(*view->meta));
-	view->tagged = calloc(svc->ntagged_addresses + 1, sizeof(*view->tagged));
-	if (view->checks == NULL || view->meta == NULL || view->tagged == NULL)
-		return -1;
-	conf_service_view(conf, svc, &view->def, view->checks, view->tagged, view->meta);
-	return 0;
-}
-
-static int
-check_setup(struct check *check, struct checks *checks, struct agent_service *service,
+check_setup(struct check *check, struct checks *checks, struct agent_check *agent_check,
             const struct check_conf *conf, consul_error *err)
 {
 	check->checks = checks;
@@ -219,27 +191,15 @@ check_setup(struct check *check, struct checks *checks, struct agent_service *se
 	if (conf->kind != PROBE_PROCESS &&
 	    (check->probe = probe_new(checks->loop, conf, err)) == NULL)
 		return -1;
-	check->agent_check =
-	        agent_add_check(service, conf->id, conf_check_heartbeat(checks->conf, conf));
-	if (check->agent_check == NULL)
-		return consul_error_set(err, conf->origin, "out of memory");
+	check->agent_check = agent_check;
 	return 0;
 }
 
 /* ------------------------------------------------------------- lifecycle */
 
-static size_t
-checks_count(const struct conf *conf)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < conf->nservices; i++)
-		n += conf->services[i].nchecks;
-	return n;
-}
-
 struct checks *
-checks_new(ev_loop *loop, struct agent *agent, const struct conf *conf, consul_error *err)
+checks_new(ev_loop *loop, const struct services *services, const struct conf *conf,
+           consul_error *err)
 {
 	struct checks *checks = calloc(1, sizeof(*checks));
 	size_t k = 0;
@@ -247,24 +207,19 @@ checks_new(ev_loop *loop, struct agent *agent, const struct conf *conf, consul_e
 	if (checks == NULL)
 		goto nomem;
 	checks->loop = loop;
-	checks->agent = agent;
 	checks->conf = conf;
-	checks->nviews = conf->nservices;
-	checks->views = calloc(conf->nservices, sizeof(*checks->views));
-	checks->items = calloc(checks_count(conf), sizeof(*checks->items));
-	if (checks->views == NULL || checks->items == NULL)
+	for (size_t s = 0; s < conf->nservices; s++)
+		k += conf->services[s].nchecks;
+	if ((checks->items = calloc(k + 1, sizeof(*checks->items))) == NULL)
 		goto nomem;
+	k = 0;
 	for (size_t s = 0; s < conf->nservices; s++) {
 		const struct service_conf *svc = &conf->services[s];
-		struct agent_service *service;
 
-		if (check_view_service(&checks->views[s], conf, svc) < 0 ||
-		    (service = agent_add_service(agent, &checks->views[s].def)) == NULL)
-			goto nomem;
 		for (size_t c = 0; c < svc->nchecks; c++, k++) {
 			checks->nitems = k + 1; /* so checks_free sees a half-built one */
-			if (check_setup(&checks->items[k], checks, service, &svc->checks[c], err) <
-			    0)
+			if (check_setup(&checks->items[k], checks, services_check(services, k),
+			                &svc->checks[c], err) < 0)
 				goto fail;
 		}
 	}
@@ -352,12 +307,6 @@ checks_free(struct checks *checks)
 		free(checks->items[i].output);
 	}
 	free(checks->hold);
-	for (size_t i = 0; i < checks->nviews; i++) {
-		free(checks->views[i].checks);
-		free(checks->views[i].meta);
-		free(checks->views[i].tagged);
-	}
-	free(checks->views);
 	free(checks->items);
 	free(checks);
 }

@@ -2,8 +2,9 @@
  * check.h - the health-check engine (relayd's hce): runs each check's probe
  * on its timer, funnels every result through one function that applies the
  * flap-damping thresholds and logs state changes, and hands the result to
- * the agent session.  PROBE_PROCESS checks are fed by the supervisor with
- * the child's state instead of a probe.
+ * the agent session through the check's handle (registered by service.c).
+ * PROBE_PROCESS checks are fed by the supervisor with the child's state
+ * instead of a probe.
  */
 #ifndef OSTIARY_CHECK_H
 #define OSTIARY_CHECK_H
@@ -15,12 +16,14 @@
 #include "agent.h"
 #include "conf.h"
 #include "ev.h"
+#include "service.h"
 
 struct checks;
 
-/* Build probes and register every service and check with the agent
- * session.  NULL (err filled) when a probe cannot be set up. */
-struct checks *checks_new(ev_loop *loop, struct agent *agent, const struct conf *conf,
+/* Build a probe for every check of conf; results go to the agent through
+ * the services' check handles.  NULL (err filled) when a probe cannot be
+ * set up. */
+struct checks *checks_new(ev_loop *loop, const struct services *services, const struct conf *conf,
                           consul_error *err);
 /* Arm the probe timers (initial delay plus a random start spread). */
 void checks_start(struct checks *checks);

@@ -195,6 +195,9 @@ struct check_conf *conf_add_check(struct service_conf *svc, enum probe_kind kind
  */
 int conf_finish(struct conf *conf, consul_error *err);
 
+/* A probe's interval and timeout, the kind's default where unset. */
+int64_t conf_check_interval(const struct check_conf *check);
+int64_t conf_check_timeout(const struct check_conf *check);
 /* The TTL pushed to Consul for a check: its own, or derived so a result
  * always lands before expiry (see conf.c for the rule). */
 int64_t conf_check_ttl(const struct conf *conf, const struct check_conf *check);
@@ -226,6 +229,8 @@ bool conf_setting_takes(const char *name, enum probe_kind kind);
 /* Why a check of this kind cannot have that setting ("url is for http
  * checks, and this is a tcp check"), for the front end's error. */
 void conf_setting_misplaced(const char *name, enum probe_kind kind, char *buf, size_t len);
+/* The first setting this check has that its kind does not take; NULL if none. */
+const char *conf_check_misplaced(const struct check_conf *check);
 
 /*
  * The agent's view of a finished service, for registration: out points

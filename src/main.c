@@ -17,17 +17,9 @@
 #include "exitcode.h"
 #include "log.h"
 #include "options.h"
+#include "service.h"
 #include "sig.h"
 #include "supervisor.h"
-
-/* Everything a run needs besides the child; built before the child starts
- * so that a configuration that cannot work never starts anything. */
-struct engine {
-	consul_client *client;
-	ev_loop *loop;
-	struct agent *agent;
-	struct checks *checks;
-};
 
 static const char *
 main_getenv(const char *name)
@@ -53,66 +45,64 @@ main_report_error(const consul_error *err)
 }
 
 static void
-main_engine_free(struct engine *engine)
+main_engine_free(struct supervisor_env *env)
 {
-	checks_free(engine->checks);
-	agent_free(engine->agent);
-	ev_loop_free(engine->loop);
-	consul_client_free(engine->client);
+	checks_free(env->checks);
+	services_free(env->services);
+	agent_free(env->agent);
+	ev_loop_free(env->loop);
+	consul_client_free(env->client);
 }
 
 static int
-main_engine_new(struct engine *engine, const struct conf *conf, consul_error *err)
+main_engine_new(struct supervisor_env *env, const struct conf *conf, consul_error *err)
 {
 	struct agent_settings settings = {
 		.retry_max_ms = conf->retry_max_ms,
 		.fail_closed_ms = conf->fail_closed_ms,
 		.verify_interval_ms = conf->verify_interval_ms,
+		.owner_key = CONF_OWNER_META_KEY,
 		.owner = conf->owner,
 	};
 
-	engine->client = consul_client_new(&conf->consul, err);
-	if (engine->client == NULL)
+	env->conf = conf;
+	env->client = consul_client_new(&conf->consul, err);
+	if (env->client == NULL)
 		return -1;
-	engine->loop = ev_loop_new();
-	engine->agent = engine->loop ? agent_new(engine->loop, engine->client, &settings) : NULL;
-	if (engine->agent == NULL)
+	env->loop = ev_loop_new();
+	env->agent = env->loop ? agent_new(env->loop, env->client, &settings) : NULL;
+	if (env->agent == NULL)
 		return consul_error_set(err, "ostiary", "out of memory");
-	engine->checks = checks_new(engine->loop, engine->agent, conf, err);
-	return engine->checks != NULL ? 0 : -1;
+	if ((env->services = services_new(env->agent, conf, err)) == NULL)
+		return -1;
+	env->checks = checks_new(env->loop, env->services, conf, err);
+	return env->checks != NULL ? 0 : -1;
 }
 
 static int
 main_run(const struct conf *conf, bool check_only)
 {
-	struct engine engine = { 0 };
+	struct supervisor_env env = { .signal_fd = -1 };
 	consul_error err = { 0 };
-	int signal_fd, code;
+	int code;
 
-	if (main_engine_new(&engine, conf, &err) < 0) {
+	if (main_engine_new(&env, conf, &err) < 0) {
 		main_report_error(&err);
-		main_engine_free(&engine);
+		main_engine_free(&env);
 		return OSTIARY_EXIT_USAGE;
 	}
 	if (check_only) {
 		printf("ostiary: configuration OK: %zu service%s\n", conf->nservices,
 		       conf->nservices == 1 ? "" : "s");
-		main_engine_free(&engine);
+		main_engine_free(&env);
 		return 0;
 	}
-	if ((signal_fd = sig_init()) < 0)
+	if ((env.signal_fd = sig_init()) < 0)
 		fatal("cannot set up signal handling");
 	if (conf->subreaper && supervisor_become_subreaper() < 0)
 		log_warn("--subreaper");
-	code = supervisor_run(&(struct supervisor_env){
-	        .loop = engine.loop,
-	        .client = engine.client,
-	        .agent = engine.agent,
-	        .checks = engine.checks,
-	        .conf = conf,
-	        .signal_fd = signal_fd,
-	});
-	main_engine_free(&engine);
+	code = supervisor_run(&env);
+	main_engine_free(&env);
 	return code;
 }
 

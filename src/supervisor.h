@@ -26,11 +26,14 @@
 #include "conf.h"
 #include "ev.h"
 
-/* What a run works with; all of it outlives supervisor_run. */
+/* What a run works with, built by main before the child starts (so that a
+ * configuration that cannot work never starts anything); all of it
+ * outlives supervisor_run. */
 struct supervisor_env {
 	ev_loop *loop;
 	consul_client *client; /* its token file is re-read on SIGHUP */
 	struct agent *agent;
+	struct services *services;
 	struct checks *checks;
 	const struct conf *conf;
 	int signal_fd; /* from sig_init() */
