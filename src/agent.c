@@ -672,8 +672,8 @@ agent_sweep_done(struct agent_request *req, const consul_response *resp)
 	}
 	json_object_foreach(services, id, service)
 	{
-		const char *owner = json_string_value(
-		        json_object_get(json_object_get(service, "Meta"), agent->settings.owner_key));
+		const char *owner = json_string_value(json_object_get(
+		        json_object_get(service, "Meta"), agent->settings.owner_key));
 		struct agent_request *removal;
 
 		if (owner == NULL || strcmp(owner, agent->settings.owner) != 0 ||
@@ -989,12 +989,14 @@ agent_retry_now(struct agent *agent)
 }
 
 void
-agent_check_report(struct agent_check *check, enum consul_status status, const char *output)
+agent_check_report(struct agent_check *check, enum consul_status status, const char *output,
+                   bool now)
 {
 	struct agent *agent = check->service->agent;
 	bool status_changed = !check->has_status || check->status != status;
+	bool output_changed = strcmp(check->output, output) != 0;
 
-	if (strcmp(check->output, output) != 0) {
+	if (output_changed) {
 		char *copy = strdup(output);
 		if (copy == NULL) {
 			log_warnx("out of memory recording the output of %s", check->id);
@@ -1005,11 +1007,21 @@ agent_check_report(struct agent_check *check, enum consul_status status, const c
 	}
 	check->status = status;
 	check->has_status = true;
-	if (!status_changed || agent->shutting_down)
+	if (!(status_changed || (now && output_changed)) || agent->shutting_down)
 		return; /* the next heartbeat carries the new output */
 	agent_mark_push(check);
 	ev_timer_start(agent->loop, &check->heartbeat_timer, check->heartbeat_ms);
 	agent_kick(agent);
+}
+
+const char *
+agent_check_unsent(const struct agent_check *check)
+{
+	if (check->service->agent->agent_lost)
+		return "the agent is unreachable";
+	if (!check->service->registered)
+		return "the service is not registered yet";
+	return NULL;
 }
 
 void

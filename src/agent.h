@@ -22,6 +22,7 @@
 #ifndef OSTIARY_AGENT_H
 #define OSTIARY_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <ostiary/consul.h>
@@ -63,8 +64,18 @@ struct agent_check *agent_add_check(struct agent_service *service, const char *c
 
 /* Start registering; pushes follow as statuses are reported. */
 void agent_start(struct agent *agent);
-/* The status to report from now on for this check (see the header comment). */
-void agent_check_report(struct agent_check *check, enum consul_status status, const char *output);
+/*
+ * The status to report from now on for this check (see the header
+ * comment).  A new status is pushed at once; so is a new output when `now`
+ * (a check's first real result, a hold put on or lifted): other
+ * output-only changes wait for the heartbeat.
+ */
+void agent_check_report(struct agent_check *check, enum consul_status status, const char *output,
+                        bool now);
+/* Why a report made now would not reach the agent at once ("the service is
+ * not registered yet", "the agent is unreachable"), or NULL when it would:
+ * for log lines, which say what the agent has been told. */
+const char *agent_check_unsent(const struct agent_check *check);
 
 /* Called once the agent has been unreachable for settings.fail_closed_ms. */
 void agent_on_outage(struct agent *agent, agent_outage_fn fn, void *arg);

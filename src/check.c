@@ -73,23 +73,25 @@ check_threshold_apply(struct check_threshold *t, enum consul_status result,
 
 /* ----------------------------------------------------------------- funnel */
 
-/* What the agent hears: the decided status, unless the checks are held. */
+/* What the agent hears: the decided status, unless the checks are held;
+ * `now` when the output says something new (see agent_check_report). */
 static void
-check_forward(struct check *check)
+check_forward(struct check *check, bool now)
 {
 	const char *hold = check->checks->hold;
 
 	if (hold != NULL)
-		agent_check_report(check->agent_check, CONSUL_CRITICAL, hold);
+		agent_check_report(check->agent_check, CONSUL_CRITICAL, hold, now);
 	else if (check->has_status)
-		agent_check_report(check->agent_check, check->status, check->output);
+		agent_check_report(check->agent_check, check->status, check->output, now);
 	else
-		agent_check_report(check->agent_check, CONSUL_CRITICAL, "no result yet");
+		agent_check_report(check->agent_check, CONSUL_CRITICAL, "no result yet", now);
 }
 
 static void
 check_decide(struct check *check, enum consul_status status, const char *output)
 {
+	bool first = !check->has_status;
 	char *copy = strdup(output);
 
 	if (copy == NULL) {
@@ -100,7 +102,9 @@ check_decide(struct check *check, enum consul_status status, const char *output)
 	check->output = copy;
 	check->has_status = true;
 	check->status = status;
-	check_forward(check);
+	/* The first result replaces "no result yet" at once, whatever its
+	 * status: a failing check shows why straight away. */
+	check_forward(check, first);
 }
 
 /* Readiness: a probe's first passing report needs ready_after passes in a
@@ -127,6 +131,24 @@ check_ready(struct check *check, enum consul_status result, const char *output)
 	return false;
 }
 
+/* A new status, and what the agent has been told of it. */
+static void
+check_log_change(const struct check *check, enum consul_status report, const char *output)
+{
+	const char *unsent = agent_check_unsent(check->agent_check);
+	char told[128] = "";
+
+	if (check->checks->hold != NULL)
+		snprintf(told, sizeof(told), " (reported critical while held)");
+	else if (unsent != NULL)
+		snprintf(told, sizeof(told), " (not told to the agent yet: %s)", unsent);
+	if (report == CONSUL_PASSING)
+		log_notice("check %s is passing%s", check->conf->id, told);
+	else
+		log_notice("check %s is %s%s: %s", check->conf->id, consul_status_name(report),
+		           told, output);
+}
+
 /* Every result of every check comes through here. */
 static void
 check_result(struct check *check, enum consul_status result, const char *output)
@@ -140,15 +162,8 @@ check_result(struct check *check, enum consul_status result, const char *output)
 		         consul_status_name(result));
 		return;
 	}
-	if (!check->has_status || check->status != report) {
-		const char *held = check->checks->hold ? " (reported critical while held)" : "";
-
-		if (report == CONSUL_PASSING)
-			log_notice("check %s is passing%s", check->conf->id, held);
-		else
-			log_notice("check %s is %s%s: %s", check->conf->id,
-			           consul_status_name(report), held, output);
-	}
+	if (!check->has_status || check->status != report)
+		check_log_change(check, report, output);
 	check_decide(check, report, output);
 }
 
@@ -272,7 +287,7 @@ checks_hold(struct checks *checks, const char *reason)
 	free(checks->hold);
 	checks->hold = copy;
 	for (size_t i = 0; i < checks->nitems; i++)
-		check_forward(&checks->items[i]);
+		check_forward(&checks->items[i], true);
 }
 
 void

@@ -296,3 +296,70 @@ Test(probes, bad_config_never_starts_the_command)
 	cr_assert_neq(access(marker, F_OK), 0, "a bad configuration must not start anything");
 	proc_kill(&p);
 }
+
+struct output_wait {
+	sim *s;
+	const char *check_id;
+	const char *needle;
+};
+
+static bool
+check_output_has(void *arg)
+{
+	struct output_wait *w = arg;
+	char *output = sim_check_output(w->s, w->check_id);
+	bool found = output != NULL && strstr(output, w->needle) != NULL;
+
+	free(output);
+	return found;
+}
+
+/* A check's first result replaces "no result yet" at once, even when it
+ * is critical like the registration: with a 60 s heartbeat, waiting for it
+ * would hide the 404 that explains the failure for a minute. */
+Test(probes, first_critical_result_reaches_the_agent_at_once)
+{
+	sim s;
+	proc p;
+	char conf[1024];
+
+	start_sim(&s, NULL);
+	snprintf(conf, sizeof(conf),
+	         "command = [\"sleep\", \"600\"];\n"
+	         "heartbeat = \"60s\";\n"
+	         "services = ( { name = \"web\"; checks = (\n"
+	         "  { id = \"web-http\"; type = \"http\"; interval = \"200ms\"; ttl = \"180s\";\n"
+	         "    url = \"http://%s/v1/agent/service/no-such-service\"; }\n"
+	         "); } );\n",
+	         s.agent_addr);
+	const char *args[] = { "-c", write_file("ostiary.conf", conf), NULL };
+	struct output_wait w = { &s, "web-http", "404" };
+
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_service(&s, "web", true, DEADLINE_MS));
+	/* Well inside the heartbeat (60 s) and half the TTL (90 s). */
+	cr_assert(wait_until(check_output_has, &w, 5000),
+	          "the first result waited for the heartbeat");
+	char *status = sim_check_status(&s, "web-http");
+	cr_assert_str_eq(status, "critical");
+	free(status);
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
+}
+
+/* A state change logged while the agent is away says it was not told. */
+Test(probes, state_change_log_says_the_agent_was_not_told)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--agent-timeout", "300ms", "svc", "--", "sleep", "600", NULL };
+
+	start_sim(&s, NULL);
+	cr_assert_eq(sim_control(&s, "POST", "/stop", NULL, NULL), 200);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_output(
+	        &p, "check service:svc is passing (not told to the agent yet: ", DEADLINE_MS));
+	cr_assert_not(proc_output_contains(&p, "check service:svc is passing\n"));
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
+}
