@@ -86,6 +86,11 @@ struct agent {
 
 	ev_timer verify_timer;
 	bool verify_due, verify_in_flight;
+	/* The token file is read again on a 403 (at most once a second) and
+	 * every verify interval, so a rotated token needs no signal. */
+	ev_timer token_timer;
+	int64_t token_read_at;
+	char token_error[256]; /* the last failed re-read, said once */
 	/* An earlier run's leftovers are looked for once; a failed look is
 	 * tried again with the next registration or read-back, not at once. */
 	bool sweep_pending, sweep_due, sweep_in_flight;
@@ -106,6 +111,7 @@ struct agent {
 };
 
 static void agent_kick(struct agent *agent);
+static void agent_token_recheck(struct agent *agent);
 
 /* A one-line account of a failed call for the log (never holds the token). */
 static void
@@ -254,6 +260,20 @@ agent_log_refusal(struct agent *agent, const char *what, const char *why)
 	          strstr(why, "HTTP 403") ? " (check the ACL token and its policy)" : "");
 }
 
+/* A 403 may mean the token was rotated: read the token file again soon
+ * (from the loop, not inside the failed call's handling). */
+static void
+agent_token_recheck(struct agent *agent)
+{
+	int64_t since = ev_now(agent->loop) - agent->token_read_at;
+
+	if (consul_client_config(agent->client)->token_file == NULL ||
+	    ev_timer_active(&agent->token_timer) || agent->shutting_down)
+		return;
+	ev_timer_start(agent->loop, &agent->token_timer,
+	               since >= AGENT_TOKEN_RECHECK_MS ? 0 : AGENT_TOKEN_RECHECK_MS - since);
+}
+
 /* True when the failure means "the agent is not answering properly". */
 static bool
 agent_outcome_is_outage(enum consul_outcome outcome)
@@ -274,6 +294,8 @@ agent_note_failure(struct agent *agent, const consul_response *resp, const char 
 	}
 	agent_mark_reachable(agent);
 	agent_log_refusal(agent, what, why);
+	if (resp->outcome == CONSUL_DENIED)
+		agent_token_recheck(agent);
 	return false;
 }
 
@@ -761,12 +783,22 @@ agent_retry(ev_loop *loop, ev_timer *timer, void *arg)
 }
 
 static int64_t
+agent_token_tick(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct agent *agent = arg;
+
+	agent_reload_token(agent, NULL);
+	return EV_TIMER_STOP;
+}
+
+static int64_t
 agent_verify_tick(ev_loop *loop, ev_timer *timer, void *arg)
 {
 	struct agent *agent = arg;
 
 	if (agent->shutting_down)
 		return EV_TIMER_STOP;
+	agent_reload_token(agent, NULL);
 	if (!agent->draining) {
 		agent->verify_due = true;
 		agent_retry_sweep(agent);
@@ -854,6 +886,7 @@ agent_new(ev_loop *loop, consul_client *client, const struct agent_settings *set
 	ev_timer_init(&agent->done_timer, agent_call_done_fn, agent);
 	ev_timer_init(&agent->outage_timer, agent_outage_over_limit, agent);
 	ev_timer_init(&agent->verify_timer, agent_verify_tick, agent);
+	ev_timer_init(&agent->token_timer, agent_token_tick, agent);
 	return agent;
 }
 
@@ -967,6 +1000,33 @@ agent_when_idle(struct agent *agent, agent_done_fn fn, void *arg)
 	agent_kick(agent);
 }
 
+int
+agent_reload_token(struct agent *agent, consul_error *err)
+{
+	const char *path = consul_client_config(agent->client)->token_file;
+	consul_error mine = { 0 };
+	int changed;
+
+	if (path == NULL)
+		return 0;
+	agent->token_read_at = ev_now(agent->loop);
+	changed = consul_client_reload_token(agent->client, err ? err : &mine);
+	if (changed < 0) {
+		/* Said once per reason when nobody asked (a 403, the interval). */
+		if (err == NULL && strcmp(mine.text, agent->token_error) != 0)
+			log_warnx("%s; keeping the token in use", mine.text);
+		snprintf(agent->token_error, sizeof(agent->token_error), "%s",
+		         (err ? err : &mine)->text);
+		return -1;
+	}
+	agent->token_error[0] = '\0';
+	if (changed) {
+		log_notice("re-read the token file %s: new token in use", path);
+		agent_retry_now(agent);
+	}
+	return changed;
+}
+
 void
 agent_retry_now(struct agent *agent)
 {
@@ -1038,6 +1098,7 @@ agent_shutdown(struct agent *agent, agent_done_fn done, void *arg)
 		return;
 	agent->shutting_down = true;
 	ev_timer_stop(agent->loop, &agent->verify_timer);
+	ev_timer_stop(agent->loop, &agent->token_timer);
 	ev_timer_stop(agent->loop, &agent->outage_timer);
 	agent->maintenance_pending = 0;
 	agent->verify_due = agent->sweep_due = false;
@@ -1075,6 +1136,7 @@ agent_free(struct agent *agent)
 	ev_timer_stop(agent->loop, &agent->done_timer);
 	ev_timer_stop(agent->loop, &agent->outage_timer);
 	ev_timer_stop(agent->loop, &agent->verify_timer);
+	ev_timer_stop(agent->loop, &agent->token_timer);
 	free(agent->drain_reason);
 	free(agent->checks);
 	free(agent->services);

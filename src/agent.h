@@ -34,6 +34,7 @@
 #define AGENT_SHUTDOWN_TIMEOUT_MS 1000
 #define AGENT_RETRY_BASE_MS 250
 #define AGENT_DEFAULT_MAX_INFLIGHT 16
+#define AGENT_TOKEN_RECHECK_MS 1000
 
 struct agent;
 struct agent_service;
@@ -87,6 +88,16 @@ void agent_drain(struct agent *agent, const char *reason);
 void agent_when_idle(struct agent *agent, agent_done_fn fn, void *arg);
 /* Something changed (a new token): retry registrations and pushes now. */
 void agent_retry_now(struct agent *agent);
+/*
+ * Read the client's token file again: on SIGHUP, and by itself after a 403
+ * (at most once per AGENT_TOKEN_RECHECK_MS) and every verify interval, so
+ * a rotated token takes effect without a signal.  A new token is logged
+ * (never its value) and retries everything at once.  1 if the token
+ * changed, 0 if not (or there is no token file), -1 if the file could not
+ * be read (err filled, the old token stays in use; with err NULL the
+ * failure is logged, once per reason).
+ */
+int agent_reload_token(struct agent *agent, consul_error *err);
 
 /*
  * Abandon pending work, deregister every service, then call done from the

@@ -548,16 +548,14 @@ sup_reload_token(struct supervisor *sup)
 
 	if (path == NULL)
 		return;
-	changed = consul_client_reload_token(sup->env.client, &err);
+	changed = agent_reload_token(sup->env.agent, &err);
 	if (changed < 0) {
 		log_warnx("%s; keeping the token in use", err.text);
 		return;
 	}
 	options_warn_token_file_mode(path, sup_warn);
-	log_notice("re-read the token file %s: %s", path,
-	           changed ? "new token in use" : "token unchanged");
-	if (changed)
-		agent_retry_now(sup->env.agent);
+	if (!changed)
+		log_notice("re-read the token file %s: token unchanged", path);
 }
 
 static void

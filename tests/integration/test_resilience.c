@@ -361,6 +361,58 @@ Test(resilience, sighup_rereads_the_token_file)
 	sim_stop(&s);
 }
 
+/* A rotated token file is picked up without any signal: the 403 that the
+ * old token earns makes ostiary read the file again. */
+Test(resilience, rotated_token_file_needs_no_signal)
+{
+	sim s;
+	proc p;
+	const char *token = scratch_path("token");
+	const char *sim_args[] = { "--acl-token", "good-secret-1234", NULL };
+	const char *args[] = {
+		"--token-file", token,   "--retry-max", "300ms", "--verify-interval", "1h", "svc",
+		"--",           "sleep", "600",         NULL
+	};
+
+	write_file(token, "wrong-secret-5678\n", 0600);
+	start_sim(&s, sim_args);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_output(&p, "403", DEADLINE_MS));
+	write_file(token, "good-secret-1234\n", 0600);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS),
+	          "the rotated token was not picked up");
+	cr_assert(proc_output_contains(&p, "new token in use"));
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	cr_assert_not(proc_output_contains(&p, "secret"), "a token reached the log");
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* With no 403 to prompt it, the token file is still read every verify
+ * interval. */
+Test(resilience, token_file_is_reread_every_verify_interval)
+{
+	sim s;
+	proc p;
+	const char *token = scratch_path("token");
+	const char *args[] = { "--token-file", token, "--verify-interval",
+		               "300ms",        "svc", "--",
+		               "sleep",        "600", NULL };
+
+	write_file(token, "first-secret-1234\n", 0600);
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	write_file(token, "second-secret-5678\n", 0600);
+	cr_assert(wait_output(&p, "new token in use", DEADLINE_MS));
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	cr_assert_not(proc_output_contains(&p, "secret-"), "a token reached the log");
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
 /* ------------------------------------------------------------- TLS agent */
 
 /* Certificates from tests/sim/make-certs.sh, made once per test. */
