@@ -51,6 +51,7 @@ struct probe_http {
 	char location[512]; /* its Location header, as sent */
 	char dialed[INET6_ADDRSTRLEN + IF_NAMESIZE + 16]; /* first address tried */
 	bool headers_done;
+	bool body_cut; /* the body went on past the cap and was not read further */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -196,6 +197,8 @@ probe_http_header(char *data, size_t size, size_t n, void *arg)
 		probe_http_status_line(h, data, len);
 		h->location[0] = '\0';
 		h->headers_done = false;
+		/* The output is the last response's body, not a redirect's. */
+		probe_ring_reset(&h->body);
 	} else if (len > 0 && (data[0] == '\r' || data[0] == '\n')) {
 		h->headers_done = true;
 	} else if (len > 9 && strncasecmp(data, "Location:", 9) == 0) {
@@ -223,17 +226,69 @@ probe_http_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address
 	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
-/* The body, bounded: only its tail is kept (Consul's circbuf). */
+/* True while the answer is a redirect that will be followed: its body is
+ * read to the end, so the connection can carry the next request. */
+static bool
+probe_http_redirecting(struct probe_http *h)
+{
+	long code = 0;
+
+	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &code);
+	return h->follow && code >= 300 && code <= 399;
+}
+
+/*
+ * The body, bounded.  Consul judges an HTTP check by its status code and
+ * shows at most the output cap of the body; it reads on to the end (its
+ * circbuf keeps the tail), but a target streaming without end would then
+ * cost a core until the timeout.  So only the first cap bytes are read:
+ * past them the transfer ends with a write error after the headers, which
+ * counts as an answer (probe_http_answered) with what was read.  The body
+ * of a redirect that will be followed is read to the end as before.
+ */
 static size_t
 probe_http_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct probe_http *h = arg;
+	size_t len = size * n, room;
 
-	probe_ring_write(&h->body, data, size * n);
-	return size * n;
+	if (probe_http_redirecting(h)) {
+		probe_ring_write(&h->body, data, len);
+		return len;
+	}
+	room = h->body.total < h->body.cap ? h->body.cap - (size_t)h->body.total : 0;
+	probe_ring_write(&h->body, data, len < room ? len : room);
+	if (len <= room)
+		return len;
+	h->body_cut = true;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ results */
+
+/* A body that was not read to the end: its first bytes, said so, within
+ * the cap. */
+#define PROBE_HTTP_CUT_NOTE "Captured the first %zu bytes (not read further)\n...\n"
+static char *
+probe_http_cut_output(struct probe_http *h, const char *head)
+{
+	const char *body = probe_ring_data(&h->body);
+	size_t fixed, kept;
+	char *out;
+	int n;
+
+	/* The note is longest with every byte kept: room for that. */
+	fixed = strlen(head) + (size_t)snprintf(NULL, 0, PROBE_HTTP_CUT_NOTE, h->body.len);
+	kept = fixed < h->probe->max ? h->probe->max - fixed : 0;
+	if (kept > h->body.len)
+		kept = h->body.len;
+	if ((out = malloc(fixed + kept + 1)) == NULL)
+		return NULL;
+	n = snprintf(out, fixed + 1, "%s" PROBE_HTTP_CUT_NOTE, head, kept);
+	memcpy(out + n, body, kept);
+	out[(size_t)n + kept] = '\0';
+	return out;
+}
 
 static void
 probe_http_response(struct probe_http *h, long code)
@@ -258,7 +313,9 @@ probe_http_response(struct probe_http *h, long code)
 		return;
 	}
 	snprintf(head, (size_t)n + 1, "HTTP %s %s: %s Output: ", h->method, h->url, status);
-	probe_result_owned(h->probe, result, probe_output_compose(head, &h->body, h->probe->max));
+	probe_result_owned(h->probe, result,
+	                   h->body_cut ? probe_http_cut_output(h, head)
+	                               : probe_output_compose(head, &h->body, h->probe->max));
 	free(head);
 }
 
@@ -413,6 +470,7 @@ probe_http_start(void *impl)
 	struct probe_http *h = impl;
 
 	probe_ring_reset(&h->body);
+	h->body_cut = false;
 	h->status[0] = '\0';
 	h->location[0] = '\0';
 	h->dialed[0] = '\0';

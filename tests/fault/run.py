@@ -33,6 +33,7 @@ CLOCK_MONOTONIC in microseconds; Python's time.monotonic() is the same clock.
 
 import argparse
 import ctypes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import os
 import re
@@ -42,6 +43,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -360,12 +362,19 @@ class Ostiary:
         with open(self.stderr_path, "rb") as handle:
             return handle.read().decode("utf-8", "replace")
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """VmRSS (or another /proc status field, such as VmHWM: the peak) in KiB."""
         with open(f"/proc/{self.pid}/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
+
+    def cpu_seconds(self):
+        """User + system CPU time ostiary has used so far."""
+        with open(f"/proc/{self.pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def kill(self):
         """SIGKILL ostiary and everything below it."""
@@ -552,11 +561,14 @@ class Scenario:
 # ---------------------------------------------------------------------------
 
 SCENARIOS = []
+HOSTILE = set()   # scenarios where a peer misbehaves on purpose: ostiary's work stays bounded
 
 
-def scenario(name):
+def scenario(name, hostile=False):
     def register(func):
         SCENARIOS.append((name, func))
+        if hostile:
+            HOSTILE.add(name)
         return func
     return register
 
@@ -737,6 +749,81 @@ def oversized_response(ctx):
     ctx.expect_registered("web")
     ctx.expect_status("service:web", "passing")
     ctx.finish(ost, 0, "web")
+
+
+class EndlessBody:
+    """An HTTP server on 127.0.0.1 whose every answer is 200 OK with a chunked body
+    that never ends (until the client goes away or the server is closed)."""
+
+    CHUNK = b"y" * 65536
+
+    def __init__(self):
+        endless = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                frame = b"%x\r\n" % len(endless.CHUNK) + endless.CHUNK + b"\r\n"
+                try:
+                    while not endless.closing.is_set():
+                        self.wfile.write(frame)
+                        endless.sent += len(endless.CHUNK)
+                except OSError:   # the client stopped reading: what we want
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.closing = threading.Event()
+        self.sent = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@scenario("endless-probe-body", hostile=True)
+def endless_probe_body(ctx):
+    """An HTTP check target that streams a body without end: the check reports the
+    status code at once, and ostiary stops reading at the output cap instead of
+    downloading until the probe timeout (CPU and peak memory stay flat)."""
+    endless = EndlessBody()
+    try:
+        conf = ctx.path("ostiary.conf")
+        with open(conf, "w") as handle:
+            handle.write('services = ( { name = "web"; checks = (\n'
+                         '  { id = "web-http"; type = "http"; interval = "300ms";\n'
+                         f'    timeout = "10s"; url = "http://127.0.0.1:{endless.port}/"; }}\n'
+                         '); } );\n')
+        ctx.start_sim()
+        ost = ctx.start_ostiary("web", ["sleep", "600"], "-c", conf)
+        ctx.expect_registered("web", STARTUP)
+        ctx.expect_status("web-http", "passing", within=STARTUP,
+                          contains=("200 OK", "not read further"))
+        peak_before, cpu_before, t_before = ost.rss_kib("VmHWM"), ost.cpu_seconds(), \
+            time.monotonic()
+        ctx.hold(lambda: True, 3.0, "never")   # ten more runs of the check
+        cpu = (ost.cpu_seconds() - cpu_before) / (time.monotonic() - t_before)
+        peak_after = ost.rss_kib("VmHWM")
+        ctx.note(f"endless body: CPU {cpu:.1%} of a core; peak RSS {peak_before} -> "
+                 f"{peak_after} KiB; {endless.sent // MIB} MiB sent by the target")
+        if cpu > 0.25:
+            raise Fail(f"ostiary used {cpu:.0%} of a core reading an endless body")
+        if peak_after - peak_before > 4 * 1024:
+            raise Fail(f"peak RSS grew by {peak_after - peak_before} KiB on an endless body")
+        ctx.finish(ost, 128 + signal.SIGTERM, "web")
+    finally:
+        endless.close()
 
 
 @scenario("slow-responses")
@@ -1047,10 +1134,14 @@ def main(argv=None):
     width = max(len(n) for n, _ in selected)
     root = tempfile.mkdtemp(prefix="ostiary-fault-")
     passed, lost = 0, dict.fromkeys(LOST_KINDS, 0)
+    hostile_run = hostile_bounded = 0
     try:
         for name, func in selected:
             ok, kind = run_one(opts, name, func, root, width)
             passed += ok
+            if name in HOSTILE:
+                hostile_run += 1
+                hostile_bounded += ok
             if kind:
                 lost[kind] += 1
     finally:
@@ -1059,7 +1150,8 @@ def main(argv=None):
     failed = len(selected) - passed
     print(f"fault-injection: {len(selected)} scenarios run, {passed} passed, {failed} failed; "
           f"lost: {lost['registration']} registrations, {lost['status']} statuses, "
-          f"{lost['exit']} exit statuses", flush=True)
+          f"{lost['exit']} exit statuses; hostile peers: {hostile_run} run, "
+          f"{hostile_bounded} kept bounded", flush=True)
     return 0 if failed == 0 and not any(lost.values()) else 1
 
 
