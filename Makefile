@@ -76,7 +76,8 @@ INTEG_SRCS := $(wildcard tests/integration/*.c)
 HARNESS    := tests/harness.c
 UNIT_OBJS  := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 INTEG_OBJS := $(INTEG_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/tests/harness.o
-TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigrecorder
+TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigrecorder \
+                $(BUILD)/tests/helpers/procinfo
 
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary

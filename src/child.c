@@ -2,7 +2,6 @@
 #include "child.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -10,62 +9,36 @@
 
 #include "exitcode.h"
 #include "log.h"
-#include "sig.h"
-
-/* Runs in the forked child: exec, or report errno through the pipe. */
-static _Noreturn void
-child_exec(int report_fd, char *const argv[])
-{
-	int err;
-
-	sig_reset_for_child();
-	execvp(argv[0], argv);
-	err = errno;
-	(void)!write(report_fd, &err, sizeof(err));
-	_exit(exitcode_from_exec_errno(err));
-}
+#include "spawn.h"
 
 int
-child_spawn(struct child *child, char *const argv[])
+child_spawn(struct child *child, char *const argv[], char *const envp[], bool own_group)
 {
-	int report[2];
-	int err = 0;
-	ssize_t n;
+	struct spawn_opts opts;
+	struct spawn_failure fail;
+	int code;
 
 	memset(child, 0, sizeof(*child));
 	child->name = argv[0];
-	/* The report pipe is close-on-exec: EOF means exec succeeded, a
-	 * word of data is the errno of a failed exec. */
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		log_warn("cannot create a pipe to start %s", argv[0]);
+	spawn_opts_init(&opts, argv, envp);
+	opts.new_group = own_group;
+	/* As the shells (and execvp) do: a script without #! runs in sh. */
+	opts.script_fallback = true;
+	if ((child->pid = spawn(&opts, &fail)) > 0) {
+		child->state = CHILD_RUNNING;
+		return 0;
+	}
+	child->pid = 0;
+	child->state = CHILD_EXITED;
+	if (fail.stage == SPAWN_PREPARE || fail.stage == SPAWN_FORK) {
+		log_warnx("cannot start %s: %s: %s", argv[0], spawn_stage_name(fail.stage),
+		          strerror(fail.err));
 		return OSTIARY_EXIT_INTERNAL;
 	}
-	child->pid = fork();
-	if (child->pid < 0) {
-		log_warn("cannot fork to start %s", argv[0]);
-		close(report[0]);
-		close(report[1]);
-		return OSTIARY_EXIT_INTERNAL;
-	}
-	if (child->pid == 0) {
-		close(report[0]);
-		child_exec(report[1], argv);
-	}
-	close(report[1]);
-	do {
-		n = read(report[0], &err, sizeof(err));
-	} while (n < 0 && errno == EINTR);
-	close(report[0]);
-	if (n == (ssize_t)sizeof(err)) {
-		int code = exitcode_from_exec_errno(err);
-		waitpid(child->pid, NULL, 0);
-		child->state = CHILD_EXITED;
-		log_errorx("cannot run %s: %s", argv[0],
-		           code == OSTIARY_EXIT_NOT_FOUND ? "command not found" : strerror(err));
-		return code;
-	}
-	child->state = CHILD_RUNNING;
-	return 0;
+	code = exitcode_from_exec_errno(fail.err);
+	log_errorx("cannot run %s: %s", argv[0],
+	           code == OSTIARY_EXIT_NOT_FOUND ? "command not found" : strerror(fail.err));
+	return code;
 }
 
 bool

@@ -22,11 +22,12 @@ struct child {
 };
 
 /*
- * fork and exec argv (searched on PATH).  Returns 0 once the exec has
- * succeeded; otherwise logs why and returns the exit code ostiary must
- * use (126, 127, or 125 if fork itself failed).
+ * Start argv (searched on envp's PATH) with exactly the environment envp,
+ * in a process group of its own if own_group (see spawn.h).  Returns 0 once
+ * the exec has succeeded; otherwise logs why and returns the exit code
+ * ostiary must use (126, 127, or 125 if ostiary itself failed).
  */
-int child_spawn(struct child *child, char *const argv[]);
+int child_spawn(struct child *child, char *const argv[], char *const envp[], bool own_group);
 
 /* What waitpid reported for this child: updates state; returns true if changed. */
 bool child_update(struct child *child, int wait_status);

@@ -10,11 +10,13 @@
 #include "ev.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -421,6 +423,37 @@ ev_dispatch_http(ev_loop *loop)
 
 /* ------------------------------------------------------------------- loop */
 
+/* Descriptors are checked this far above the lowest free one. */
+#define EV_FD_WINDOW 64
+
+/*
+ * libcurl (7.88) opens the multi handle's wake-up socketpair without
+ * close-on-exec, and offers no way to ask for it: mark what
+ * curl_multi_init opened, found as the descriptors open after it that
+ * were not before (the loop is made before any thread runs).  spawn.c
+ * closes them in every child anyway; this keeps any other exec clean.
+ */
+static CURLM *
+ev_multi_init(void)
+{
+	bool was_open[EV_FD_WINDOW];
+	int low = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+	CURLM *multi;
+
+	if (low >= 0)
+		close(low);
+	for (int i = 0; low >= 0 && i < EV_FD_WINDOW; i++)
+		was_open[i] = fcntl(low + i, F_GETFD) >= 0;
+	multi = curl_multi_init();
+	for (int i = 0; low >= 0 && multi != NULL && i < EV_FD_WINDOW; i++) {
+		int flags = was_open[i] ? -1 : fcntl(low + i, F_GETFD);
+
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			(void)fcntl(low + i, F_SETFD, flags | FD_CLOEXEC);
+	}
+	return multi;
+}
+
 ev_loop *
 ev_loop_new(void)
 {
@@ -428,7 +461,7 @@ ev_loop_new(void)
 
 	if (loop == NULL)
 		return NULL;
-	loop->multi = curl_multi_init();
+	loop->multi = ev_multi_init();
 	if (loop->multi == NULL) {
 		free(loop);
 		return NULL;

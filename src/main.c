@@ -3,6 +3,8 @@
  * with TTL checks, keep the checks fed while the process runs, deregister
  * on every way out, and exit with the process's status.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -106,6 +108,24 @@ main_run(const struct conf *conf, bool check_only)
 	return code;
 }
 
+/*
+ * Started with 0, 1 or 2 closed (a careless parent, `<&-`), the first
+ * descriptors ostiary opens would land there and the command would read or
+ * write them as its stdio.  /dev/null holds their places; failing that, go
+ * on (spawn.c still keeps ostiary's descriptors from the command).
+ */
+static void
+main_stdio(void)
+{
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lowest free descriptor: fd itself, the ones below are open. */
+		if (open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY) < 0)
+			return;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -114,6 +134,7 @@ main(int argc, char **argv)
 	consul_error err = { 0 };
 	int code;
 
+	main_stdio();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "ostiary: error: cannot initialise libcurl\n");
 		return OSTIARY_EXIT_INTERNAL;

@@ -3,11 +3,9 @@
  * check's status (Consul's CheckMonitor, agent/checks/check.go):
  * 0 passing, 1 warning, anything else critical.
  *
- * Everything the child needs (argv, environment, ids, the PATH to search)
- * is prepared once in probe_exec_init, so that between fork and exec the
- * child makes only async-signal-safe calls: ostiary may have threads
- * (libcurl's resolver) and a lock held by one of them at fork time would
- * never be released in the child.
+ * Everything the child needs (argv, environment, ids) is prepared once in
+ * probe_exec_init; spawn.c starts it (only async-signal-safe calls between
+ * fork and exec, nothing of ostiary's inherited but 0-2).
  *
  * The child leads its own process group, so a timeout, a cancel and the
  * end of every run can SIGKILL everything it started.
@@ -15,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -29,6 +26,7 @@
 #include "log.h"
 #include "probe_internal.h"
 #include "sig.h"
+#include "spawn.h"
 
 extern char **environ;
 
@@ -36,19 +34,11 @@ extern char **environ;
 #define PROBE_EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* Reads per wake-up: a child that never stops writing must not starve the loop. */
 #define PROBE_EXEC_READS 16
-/* Where closing descriptors one by one gives up (no close_range(2)). */
-#define PROBE_EXEC_MAX_FDS 65536
-
-#if defined(__linux__) && defined(__GLIBC__) &&                                                    \
-        (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-#define PROBE_EXEC_HAVE_CLOSE_RANGE 1
-#endif
 
 struct probe_exec {
 	struct probe *probe;
 	char **argv; /* as execve gets it: "sh -c script" with shell */
 	char **envp;
-	const char *search; /* PATH inside envp: where a bare name is looked up */
 	char *cwd;
 	bool set_ids;
 	uid_t uid;
@@ -56,7 +46,6 @@ struct probe_exec {
 	gid_t *groups;
 	int ngroups;
 	int64_t timeout_ms;
-	int max_fd; /* for closing inherited descriptors without close_range */
 	struct probe_ring out;
 
 	/* the run in flight */
@@ -68,164 +57,6 @@ struct probe_exec {
 	ev_child child;
 	ev_timer timer;
 };
-
-/* ------------------------------------------------------------------- child */
-
-/* strerror() texts, taken in the parent: strerror may lock (gettext)
- * and so has no place between fork and exec. */
-static const int probe_exec_errnos[] = { ENOENT, EACCES, ENOEXEC, ENOTDIR,      ELOOP,
-	                                 E2BIG,  ENOMEM, ETXTBSY, ENAMETOOLONG, EISDIR,
-	                                 EPERM,  EINVAL, EIO,     EMFILE,       ENFILE,
-	                                 EAGAIN, ENODEV, EFAULT,  ENXIO,        EROFS };
-#define PROBE_EXEC_NERRNOS (sizeof(probe_exec_errnos) / sizeof(probe_exec_errnos[0]))
-static char probe_exec_errtext[PROBE_EXEC_NERRNOS][64];
-
-static void
-probe_exec_errtext_init(void)
-{
-	for (size_t i = 0; i < PROBE_EXEC_NERRNOS; i++)
-		if (probe_exec_errtext[i][0] == '\0')
-			snprintf(probe_exec_errtext[i], sizeof(probe_exec_errtext[i]), "%s",
-			         strerror(probe_exec_errnos[i]));
-}
-
-/* Async-signal-safe append to a fixed buffer. */
-static size_t
-probe_exec_put(char *buf, size_t used, size_t cap, const char *s)
-{
-	while (*s != '\0' && used + 1 < cap)
-		buf[used++] = *s++;
-	buf[used] = '\0';
-	return used;
-}
-
-static size_t
-probe_exec_put_errno(char *buf, size_t used, size_t cap, int err)
-{
-	char num[16];
-	size_t i = sizeof(num) - 1;
-	unsigned u = err < 0 ? 0 : (unsigned)err;
-
-	for (size_t k = 0; k < PROBE_EXEC_NERRNOS; k++)
-		if (probe_exec_errnos[k] == err)
-			return probe_exec_put(buf, used, cap, probe_exec_errtext[k]);
-	num[i] = '\0';
-	do {
-		num[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0 && i > 0);
-	used = probe_exec_put(buf, used, cap, "error ");
-	return probe_exec_put(buf, used, cap, num + i);
-}
-
-/* "<what> <arg>: <error>" into the output pipe, then exit 127: critical. */
-static _Noreturn void
-probe_exec_die(const char *what, const char *arg, int err)
-{
-	char msg[512];
-	size_t n = 0;
-
-	n = probe_exec_put(msg, n, sizeof(msg), what);
-	n = probe_exec_put(msg, n, sizeof(msg), " ");
-	n = probe_exec_put(msg, n, sizeof(msg), arg);
-	n = probe_exec_put(msg, n, sizeof(msg), ": ");
-	n = probe_exec_put_errno(msg, n, sizeof(msg), err);
-	(void)!write(STDOUT_FILENO, msg, n);
-	_exit(127);
-}
-
-/* execvp(3) over our own PATH, without its malloc. Returns errno. */
-static int
-probe_exec_search(const struct probe_exec *x)
-{
-	const char *file = x->argv[0], *dir = x->search;
-	size_t flen = strlen(file);
-	char path[PATH_MAX];
-	int found = ENOENT;
-
-	if (strchr(file, '/') != NULL) {
-		execve(file, x->argv, x->envp);
-		return errno;
-	}
-	for (;;) {
-		const char *end = strchr(dir, ':');
-		size_t dlen = end ? (size_t)(end - dir) : strlen(dir);
-
-		if (dlen + flen + 2 <= sizeof(path)) {
-			/* An empty element is the current directory, as for execvp. */
-			size_t n = dlen ? dlen : 1;
-			memcpy(path, dlen ? dir : ".", n);
-			path[n] = '/';
-			memcpy(path + n + 1, file, flen + 1);
-			execve(path, x->argv, x->envp);
-			if (errno == EACCES)
-				found = EACCES;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				return errno;
-		}
-		if (end == NULL)
-			return found;
-		dir = end + 1;
-	}
-}
-
-/* Descriptors ostiary did not mark close-on-exec (libcurl's sockets to the
- * agent, for one) must not reach a check: only 0, 1 and 2 go through. */
-static void
-probe_exec_close_others(const struct probe_exec *x)
-{
-#ifdef PROBE_EXEC_HAVE_CLOSE_RANGE
-	if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
-		return;
-#endif
-	for (int fd = STDERR_FILENO + 1; fd < x->max_fd; fd++)
-		(void)close(fd);
-}
-
-static void
-probe_exec_ids(const struct probe_exec *x)
-{
-	if (!x->set_ids)
-		return;
-	/* Groups first: after setuid we could no longer change them. */
-	if (setgroups((size_t)x->ngroups, x->groups) < 0)
-		probe_exec_die("setgroups", "for the check's user", errno);
-	if (setgid(x->gid) < 0)
-		probe_exec_die("setgid", "to the check's group", errno);
-	if (setuid(x->uid) < 0)
-		probe_exec_die("setuid", "to the check's user", errno);
-}
-
-static _Noreturn void
-probe_exec_child(const struct probe_exec *x, int out)
-{
-	int null;
-
-	/* Own group, so that kill(-pid) reaches whatever the check starts. */
-	setpgid(0, 0);
-	sig_reset_for_child();
-	/* ostiary started with 1 or 2 closed: dup2 onto itself would keep
-	 * close-on-exec set, so move our end out of the way first. */
-	if (out <= STDERR_FILENO && (out = fcntl(out, F_DUPFD, STDERR_FILENO + 1)) < 0)
-		_exit(127);
-	if (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
-		_exit(127);
-	if (out != STDOUT_FILENO && out != STDERR_FILENO)
-		close(out);
-	if ((null = open("/dev/null", O_RDONLY)) < 0)
-		probe_exec_die("open", "/dev/null", errno);
-	if (null != STDIN_FILENO) {
-		dup2(null, STDIN_FILENO);
-		close(null);
-	}
-	probe_exec_close_others(x);
-	/* As Go's os/exec: credentials first, then the directory, which
-	 * must be reachable by the user the check runs as. */
-	probe_exec_ids(x);
-	if (x->cwd != NULL && chdir(x->cwd) < 0)
-		probe_exec_die("chdir", x->cwd, errno);
-	probe_exec_die("exec", x->argv[0], probe_exec_search(x));
-}
 
 /* -------------------------------------------------------------------- runs */
 
@@ -396,11 +227,71 @@ probe_exec_pipe(struct probe_exec *x, int fds[2])
 	return 0;
 }
 
+static pid_t
+probe_exec_spawn(struct probe_exec *x, int out, struct spawn_failure *failure)
+{
+	struct spawn_opts opts;
+
+	spawn_opts_init(&opts, x->argv, x->envp);
+	opts.stdin_fd = SPAWN_DEVNULL;
+	opts.stdout_fd = out;
+	opts.stderr_fd = out;
+	/* Own group, so that kill(-pid) reaches whatever the check starts. */
+	opts.new_group = true;
+	opts.cwd = x->cwd;
+	opts.set_ids = x->set_ids;
+	opts.uid = x->uid;
+	opts.gid = x->gid;
+	opts.groups = x->groups;
+	opts.ngroups = x->ngroups;
+	return spawn(&opts, failure);
+}
+
+/* What the failed step acted on, for "exec ls: No such file or directory". */
+static const char *
+probe_exec_step(const struct probe_exec *x, enum spawn_stage stage)
+{
+	switch (stage) {
+	case SPAWN_STDIO:
+		return "/dev/null";
+	case SPAWN_SETGROUPS:
+		return "for the check's user";
+	case SPAWN_SETGID:
+		return "to the check's group";
+	case SPAWN_SETUID:
+		return "to the check's user";
+	case SPAWN_CHDIR:
+		return x->cwd;
+	default:
+		return x->argv[0];
+	}
+}
+
+/* The command did not start: ostiary's own failure (no pipe, no fork) as
+ * before, or a failure in the child, critical with what failed, like a
+ * check whose script is missing. */
+static int
+probe_exec_refused(struct probe_exec *x, const struct spawn_failure *failure)
+{
+	char *text = NULL;
+
+	errno = failure->err;
+	if (failure->stage == SPAWN_PREPARE || failure->stage == SPAWN_FORK)
+		return probe_exec_fail(x, spawn_stage_name(failure->stage));
+	if (asprintf(&text, "%s %s: %s", spawn_stage_name(failure->stage),
+	             probe_exec_step(x, failure->stage), strerror(failure->err)) < 0)
+		text = NULL;
+	log_debug("check %s: %s", x->probe->id, text ? text : "cannot start the command");
+	probe_result_owned(x->probe, CONSUL_CRITICAL, text);
+	return 0;
+}
+
 static int
 probe_exec_start(void *impl)
 {
 	struct probe_exec *x = impl;
 	ev_loop *loop = x->probe->loop;
+	struct spawn_failure failure;
 	int fds[2];
 	pid_t pid;
 
@@ -408,18 +299,12 @@ probe_exec_start(void *impl)
 	x->exited = false;
 	if (probe_exec_pipe(x, fds) < 0)
 		return probe_exec_fail(x, "pipe");
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return probe_exec_fail(x, "fork");
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		probe_exec_child(x, fds[1]);
-	}
-	/* Also from here: kill(-pid) must work even before the child ran. */
-	setpgid(pid, pid);
+	pid = probe_exec_spawn(x, fds[1], &failure);
 	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return probe_exec_refused(x, &failure);
+	}
 	x->pid = pid;
 	x->fd = fds[0];
 	ev_io_init(&x->io, x->fd, POLLIN, probe_exec_readable, x);
@@ -457,50 +342,11 @@ probe_exec_free(void *impl)
 	struct probe_exec *x = impl;
 
 	probe_exec_free_list(x->argv);
-	probe_exec_free_list(x->envp);
+	spawn_env_free(x->envp);
 	free(x->cwd);
 	free(x->groups);
 	probe_ring_free(&x->out);
 	free(x);
-}
-
-static size_t
-probe_exec_count(char *const *list)
-{
-	size_t n = 0;
-
-	while (list != NULL && list[n] != NULL)
-		n++;
-	return n;
-}
-
-static size_t
-probe_exec_name_len(const char *entry)
-{
-	const char *eq = strchr(entry, '=');
-
-	return eq ? (size_t)(eq - entry) : strlen(entry);
-}
-
-/* Set NAME=value in envp (room for it is there), replacing an earlier one. */
-static int
-probe_exec_setenv(char **envp, size_t *n, const char *entry)
-{
-	size_t nlen = probe_exec_name_len(entry);
-	char *copy = strdup(entry);
-
-	if (copy == NULL)
-		return -1;
-	for (size_t i = 0; i < *n; i++) {
-		if (probe_exec_name_len(envp[i]) == nlen && strncmp(envp[i], entry, nlen) == 0) {
-			free(envp[i]);
-			envp[i] = copy;
-			return 0;
-		}
-	}
-	envp[(*n)++] = copy;
-	envp[*n] = NULL;
-	return 0;
 }
 
 /*
@@ -512,25 +358,20 @@ probe_exec_setenv(char **envp, size_t *n, const char *entry)
 static int
 probe_exec_environment(struct probe_exec *x, const struct check_conf *check)
 {
-	char *const *base = check->inherit_env ? environ : NULL;
-	size_t n = 0, cap = probe_exec_count(base) + probe_exec_count(check->env) + 2;
+	static char *const clean[] = { "PATH=" PROBE_EXEC_PATH, NULL };
 
-	if ((x->envp = calloc(cap, sizeof(*x->envp))) == NULL)
-		return -1;
-	if (!check->inherit_env && probe_exec_setenv(x->envp, &n, "PATH=" PROBE_EXEC_PATH) < 0)
-		return -1;
-	for (size_t i = 0; base != NULL && base[i] != NULL; i++)
-		if (probe_exec_setenv(x->envp, &n, base[i]) < 0)
-			return -1;
-	for (size_t i = 0; check->env != NULL && check->env[i] != NULL; i++)
-		if (probe_exec_setenv(x->envp, &n, check->env[i]) < 0)
-			return -1;
-	/* execvp's fallback when there is no PATH at all. */
-	x->search = "/bin:/usr/bin";
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(x->envp[i], "PATH=", 5) == 0)
-			x->search = x->envp[i] + 5;
-	return 0;
+	x->envp = spawn_env_new(check->inherit_env ? environ : clean, check->env);
+	return x->envp != NULL ? 0 : -1;
+}
+
+static size_t
+probe_exec_count(char *const *list)
+{
+	size_t n = 0;
+
+	while (list != NULL && list[n] != NULL)
+		n++;
+	return n;
 }
 
 static int
@@ -695,14 +536,6 @@ probe_exec_credentials(struct probe_exec *x, const struct check_conf *check, con
 	return rc;
 }
 
-static int
-probe_exec_max_fd(void)
-{
-	long n = sysconf(_SC_OPEN_MAX);
-
-	return n < 0 || n > PROBE_EXEC_MAX_FDS ? PROBE_EXEC_MAX_FDS : (int)n;
-}
-
 static void *
 probe_exec_init(struct probe *probe, const struct check_conf *check, consul_error *err)
 {
@@ -716,8 +549,6 @@ probe_exec_init(struct probe *probe, const struct check_conf *check, consul_erro
 	x->fd = -1;
 	x->timeout_ms = check->timeout_ms > 0 ? check->timeout_ms : CONF_DEFAULT_EXEC_TIMEOUT_MS;
 	ev_timer_init(&x->timer, probe_exec_timeout, x);
-	probe_exec_errtext_init();
-	x->max_fd = probe_exec_max_fd();
 	if (probe_exec_arguments(x, check, err) < 0 || probe_exec_credentials(x, check, err) < 0)
 		goto fail;
 	if (probe_exec_environment(x, check) < 0 ||

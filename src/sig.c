@@ -46,24 +46,13 @@ sig_catch(int signo)
 	return sigaction(signo, &sa, NULL);
 }
 
-static int
-sig_nonblocking_cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
 int
 sig_init(void)
 {
 	sigset_t none;
 
-	if (pipe(sig_pipe) < 0)
-		return -1;
-	if (sig_nonblocking_cloexec(sig_pipe[0]) < 0 || sig_nonblocking_cloexec(sig_pipe[1]) < 0)
+	/* Close-on-exec from the start: nothing ostiary starts inherits it. */
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -1;
 	for (size_t i = 0; i < NELEMS(sig_terminating); i++)
 		if (sig_catch(sig_terminating[i]) < 0)

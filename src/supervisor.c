@@ -19,6 +19,9 @@
 #include "notify.h"
 #include "options.h"
 #include "sig.h"
+#include "spawn.h"
+
+extern char **environ;
 
 enum sup_state {
 	SUP_SAME = 0, /* table filler: "no transition" */
@@ -352,6 +355,42 @@ static void sup_child_started(struct supervisor *sup);
 static void sup_child_gone(struct supervisor *sup);
 static void sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg);
 
+/*
+ * The command's environment, built afresh for every start: ostiary's own,
+ * plus NOTIFY_SOCKET with --notify.  ostiary's environment itself is never
+ * changed (setenv is not thread-safe, and nothing meant for the command
+ * belongs there).
+ */
+static char **
+sup_command_env(const struct supervisor *sup)
+{
+	char *notify[2] = { NULL, NULL };
+	char **envp;
+
+	if (sup->notify != NULL &&
+	    asprintf(&notify[0], "NOTIFY_SOCKET=%s", notify_socket_path(sup->notify)) < 0)
+		return NULL;
+	envp = spawn_env_new(environ, notify);
+	free(notify[0]);
+	return envp;
+}
+
+/* Start the command; 0, or the exit code of a start that failed. */
+static int
+sup_spawn(struct supervisor *sup)
+{
+	char **envp = sup_command_env(sup);
+	int code;
+
+	if (envp == NULL) {
+		log_warnx("cannot start %s: out of memory", sup->env.conf->command[0]);
+		return OSTIARY_EXIT_INTERNAL;
+	}
+	code = child_spawn(sup->child, sup->env.conf->command, envp, false);
+	spawn_env_free(envp);
+	return code;
+}
+
 static void
 sup_restart_child(struct supervisor *sup)
 {
@@ -359,7 +398,7 @@ sup_restart_child(struct supervisor *sup)
 
 	/* A run that fails to start lasted no time: it is not "stable". */
 	sup->started_at = ev_now(sup->env.loop);
-	code = child_spawn(sup->child, sup->env.conf->command);
+	code = sup_spawn(sup);
 
 	if (code != 0) {
 		/* Counts as a failed run, like the shell's 126/127. */
@@ -634,8 +673,8 @@ sup_stop_watchers(struct supervisor *sup)
 	agent_when_idle(sup->env.agent, NULL, NULL);
 }
 
-/* NOTIFY_SOCKET for the child (and every restart of it): set in our own
- * environment, which the child inherits; exec probes start from a clean one. */
+/* The socket behind NOTIFY_SOCKET, which sup_command_env gives the child
+ * (and every restart of it); exec probes start from a clean environment. */
 static int
 sup_offer_notify(struct supervisor *sup)
 {
@@ -644,10 +683,6 @@ sup_offer_notify(struct supervisor *sup)
 	sup->notify = notify_new(sup->env.loop, sup_notified, sup, &err);
 	if (sup->notify == NULL) {
 		log_errorx("cannot offer NOTIFY_SOCKET: %s", err.text);
-		return -1;
-	}
-	if (setenv("NOTIFY_SOCKET", notify_socket_path(sup->notify), 1) < 0) {
-		log_warn("cannot set NOTIFY_SOCKET");
 		return -1;
 	}
 	return 0;
@@ -692,7 +727,7 @@ supervisor_run(const struct supervisor_env *env)
 	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);
 	if (sup.env.conf->notify && sup_offer_notify(&sup) < 0) {
 		code = OSTIARY_EXIT_INTERNAL;
-	} else if ((code = child_spawn(&child, sup.env.conf->command)) == 0) {
+	} else if ((code = sup_spawn(&sup)) == 0) {
 		/* The child starts whatever the agent is doing. */
 		code = sup_run_loop(&sup);
 		sup_stop_watchers(&sup);
