@@ -52,9 +52,36 @@ main_report_error(const consul_error *err)
 		log_errorx("%s", err->text);
 }
 
+/* Repeated warnings are summed up when their window ends, not only when
+ * the next line comes: a timer armed only while something is held back. */
+static ev_timer main_log_timer;
+
+static int64_t
+main_log_tick(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	int64_t next;
+
+	log_tick();
+	next = log_next_due();
+	return next < 0 ? EV_TIMER_STOP : next;
+}
+
+static void
+main_log_arm(int64_t after_ms, void *arg)
+{
+	ev_loop *loop = arg;
+
+	if (!ev_timer_active(&main_log_timer) || main_log_timer.due > ev_now(loop) + after_ms)
+		ev_timer_start(loop, &main_log_timer, after_ms);
+}
+
 static void
 main_engine_free(struct engine *engine)
 {
+	if (engine->loop != NULL) {
+		log_set_repeat_hook(NULL, NULL);
+		ev_timer_stop(engine->loop, &main_log_timer);
+	}
 	checks_free(engine->checks);
 	agent_free(engine->agent);
 	ev_loop_free(engine->loop);
@@ -75,6 +102,10 @@ main_engine_new(struct engine *engine, const struct conf *conf, consul_error *er
 	if (engine->client == NULL)
 		return -1;
 	engine->loop = ev_loop_new();
+	if (engine->loop != NULL) {
+		ev_timer_init(&main_log_timer, main_log_tick, NULL);
+		log_set_repeat_hook(main_log_arm, engine->loop);
+	}
 	engine->agent = engine->loop ? agent_new(engine->loop, engine->client, &settings) : NULL;
 	if (engine->agent == NULL)
 		return consul_error_set(err, "ostiary", "out of memory");
@@ -142,6 +173,7 @@ main(int argc, char **argv)
 		log_init(conf.verbosity);
 		code = main_run(&conf, req.check_only);
 	}
+	log_flush();
 	conf_free(&conf);
 	curl_global_cleanup();
 	return code;
