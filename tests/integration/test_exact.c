@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -41,4 +42,135 @@ Test(exact, a_service_name_cannot_forge_a_log_line)
 	cr_assert_null(strchr(out, '\r'), "%s", out);
 	proc_kill(&p);
 	sim_stop(&s);
+}
+
+/* ------------------------------------------------------------ hostile files */
+
+/* A hang would never end; under valgrind starting alone takes seconds. */
+static int
+refusal_deadline_ms(void)
+{
+	return getenv("OSTIARY_VALGRIND_DIR") != NULL ? 20000 : 1000;
+}
+
+static void
+expect_refused(const char *const *args, const char *const *env, const char *path)
+{
+	proc p;
+	char needle[512];
+	long long start = mono_ms(), took;
+
+	start_ostiary(&p, NULL, args, env);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 125, "%s: %s", path, proc_output(&p));
+	took = mono_ms() - start;
+	cr_assert_lt(took, refusal_deadline_ms(), "%s: refused after %lld ms", path, took);
+	snprintf(needle, sizeof(needle), "%s: not a regular file", path);
+	cr_assert(proc_output_contains(&p, needle), "no \"%s\" in: %s", needle, proc_output(&p));
+	cr_assert(!proc_output_contains(&p, "flex"), "%s", proc_output(&p));
+	proc_kill(&p);
+}
+
+/* The directory, a FIFO and a device, each given as FILE by make_args. */
+typedef void (*hostile_case)(const char *path, bool check_only);
+
+static void
+for_each_hostile(hostile_case run)
+{
+	const char *fifo = scratch_path("fifo"), *d = scratch_path("dir");
+
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(mkdir(d, 0700), 0);
+	for (int check_only = 0; check_only <= 1; check_only++) {
+		run(d, check_only);
+		run(fifo, check_only);
+		run("/dev/zero", check_only);
+	}
+}
+
+static void
+config_file_case(const char *path, bool check_only)
+{
+	const char *args[] = { check_only ? "-t" : "-v", "-c", path, NULL };
+
+	expect_refused(args, NULL, path);
+}
+
+static void
+service_file_case(const char *path, bool check_only)
+{
+	const char *args[] = {
+		check_only ? "-t" : "-v", "--service-file", path, "--", "true", NULL
+	};
+
+	expect_refused(args, NULL, path);
+}
+
+static void
+token_file_case(const char *path, bool check_only)
+{
+	const char *args[] = {
+		check_only ? "-t" : "-v", "--token-file", path, "web", "--", "true", NULL
+	};
+
+	expect_refused(args, NULL, path);
+}
+
+static void
+token_env_case(const char *path, bool check_only)
+{
+	char var[300];
+	const char *args[] = { check_only ? "-t" : "-v", "web", "--", "true", NULL };
+	const char *env[] = { var, NULL };
+
+	snprintf(var, sizeof(var), "CONSUL_HTTP_TOKEN_FILE=%s", path);
+	expect_refused(args, env, path);
+}
+
+/* Named by a configuration file: service_files and agent.token_file. */
+static void
+named_in_config_case(const char *path, bool check_only)
+{
+	const char *conf = scratch_path("named.conf");
+	const char *args[] = { check_only ? "-t" : "-v", "-c", conf, NULL };
+
+	for (int token = 0; token <= 1; token++) {
+		FILE *f = fopen(conf, "w");
+
+		cr_assert_not_null(f);
+		fputs("command = [ \"true\" ];\n", f);
+		if (token)
+			fprintf(f,
+			        "agent = { token_file = \"%s\"; };\n"
+			        "services = ( { name = \"web\"; } );\n",
+			        path);
+		else
+			fprintf(f, "service_files = [ \"%s\" ];\n", path);
+		fclose(f);
+		expect_refused(args, NULL, path);
+	}
+}
+
+Test(exact, hostile_config_file)
+{
+	for_each_hostile(config_file_case);
+}
+
+Test(exact, hostile_service_file)
+{
+	for_each_hostile(service_file_case);
+}
+
+Test(exact, hostile_token_file)
+{
+	for_each_hostile(token_file_case);
+}
+
+Test(exact, hostile_token_file_from_the_environment)
+{
+	for_each_hostile(token_env_case);
+}
+
+Test(exact, hostile_files_named_in_the_config_file)
+{
+	for_each_hostile(named_in_config_case);
 }
