@@ -174,3 +174,23 @@ Test(exact, hostile_files_named_in_the_config_file)
 {
 	for_each_hostile(named_in_config_case);
 }
+
+/* ------------------------------------------------------------ named errors */
+
+Test(exact, a_long_service_name_is_named_in_the_error)
+{
+	proc p;
+	char *name = malloc(10001);
+	const char *args[] = { "-t", name, "--", "true", NULL };
+
+	memset(name, 'a', 10000);
+	name[10000] = '\0';
+	start_ostiary(&p, NULL, args, NULL);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 125);
+	cr_assert(proc_output_contains(&p, "service name \"aaaa"), "%s", proc_output(&p));
+	cr_assert(proc_output_contains(&p, "10000 characters, more than 512"), "%s",
+	          proc_output(&p));
+	cr_assert(!proc_output_contains(&p, "owner must be"), "%s", proc_output(&p));
+	proc_kill(&p);
+	free(name);
+}
