@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "sig.h"
 
@@ -19,6 +20,7 @@ child_exec(int report_fd, char *const argv[])
 	int err;
 
 	sig_reset_for_child();
+	fdlimit_restore_for_child();
 	execvp(argv[0], argv);
 	err = errno;
 	(void)!write(report_fd, &err, sizeof(err));

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "ev.h"
 #include "exitcode.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "options.h"
 #include "sig.h"
@@ -120,6 +121,7 @@ main_run(const struct conf *conf, bool check_only)
 	consul_error err = { 0 };
 	int signal_fd, code;
 
+	fdlimit_check(conf);
 	if (main_engine_new(&engine, conf, &err) < 0) {
 		main_report_error(&err);
 		main_engine_free(&engine);

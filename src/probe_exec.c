@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "log.h"
 #include "probe_internal.h"
 #include "sig.h"
@@ -204,6 +205,7 @@ probe_exec_child(const struct probe_exec *x, int out)
 	/* Own group, so that kill(-pid) reaches whatever the check starts. */
 	setpgid(0, 0);
 	sig_reset_for_child();
+	fdlimit_restore_for_child();
 	/* ostiary started with 1 or 2 closed: dup2 onto itself would keep
 	 * close-on-exec set, so move our end out of the way first. */
 	if (out <= STDERR_FILENO && (out = fcntl(out, F_DUPFD, STDERR_FILENO + 1)) < 0)

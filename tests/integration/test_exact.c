@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -193,4 +194,119 @@ Test(exact, a_long_service_name_is_named_in_the_error)
 	cr_assert(!proc_output_contains(&p, "owner must be"), "%s", proc_output(&p));
 	proc_kill(&p);
 	free(name);
+}
+
+/* ------------------------------------------------------ descriptor limits */
+
+/* 2,000 TCP checks against a closed local port. */
+static const char *
+many_checks_conf(void)
+{
+	const char *path = scratch_path("many.conf");
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs("command = [ \"sleep\", \"30\" ];\nservices = ( { name = \"many\"; checks = (\n", f);
+	for (int i = 0; i < 2000; i++)
+		fprintf(f, "%s{ type = \"tcp\"; tcp = \"127.0.0.1:1\"; id = \"c%d\"; }\n",
+		        i ? "," : "", i);
+	fputs("); } );\n", f);
+	fclose(f);
+	return path;
+}
+
+/* ostiary ARGS under `ulimit -n 256` (soft and hard). */
+static void
+start_limited(proc *p, const sim *s, const char *conf, bool check_only)
+{
+	const char *argv[] = { "/bin/sh",
+		               "-c",
+		               "ulimit -n 256 && exec \"$0\" \"$@\"",
+		               ostiary_bin(),
+		               check_only ? "-t" : "-v",
+		               "--http-addr",
+		               s != NULL ? s->agent_addr : "127.0.0.1:1",
+		               "-c",
+		               conf,
+		               NULL };
+
+	cr_assert_eq(proc_start(p, argv, NULL), 0);
+}
+
+#define FD_WARNING                                                                                 \
+	"the checks may need up to 2033 file descriptors but the limit is 256 (RLIMIT_NOFILE, "    \
+	"soft raised to hard): 16 base + 17 agent + 2000 tcp x 1"
+
+Test(exact, too_many_checks_for_the_descriptor_limit_are_reported_by_check_config)
+{
+	proc p;
+
+	start_limited(&p, NULL, many_checks_conf(), true);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0, "%s", proc_output(&p));
+	cr_assert(proc_output_contains(&p, "warning: " FD_WARNING), "%s", proc_output(&p));
+	proc_kill(&p);
+}
+
+Test(exact, too_many_checks_for_the_descriptor_limit_are_reported_at_start)
+{
+	sim s;
+	proc p;
+
+	start_sim(&s, NULL);
+	start_limited(&p, &s, many_checks_conf(), false);
+	cr_assert(wait_output(&p, "warning: " FD_WARNING, DEADLINE_MS), "%s", proc_output(&p));
+	kill(p.pid, SIGTERM);
+	expect_exit(&p, DEADLINE_MS);
+	proc_kill(&p);
+	sim_stop(&s);
+}
+
+/* With the soft limit below the need and the hard one above it, ostiary
+ * raises its own and has nothing to say. */
+Test(exact, no_descriptor_warning_when_the_hard_limit_suffices)
+{
+	proc p;
+	struct rlimit rl;
+	const char *argv[] = { "/bin/sh",          "-c", "ulimit -S -n 1024 && exec \"$0\" \"$@\"",
+		               ostiary_bin(),      "-t", "-c",
+		               many_checks_conf(), NULL };
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4096)
+		cr_skip_test("hard RLIMIT_NOFILE %llu", (unsigned long long)rl.rlim_max);
+	cr_assert_eq(proc_start(&p, argv, NULL), 0);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0, "%s", proc_output(&p));
+	cr_assert(!proc_output_contains(&p, "file descriptors"), "%s", proc_output(&p));
+	proc_kill(&p);
+}
+
+/* The raised limit is ostiary's own: the command gets the one it had. */
+Test(exact, the_command_keeps_the_original_soft_limit)
+{
+	sim s;
+	proc p;
+	struct rlimit rl;
+	const char *argv[] = { "/bin/sh",
+		               "-c",
+		               "ulimit -S -n 1024 && exec \"$0\" \"$@\"",
+		               ostiary_bin(),
+		               "--http-addr",
+		               NULL,
+		               "web",
+		               "--",
+		               "sh",
+		               "-c",
+		               "echo soft=$(ulimit -S -n)",
+		               NULL };
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 1024)
+		cr_skip_test("hard RLIMIT_NOFILE %llu", (unsigned long long)rl.rlim_max);
+	start_sim(&s, NULL);
+	argv[5] = s.agent_addr;
+	cr_assert_eq(proc_start(&p, argv, NULL), 0);
+	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0, "%s", proc_output(&p));
+	cr_assert(proc_output_contains(&p, "soft=1024"), "%s", proc_output(&p));
+	proc_kill(&p);
+	sim_stop(&s);
 }
