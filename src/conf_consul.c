@@ -34,6 +34,7 @@
  * file, line 0, and the JSON path ("services[0].checks[1].http").
  */
 #include "conf.h"
+#include "file.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -810,9 +811,14 @@ conf_consul_load(struct conf *conf, const char *path, consul_error *err)
 {
 	struct conf_consul cc = { .conf = conf, .path = path, .err = err };
 	json_error_t jerr;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	FILE *fp = file_open_regular(path, "service definition file", err);
+	json_t *root;
 	int rc;
 
+	if (fp == NULL)
+		return -1;
+	root = json_loadf(fp, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(fp);
 	if (root == NULL) {
 		consul_error_set(err, path, "%s", jerr.text);
 		if (err != NULL) {

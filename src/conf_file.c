@@ -29,6 +29,7 @@
  * conf may hold part of the file; the caller discards it.
  */
 #include "conf.h"
+#include "file.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1149,9 +1150,8 @@ conf_file_parse(struct conf_file *cf, config_t *cfg)
 
 	if (conf_file_include_dir(cf, cfg) < 0)
 		return -1;
-	if ((fp = fopen(cf->path, "r")) == NULL)
-		return consul_error_set(cf->err, cf->path, "cannot read the configuration file: %s",
-		                        strerror(errno));
+	if ((fp = file_open_regular(cf->path, "configuration file", cf->err)) == NULL)
+		return -1;
 	ok = config_read(cfg, fp);
 	fclose(fp);
 	if (ok == CONFIG_TRUE)

@@ -563,7 +563,18 @@ conf_finish_globals(const struct conf *conf, consul_error *err)
 static int
 conf_finish_owner(struct conf *conf, consul_error *err)
 {
-	if (conf->owner == NULL && (conf->owner = strdup(conf->services[0].id)) == NULL)
+	const struct service_conf *first = &conf->services[0];
+	const char *field = strcmp(first->id, first->name) == 0 ? "name" : "id";
+
+	/* A default owner too long is the first ID's fault: say so. */
+	if (conf->owner == NULL && strlen(first->id) > 512)
+		return consul_error_set(
+		        err, first->origin,
+		        "service %s \"%.40s...\" is %zu characters, more than 512: "
+		        "the first service's ID is also its ostiary-owner meta value "
+		        "(use a shorter %s, or set owner / --owner)",
+		        field, first->id, strlen(first->id), field);
+	if (conf->owner == NULL && (conf->owner = strdup(first->id)) == NULL)
 		return consul_error_set(err, "owner", "out of memory");
 	if (*conf->owner == '\0' || strlen(conf->owner) > 512)
 		return consul_error_set(err, "owner",

@@ -4,11 +4,19 @@
  * Everything goes to stderr, one line per event, prefixed "ostiary: ".
  * Verbosity 0 shows errors, warnings and state changes (notice); -v adds
  * info, -vv debug.  log_warn appends strerror(errno), log_warnx does not.
+ *
+ * One event, one line: control characters in the message (names, outputs,
+ * agent answers) are escaped as \n, \r, \t or \xNN.  Identical warnings and
+ * errors are printed once per LOG_REPEAT_WINDOW_MS; the repeats are summed
+ * up in one line ("N more like this in the last M s: ...") when the window
+ * ends (log_tick), or at exit (log_flush).
  */
 #ifndef OSTIARY_LOG_H
 #define OSTIARY_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdnoreturn.h>
 
 enum log_level {
@@ -21,6 +29,16 @@ enum log_level {
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+#define LOG_REPEAT_WINDOW_MS 10000
+
+/* Where finished lines go (each ends with a newline): stderr by default. */
+typedef void (*log_sink_fn)(const char *line, size_t len, void *arg);
+/* A monotonic clock in ms, for the repeat windows. */
+typedef int64_t (*log_clock_fn)(void);
+/* Called when a window first holds back a repeat: call log_tick() in
+ * after_ms (the event loop arms a timer; see main.c). */
+typedef void (*log_repeat_hook_fn)(int64_t after_ms, void *arg);
+
 void log_init(int verbosity);
 int log_enabled(enum log_level level);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
@@ -29,6 +47,19 @@ void log_errorx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_notice(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* NULL restores the default (stderr, CLOCK_MONOTONIC, no hook). */
+void log_set_sink(log_sink_fn fn, void *arg);
+void log_set_clock(log_clock_fn fn);
+void log_set_repeat_hook(log_repeat_hook_fn fn, void *arg);
+/* Sum up the windows that have ended / all of them; forget every window. */
+void log_tick(void);
+void log_flush(void);
+void log_reset(void);
+/* ms until the next summary is due, or -1 when none is pending. */
+int64_t log_next_due(void);
+/* Copy src to dst (size bytes, NUL-terminated) with control characters
+ * escaped; returns the length written.  For every line ostiary prints. */
+size_t log_escape(char *dst, size_t size, const char *src);
 /* Log and exit with OSTIARY_EXIT_INTERNAL; only for failures before the
  * child exists or that leave nothing to save (out of memory). */
 noreturn void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "ev.h"
 #include "exitcode.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "options.h"
 #include "service.h"
@@ -46,9 +47,36 @@ main_report_error(const consul_error *err)
 		log_errorx("%s", err->text);
 }
 
+/* Repeated warnings are summed up when their window ends, not only when
+ * the next line comes: a timer armed only while something is held back. */
+static ev_timer main_log_timer;
+
+static int64_t
+main_log_tick(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	int64_t next;
+
+	log_tick();
+	next = log_next_due();
+	return next < 0 ? EV_TIMER_STOP : next;
+}
+
+static void
+main_log_arm(int64_t after_ms, void *arg)
+{
+	ev_loop *loop = arg;
+
+	if (!ev_timer_active(&main_log_timer) || main_log_timer.due > ev_now(loop) + after_ms)
+		ev_timer_start(loop, &main_log_timer, after_ms);
+}
+
 static void
 main_engine_free(struct supervisor_env *env)
 {
+	if (env->loop != NULL) {
+		log_set_repeat_hook(NULL, NULL);
+		ev_timer_stop(env->loop, &main_log_timer);
+	}
 	checks_free(env->checks);
 	services_free(env->services);
 	agent_free(env->agent);
@@ -72,6 +100,10 @@ main_engine_new(struct supervisor_env *env, const struct conf *conf, consul_erro
 	if (env->client == NULL)
 		return -1;
 	env->loop = ev_loop_new();
+	if (env->loop != NULL) {
+		ev_timer_init(&main_log_timer, main_log_tick, NULL);
+		log_set_repeat_hook(main_log_arm, env->loop);
+	}
 	env->agent = env->loop ? agent_new(env->loop, env->client, &settings) : NULL;
 	if (env->agent == NULL)
 		return consul_error_set(err, "ostiary", "out of memory");
@@ -88,6 +120,7 @@ main_run(const struct conf *conf, bool check_only)
 	consul_error err = { 0 };
 	int code;
 
+	fdlimit_check(conf);
 	if (main_engine_new(&env, conf, &err) < 0) {
 		main_report_error(&err);
 		main_engine_free(&env);
@@ -153,6 +186,7 @@ main(int argc, char **argv)
 		log_init(conf.verbosity);
 		code = main_run(&conf, req.check_only);
 	}
+	log_flush();
 	conf_free(&conf);
 	curl_global_cleanup();
 	return code;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "sig.h"
 
 /* execvp's search path when the environment has no PATH. */
@@ -206,6 +207,7 @@ spawn_child(struct spawn_prep *p)
 	/* Dispositions first, then the mask spawn() blocked: a signal in
 	 * between would run ostiary's handler and reach ostiary's loop. */
 	sig_reset_for_child();
+	fdlimit_restore_for_child();
 	spawn_stdio(p);
 	spawn_close_others(p);
 	/* As Go's os/exec: credentials first, then the directory, which

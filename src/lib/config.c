@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/internal.h"
@@ -363,16 +364,46 @@ consul_config_set_agent(consul_config *cfg, const char *hostport, const char *so
 
 /* --------------------------------------------------------------- token file */
 
+/*
+ * The token file may name a directory, a FIFO (open would wait for a
+ * writer), a socket or a device (/dev/zero never ends): refused before
+ * any read.  O_NONBLOCK keeps the open of a FIFO from blocking.
+ */
+static int
+config_open_regular(const char *path, bool *not_regular)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), saved;
+
+	*not_regular = false;
+	if (fd < 0) {
+		saved = errno; /* a socket: ENXIO */
+		*not_regular = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+		return -saved;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*not_regular = true;
+		close(fd);
+		return -EINVAL;
+	}
+	if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		saved = errno;
+		close(fd);
+		return -saved;
+	}
+	return fd;
+}
+
 /* Reads at most max + 1 bytes so that an oversized file can be told apart. */
 static int
-config_read_file(const char *path, char *buf, size_t max, size_t *len)
+config_read_file(const char *path, char *buf, size_t max, size_t *len, bool *not_regular)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = config_open_regular(path, not_regular);
 	int saved = 0;
 
-	if (fd < 0)
-		return errno;
 	*len = 0;
+	if (fd < 0)
+		return -fd;
 	while (*len <= max) {
 		ssize_t n = read(fd, buf + *len, max + 1 - *len);
 
@@ -408,14 +439,18 @@ consul_config_load_token_file(consul_config *cfg, const char *path, consul_error
 {
 	char *buf = malloc(TOKEN_FILE_MAX + 1), *start, *token = NULL, *source;
 	size_t len = 0;
+	bool not_regular;
 	int rc;
 
 	if (!buf)
 		return consul_error_set(err, path, "error loading token file %s: out of memory",
 		                        path);
-	rc = config_read_file(path, buf, TOKEN_FILE_MAX, &len);
+	rc = config_read_file(path, buf, TOKEN_FILE_MAX, &len, &not_regular);
 	buf[len > TOKEN_FILE_MAX ? TOKEN_FILE_MAX : len] = '\0';
-	if (rc != 0) {
+	if (not_regular) {
+		consul_error_set(err, path, "error loading token file %s: not a regular file",
+		                 path);
+	} else if (rc != 0) {
 		consul_error_set(err, path, "error loading token file %s: %s", path, strerror(rc));
 	} else if (len > TOKEN_FILE_MAX) {
 		consul_error_set(err, path, "error loading token file %s: larger than %d bytes",

@@ -57,10 +57,10 @@ target_deps() {
 		srcs="src/lib/*.c"
 		pkgs="libcurl jansson" ;;
 	conf_file | consul_json)
-		# conf.c, conf_validate.c, conf_file.c and conf_consul.c need only sig.c (signal
-		# names) of the rest of src/.
+		# conf.c, conf_validate.c, conf_file.c and conf_consul.c need only sig.c
+		# (signal names) and file.c (opening files) of the rest of src/.
 		srcs="tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_files.c src/lib/*.c src/conf.c src/conf_validate.c"
-		srcs="$srcs src/conf_file.c src/conf_consul.c src/sig.c"
+		srcs="$srcs src/conf_file.c src/conf_consul.c src/file.c src/sig.c"
 		[ "$1" = conf_file ] && srcs="$srcs tests/fuzz/fuzz_libconfig.c"
 		pkgs="libcurl jansson libconfig"
 		extra=-ldl ;; # dlsym (in libc itself since glibc 2.34)
