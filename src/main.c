@@ -20,6 +20,7 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "options.h"
+#include "progcheck.h"
 #include "service.h"
 #include "sig.h"
 #include "supervisor.h"
@@ -122,6 +123,11 @@ main_run(const struct conf *conf, bool check_only)
 
 	fdlimit_check(conf);
 	if (main_engine_new(&env, conf, &err) < 0) {
+		main_report_error(&err);
+		main_engine_free(&env);
+		return OSTIARY_EXIT_USAGE;
+	}
+	if (check_only && (progcheck_command(conf, &err) < 0 || progcheck_probes(conf, &err) < 0)) {
 		main_report_error(&err);
 		main_engine_free(&env);
 		return OSTIARY_EXIT_USAGE;

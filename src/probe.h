@@ -20,6 +20,16 @@
 
 struct probe;
 
+/*
+ * An exec check's environment, clean by default: a fixed PATH plus the
+ * check's own variables, so none of ostiary's environment
+ * (CONSUL_HTTP_TOKEN above all) reaches a script.  With inherit_env,
+ * ostiary's environment as it is now, the check's variables overriding.
+ * NULL when out of memory; free with spawn_env_free.  (-t looks the
+ * program up with it too.)
+ */
+char **probe_exec_envp(const struct check_conf *check);
+
 /* output is NUL-terminated, at most the check's output_max_size bytes, and
  * valid only during the call. */
 typedef void (*probe_done_fn)(void *arg, enum consul_status status, const char *output);

@@ -30,8 +30,6 @@
 
 extern char **environ;
 
-/* What a clean environment holds, whatever ostiary's own PATH is. */
-#define PROBE_EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* Reads per wake-up: a child that never stops writing must not starve the loop. */
 #define PROBE_EXEC_READS 16
 
@@ -349,19 +347,15 @@ probe_exec_free(void *impl)
 	free(x);
 }
 
-/*
- * Clean by default: a fixed PATH plus the check's own variables, so none of
- * ostiary's environment (CONSUL_HTTP_TOKEN above all) reaches a script.
- * With inherit_env, ostiary's environment as it is now, the check's
- * variables overriding.
- */
-static int
-probe_exec_environment(struct probe_exec *x, const struct check_conf *check)
+/* What a clean environment holds, whatever ostiary's own PATH is. */
+#define PROBE_EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+char **
+probe_exec_envp(const struct check_conf *check)
 {
 	static char *const clean[] = { "PATH=" PROBE_EXEC_PATH, NULL };
 
-	x->envp = spawn_env_new(check->inherit_env ? environ : clean, check->env);
-	return x->envp != NULL ? 0 : -1;
+	return spawn_env_new(check->inherit_env ? environ : clean, check->env);
 }
 
 static size_t
@@ -551,7 +545,7 @@ probe_exec_init(struct probe *probe, const struct check_conf *check, consul_erro
 	ev_timer_init(&x->timer, probe_exec_timeout, x);
 	if (probe_exec_arguments(x, check, err) < 0 || probe_exec_credentials(x, check, err) < 0)
 		goto fail;
-	if (probe_exec_environment(x, check) < 0 ||
+	if ((x->envp = probe_exec_envp(check)) == NULL ||
 	    (check->cwd != NULL && (x->cwd = strdup(check->cwd)) == NULL) ||
 	    probe_ring_init(&x->out, probe->max) < 0) {
 		probe_error(err, check, "out of memory");

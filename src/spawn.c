@@ -252,8 +252,7 @@ spawn_prepare(struct spawn_prep *p, const struct spawn_opts *o, struct spawn_fai
 	p->o = o;
 	p->report = -1;
 	p->max_fd = spawn_max_fd();
-	if ((p->search = spawn_env_get(o->envp, "PATH")) == NULL)
-		p->search = SPAWN_DEFAULT_PATH;
+	p->search = spawn_search_path(o->envp);
 	if (o->script_fallback && (p->sh_argv = spawn_sh_argv(o->argv)) == NULL) {
 		fail->stage = SPAWN_PREPARE;
 		fail->err = ENOMEM;
@@ -401,4 +400,12 @@ spawn_env_get(char *const *envp, const char *name)
 		if (strncmp(envp[i], name, nlen) == 0 && envp[i][nlen] == '=')
 			return envp[i] + nlen + 1;
 	return NULL;
+}
+
+const char *
+spawn_search_path(char *const *envp)
+{
+	const char *path = spawn_env_get(envp, "PATH");
+
+	return path != NULL ? path : SPAWN_DEFAULT_PATH;
 }

@@ -81,5 +81,8 @@ char **spawn_env_new(char *const *base, char *const *set);
 void spawn_env_free(char **envp);
 /* The value of NAME in envp, or NULL. */
 const char *spawn_env_get(char *const *envp, const char *name);
+/* Where a program without a '/' is looked for with this environment: its
+ * PATH, or execvp's default when it has none. */
+const char *spawn_search_path(char *const *envp);
 
 #endif

@@ -561,7 +561,7 @@ Test(lib_token, empty_directory_and_oversized_files_fail)
 	cr_assert_eq(consul_config_load_token_file(&cfg, blank, &err), -1);
 	cr_assert(strstr(err.text, "empty"), "%s", err.text);
 	cr_assert_eq(consul_config_load_token_file(&cfg, "/tmp", &err), -1);
-	cr_assert(strstr(err.text, "not a regular file"), "%s", err.text);
+	cr_assert(strstr(err.text, "/tmp: not a regular file"), "%s", err.text);
 	cr_assert_eq(consul_config_load_token_file(&cfg, big_path, &err), -1);
 	cr_assert(strstr(err.text, "larger than 65536 bytes"), "%s", err.text);
 	cr_assert_null(strstr(err.text, "QQQQ"), "token contents leaked: %s", err.text);
