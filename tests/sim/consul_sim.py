@@ -38,6 +38,20 @@ Control API (127.0.0.1:<control_port>, JSON in and out):
     POST   /quit
     GET    /status           {"listening", "agent_port", "control_port", "pid", "tls",
                               "tls_client_auth", "tls_failures"}
+    POST   /snapshot         remember the server state (KV, sessions, indexes)
+    POST   /restore          go back to it: a Raft snapshot restore, the index moves back
+    POST   /reap-tombstones  the KV tombstone GC (a prefix's index may go backwards)
+
+Fault modes: error, hang, delay, garbage, reset apply to any request; no-block
+(answer at once, as if the wait had run out, so the index comes back unchanged)
+and hang-blocking (the request is held, never answered, until the fault changes
+or the agent stops) apply only to blocking queries (GET with ?index= above 0).
+
+Beyond the agent endpoints it plays the server the agent talks to: a KV store,
+sessions, user events, status, and catalog/health views of the registered
+services on one node (the agent's, with its passing serfHealth check).  One
+Raft-like index moves on every write; each read answers its own table's index,
+and a blocking query (index > 0) waits on the state's Condition, woken by writes.
 
 tls_failures counts, by reason, the connections to the HTTPS port that never got
 as far as HTTP: e.g. {"PEER_DID_NOT_RETURN_A_CERTIFICATE": 1} (no client
