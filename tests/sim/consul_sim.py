@@ -1509,8 +1509,10 @@ def parse_wait(req):
 
 
 def blocking_deadline(wait_ns):
-    """Default 5m, capped at 10m, plus up to wait/16 of jitter (lib.RandomStagger)."""
-    wait_ns = wait_ns or DEFAULT_QUERY_WAIT_NS
+    """Default 5m (also for a zero or negative wait), capped at 10m, plus up to
+    wait/16 of jitter (agent/consul/rpc.go RPCQueryTimeout, lib.RandomStagger)."""
+    if wait_ns is None or wait_ns <= 0:
+        wait_ns = DEFAULT_QUERY_WAIT_NS
     wait_ns = min(wait_ns, MAX_QUERY_WAIT_NS)
     wait_ns += random.uniform(0, wait_ns / 16)
     return time.monotonic() + wait_ns / NS_PER_SECOND
@@ -1819,19 +1821,26 @@ class ServerAPIMixin:
 
     # -- the blocking machinery ---------------------------------------------
 
-    def blocking_query(self, req, query, max_wait_ns=None):
+    def blocking_query(self, req, query):
         """agent/blockingquery Query: with index > 0, run the query until its index
         passes the one given, the wait (default 5m, at most 10m, plus up to
         wait/16) runs out, or a snapshot restore abandons the store; writes wake
-        the waiters through the state's Condition.  query() -> (index, result)."""
+        the waiters through the state's Condition.  query() -> (index, result) or
+        (index, result, not_found): the ErrNotFound sentinel, which keeps a query
+        whose answer stays "not found" blocking even though its index moves."""
         dc, wait, min_index = query_options(req)
         require_local_dc(dc)
         state = self.state
         deadline = blocking_deadline(wait) if min_index > 0 else None
+        not_found = False
         with state.cond:
             restores = state.restores
             while True:
-                index, result = query()
+                index, result, *found = query()
+                if found and found[0]:
+                    if not_found:
+                        min_index = max(min_index, index)
+                    not_found = True
                 if min_index == 0 or index > min_index or req.no_block or \
                         state.restores != restores or req.aborted():
                     break
@@ -1873,7 +1882,7 @@ class ServerAPIMixin:
                 return index, entries
             authz.require("key", "read", key)
             index, entry = self.state.kv_get(key)
-            return index, [entry] if entry else []
+            return index, [entry] if entry else [], entry is None
         index, entries = self.blocking_query(req, query)
         headers = query_meta_headers(req, index)
         if not entries:

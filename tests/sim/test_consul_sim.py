@@ -1449,6 +1449,19 @@ class TestBlockingQueries(KvSimTest):
         getter.join(5)
         self.assertEqual(getter.result[0], 200)
 
+    def test_missing_key_keeps_blocking_through_other_writes(self):
+        """agent/consul/kvs_endpoint.go Get returns ErrNotFound: once "not found" has
+        been seen, a moving table index alone does not end the wait."""
+        index = self.index_of("/v1/kv/blk/absent")
+        getter = BlockingGet(self.sim, f"/v1/kv/blk/absent?index={index}&wait=1s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/absent")))
+        self.kv_put("blk/unrelated", "x")
+        getter.join(5)
+        status, headers, _ = getter.result
+        self.assertEqual(status, 404)
+        self.assertGreater(int(headers["X-Consul-Index"]), index)
+        self.assertGreaterEqual(getter.elapsed, 0.9)
+
     def test_many_concurrent_blocked_requests(self):
         self.kv_put("blk/many", "v")
         index = self.index_of("/v1/kv/blk/many")
