@@ -2453,7 +2453,7 @@ class AgentAPI(ServerAPIMixin):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        self.state.cond.wait(min(remaining, 0.5))
+        self.state.cond.wait(remaining)   # writes and a stop (state.reset) notify
         return True
 
     def agent_health_by_id(self, req, service_id):

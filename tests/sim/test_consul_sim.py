@@ -1491,6 +1491,20 @@ class TestBlockingQueries(KvSimTest):
         entry, = json.loads(getter.result[2])
         self.assertEqual(entry["Checks"][-1]["Status"], "passing")
 
+    def test_agent_service_hash_blocking(self):
+        self.register(ttl_service("blk-hash"))
+        status, headers, _ = self.sim.agent("GET", "/v1/agent/service/blk-hash")
+        content_hash = headers["X-Consul-ContentHash"]
+        getter = BlockingGet(self.sim, f"/v1/agent/service/blk-hash?hash={content_hash}"
+                                       "&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/agent/service/")))
+        body = ttl_service("blk-hash")
+        body["Tags"] = ["changed"]
+        self.register(body)
+        getter.join(5)
+        self.assertNotEqual(getter.result[1]["X-Consul-ContentHash"], content_hash)
+        self.assertEqual(json.loads(getter.result[2])["Tags"], ["changed"])
+
     def test_session_info_blocks(self):
         index = self.index_of("/v1/session/list")
         getter = BlockingGet(self.sim, f"/v1/session/list?index={index}&wait=20s")
@@ -1569,12 +1583,18 @@ class TestBlockingShutdown(unittest.TestCase):
     def test_stop_ends_blocked_requests(self):
         sim = Sim()
         try:
-            getter = BlockingGet(sim, "/v1/kv/x?index=1&wait=10m", timeout=30)
-            self.assertTrue(wait_for(lambda: waiting_requests(sim, "/v1/kv/x") == 1))
+            sim.put("/v1/agent/service/register", ttl_service("stop-hash"))
+            content_hash = sim.agent("GET", "/v1/agent/service/stop-hash")[1][
+                "X-Consul-ContentHash"]
+            getters = [BlockingGet(sim, "/v1/kv/x?index=1&wait=10m", timeout=30),
+                       BlockingGet(sim, f"/v1/agent/service/stop-hash?hash={content_hash}"
+                                        "&wait=10m", timeout=30)]
+            self.assertTrue(wait_for(lambda: waiting_requests(sim, "/v1/") == 2))
             sim.control("POST", "/stop")
-            getter.join(5)
-            self.assertFalse(getter.is_alive())
-            self.assertIsNone(getter.result)
+            for getter in getters:
+                getter.join(5)
+                self.assertFalse(getter.is_alive())
+                self.assertIsNone(getter.result)
         finally:
             sim.stop()
 
