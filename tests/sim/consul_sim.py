@@ -1633,7 +1633,9 @@ class FilterExpression:
     """A subset of go-bexpr (the `filter` query parameter): ==, !=, in, not in,
     contains, not contains, matches, not matches, is empty, is not empty, and, or,
     not and parentheses, over the JSON field names of the listed objects.  A
-    selector through a list matches when any element does."""
+    selector through a list matches when any element does.  Not done: index
+    selectors (Meta["k"]), comparisons of non-string values by type, and go-bexpr's
+    own parse error texts (the simulator's wording follows Consul's prefix)."""
 
     def __init__(self, text):
         self.tokens, self.pos = _filter_tokens(text), 0

@@ -1563,6 +1563,25 @@ class TestBlockingQueries(KvSimTest):
         self.assertEqual(self.kv_get("blk/restore-later")[0], 404)
 
 
+class TestFreshAgentIndexes(unittest.TestCase):
+    def test_empty_tables_answer_index_one_never_zero(self):
+        sim = Sim()
+        try:
+            for path, status in (("/v1/kv/none", 404), ("/v1/kv/none/?recurse", 404),
+                                 ("/v1/kv/?keys", 200), ("/v1/session/list", 200),
+                                 ("/v1/session/info/none", 200), ("/v1/event/list", 200)):
+                code, headers, _ = sim.agent("GET", path)
+                self.assertEqual((code, headers["X-Consul-Index"]), (status, "1"), path)
+            # Index 1 blocks until the first write (the docs' "always safe" index).
+            getter = BlockingGet(sim, "/v1/kv/first?index=1&wait=20s")
+            self.assertTrue(wait_for(lambda: waiting_requests(sim, "/v1/kv/first")))
+            sim.put("/v1/kv/first", "x")
+            getter.join(5)
+            self.assertEqual(getter.result[0], 200)
+        finally:
+            sim.stop()
+
+
 class TestBlockingShutdown(unittest.TestCase):
     def test_quit_is_prompt_with_blocked_requests(self):
         sim = Sim()
@@ -1742,11 +1761,20 @@ class TestCatalogAndHealth(SharedSimTest):
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 CONSUL2_SCRIPT = r'''
-import json, sys, threading, time
+import json, sys, threading, time, urllib.request
 import consul
 
 c = consul.Consul(host="127.0.0.1", port=int(sys.argv[1]))
 out = {}
+
+
+def blocked_reads():
+    """Unanswered blocking KV reads in the simulator's request log."""
+    url = f"http://127.0.0.1:{sys.argv[2]}/log"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        log = json.load(response)
+    return [e for e in log if e["path"] == "/v1/kv/foo" and "index=" in e["query"]
+            and e["status"] == 0]
 
 # The KV blocking loop, woken by a put from another thread.
 index, data = c.kv.get("foo")
@@ -1755,13 +1783,16 @@ c.kv.put("foo", "one")
 index, data = c.kv.get("foo")
 seen = [data["Value"].decode()]
 def writer():
-    time.sleep(0.3)   # let the reader block first
+    deadline = time.monotonic() + 5
+    while not blocked_reads() and time.monotonic() < deadline:
+        time.sleep(0.02)   # poll interval: wait until the reader is blocked
     c.kv.put("foo", "two")
 threading.Thread(target=writer).start()
 started = time.monotonic()
 index2, data = c.kv.get("foo", index=index, wait="10s")
 seen.append(data["Value"].decode())
-out["blocking"] = [seen, int(index2) > int(index), time.monotonic() - started < 5]
+out["blocking"] = [seen, int(index2) > int(index), time.monotonic() - started < 5,
+                   len(blocked_reads()) == 0]
 index3, _ = c.kv.get("foo", index=index2, wait="500ms")
 out["timeout_same_index"] = index3 == index2
 out["recurse"] = [e["Key"] for e in c.kv.get("", recurse=True)[1]]
@@ -1815,7 +1846,8 @@ class TestPythonConsul2Client(unittest.TestCase):
     def test_client_against_the_simulator(self):
         sim = Sim()
         try:
-            result = subprocess.run([SYSTEM_PYTHON, "-c", CONSUL2_SCRIPT, str(sim.agent_port)],
+            result = subprocess.run([SYSTEM_PYTHON, "-c", CONSUL2_SCRIPT, str(sim.agent_port),
+                                     str(sim.control_port)],
                                     capture_output=True, text=True, timeout=60,
                                     stdin=subprocess.DEVNULL)
             self.assertEqual(result.returncode, 0, result.stderr)
@@ -1823,7 +1855,7 @@ class TestPythonConsul2Client(unittest.TestCase):
         finally:
             sim.stop()
         self.assertEqual(out["missing"], [True, None])
-        self.assertEqual(out["blocking"], [["one", "two"], True, True])
+        self.assertEqual(out["blocking"], [["one", "two"], True, True, True])
         self.assertTrue(out["timeout_same_index"])
         self.assertEqual(out["recurse"], ["foo"])
         self.assertEqual(out["keys"], ["foo"])
