@@ -1181,7 +1181,8 @@ class TestKv(KvSimTest):
         self.assertEqual(self.kv_get("kv-same/k")[2][0], first)
         self.kv_put("kv-same/k", "v1", "?flags=1")
         second = self.kv_get("kv-same/k")[2][0]
-        self.assertGreater(second["ModifyIndex"], first["ModifyIndex"])
+        # The skipped write still took a Raft index: the next write is two further on.
+        self.assertEqual(second["ModifyIndex"], first["ModifyIndex"] + 2)
         self.assertEqual(second["CreateIndex"], first["CreateIndex"])
 
     def test_recurse_keys_and_separator(self):
@@ -1338,6 +1339,10 @@ class TestSessions(KvSimTest):
         # An explicit release sets no lock-delay: the other session takes it at once.
         self.assertEqual(self.kv_put("lock/a", "", f"?acquire={two}"), (200, "true\n"))
         self.assertEqual(self.kv_get("lock/a")[2][0]["LockIndex"], 2)
+        # state/kvs.go kvsSetTxn: a plain PUT keeps the holder but not the LockIndex.
+        self.assertEqual(self.kv_put("lock/a", "plain"), (200, "true\n"))
+        entry = self.kv_get("lock/a")[2][0]
+        self.assertEqual((entry["Session"], entry["LockIndex"]), (two, 0))
         self.assertEqual(self.kv_put("lock/a", "", "?acquire=nope"),
                          (500, 'invalid session "nope"'))
         self.assertEqual(self.kv_put("lock/a", "", "?acquire="), (500, "missing session"))
