@@ -56,6 +56,9 @@ check() {
 	command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 	# The TLS tests make their certificates and servers with it.
 	command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+	# The simulator's self-test runs a real third-party Consul client against it:
+	# Debian's python-consul fork, which only Debian's own interpreter sees.
+	/usr/bin/python3 -c 'import consul' >/dev/null 2>&1 || missing="$missing python3-consul2"
 	if [ "$asan" = 1 ] || [ "$fuzz" = 1 ]; then
 		if ! command -v clang >/dev/null 2>&1; then
 			missing="$missing clang libclang-rt-dev"

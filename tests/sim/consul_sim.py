@@ -11,7 +11,7 @@ restart forgets everything).  A second "control" port lets tests look inside
         [--unix PATH] [--acl-token SECRET]... [--output-max-size 4096]
         [--dcsa-min 60s] [--reap-interval 30s] [--ready-file PATH]
         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
-        [--https-handshake-timeout 5s]
+        [--https-handshake-timeout 5s] [--session-ttl-min 10s]
 
 When listening it prints one JSON line, {"agent_port": N, "control_port": M,
 "pid": P, "tls": false}, and runs until SIGTERM/SIGINT or POST /quit on the
@@ -38,6 +38,20 @@ Control API (127.0.0.1:<control_port>, JSON in and out):
     POST   /quit
     GET    /status           {"listening", "agent_port", "control_port", "pid", "tls",
                               "tls_client_auth", "tls_failures"}
+    POST   /snapshot         remember the server state (KV, sessions, indexes)
+    POST   /restore          go back to it: a Raft snapshot restore, the index moves back
+    POST   /reap-tombstones  the KV tombstone GC (a prefix's index may go backwards)
+
+Fault modes: error, hang, delay, garbage, reset apply to any request; no-block
+(answer at once, as if the wait had run out, so the index comes back unchanged)
+and hang-blocking (the request is held, never answered, until the fault changes
+or the agent stops) apply only to blocking queries (GET with ?index= above 0).
+
+Beyond the agent endpoints it plays the server the agent talks to: a KV store,
+sessions, user events, status, and catalog/health views of the registered
+services on one node (the agent's, with its passing serfHealth check).  One
+Raft-like index moves on every write; each read answers its own table's index,
+and a blocking query (index > 0) waits on the state's Condition, woken by writes.
 
 tls_failures counts, by reason, the connections to the HTTPS port that never got
 as far as HTTP: e.g. {"PEER_DID_NOT_RETURN_A_CERTIFICATE": 1} (no client
@@ -47,6 +61,8 @@ survives /stop and /start.
 """
 
 import argparse
+import base64
+import copy
 import email.utils
 import hashlib
 import heapq
@@ -760,6 +776,363 @@ def serf_health_check(index):
             "CreateIndex": INITIAL_RAFT_INDEX, "ModifyIndex": index}
 
 
+# ---------------------------------------------------------------------------
+# Server-side state: KV store, sessions, user events
+# ---------------------------------------------------------------------------
+
+# agent/config/default.go kv_max_value_size = raft.SuggestedMaxDataSize (512 KiB).
+KV_MAX_VALUE_SIZE = 512 * 1024
+# agent/consul/config.go SessionTTLMin; agent/structs/structs.go SessionTTLMax,
+# SessionTTLMultiplier, MaxLockDelay; agent/session_endpoint.go defaults.
+SESSION_TTL_MIN_NS = 10 * NS_PER_SECOND
+SESSION_TTL_MAX_NS = 24 * 3600 * NS_PER_SECOND
+SESSION_TTL_MULTIPLIER = 2
+MAX_LOCK_DELAY_NS = 60 * NS_PER_SECOND
+DEFAULT_LOCK_DELAY_NS = 15 * NS_PER_SECOND
+LOCK_DELAY_MIN_THRESHOLD = 1000      # agent/session_endpoint.go lockDelayMinThreshold
+SESSION_RELEASE, SESSION_DELETE = "release", "delete"
+SERF_CHECK_ID = "serfHealth"
+# agent/agent.go userEventBuf (a ring of the last 256 events); agent/user_event.go
+# userEventMaxVersion.
+USER_EVENT_BUF = 256
+USER_EVENT_VERSION = 1
+# agent/event_endpoint.go EventList: no index wait given means this, and no jitter.
+EVENT_MAX_QUERY_NS = 600 * NS_PER_SECOND
+SERVER_RPC_ADDRESS = f"{NODE_ADDRESS}:8300"
+
+
+def kv_entry_json(entry):
+    """structs.DirEntry: Session is omitempty; an empty value is a nil []byte (null)."""
+    out = {"LockIndex": entry["LockIndex"], "Key": entry["Key"], "Flags": entry["Flags"],
+           "Value": base64.b64encode(entry["Value"]).decode() if entry["Value"] else None}
+    if entry["Session"]:
+        out["Session"] = entry["Session"]
+    out["CreateIndex"], out["ModifyIndex"] = entry["CreateIndex"], entry["ModifyIndex"]
+    return out
+
+
+def _kv_equal(a, b):
+    """structs.DirEntry.Equal: LockIndex, Key, Flags, Value, Session."""
+    return all(a[k] == b[k] for k in ("LockIndex", "Key", "Flags", "Value", "Session"))
+
+
+@dataclass
+class Session:
+    """structs.Session."""
+    id: str
+    name: str = ""
+    node: str = NODE_NAME
+    lock_delay_ns: int = DEFAULT_LOCK_DELAY_NS
+    behavior: str = SESSION_RELEASE
+    ttl: str = ""
+    node_checks: list = None
+    service_checks: list = None
+    create_index: int = 0
+    modify_index: int = 0
+    deadline: float = None     # monotonic time the TTL timer (TTL * 2) fires
+
+    def check_ids(self):
+        """structs.Session.CheckIDs: node checks then service checks."""
+        return list(self.node_checks or []) + [c["ID"] for c in self.service_checks or []]
+
+    def as_json(self):
+        return {"ID": self.id, "Name": self.name, "Node": self.node,
+                "LockDelay": self.lock_delay_ns, "Behavior": self.behavior, "TTL": self.ttl,
+                "NodeChecks": self.node_checks, "ServiceChecks": self.service_checks,
+                "CreateIndex": self.create_index, "ModifyIndex": self.modify_index}
+
+
+def uuid_to_uint64(text):
+    """agent/event_endpoint.go uuidToUint64: the two 64-bit halves XORed."""
+    low = int(text[0:8] + text[9:13] + text[14:18], 16)
+    high = int(text[19:23] + text[24:36], 16)
+    return low ^ high
+
+
+class ServerStateMixin:
+    """The server's state store (agent/consul/state/kvs.go, session.go) and the
+    agent's user event ring, mixed into AgentState (same Condition, same Raft index).
+
+    Table indexes: kv_index is maxIndexTxn("kvs", "tombstones"); session_index is the
+    "sessions" table; catalog_index stands for the nodes/services/checks tables."""
+
+    def reset_server_state(self):
+        self.kv = {}                 # key -> DirEntry dict
+        self.tombstones = {}         # key -> index of its delete (the graveyard)
+        self.kv_index = 0
+        self.sessions = {}
+        self.session_index = 0
+        self.session_heap = []       # (deadline, session id)
+        self.lock_delays = {}        # key -> monotonic expiry (state/delay.go)
+        self.events = []             # the last USER_EVENT_BUF events, oldest first
+        self.event_ltime = 0
+        self.event_generation = 0
+        self.catalog_index = INITIAL_RAFT_INDEX
+        self.restores = 0            # bumped by a snapshot restore (the abandon channel)
+        self.saved_snapshot = None
+
+    def _raft(self):
+        """One Raft log entry applied: the index moves whether or not any table changed."""
+        self.index += 1
+        self.cond.notify_all()
+        return self.index
+
+    # -- KV -----------------------------------------------------------------
+
+    def _kv_insert(self, entry, idx, update_session):
+        """state/kvs.go kvsSetTxn: keeps CreateIndex (and Session unless told
+        otherwise); an entry Equal to the stored one is not written at all, so
+        neither its ModifyIndex nor the table index moves."""
+        existing = self.kv.get(entry["Key"])
+        entry["CreateIndex"] = existing["CreateIndex"] if existing else idx
+        if not update_session:
+            entry["Session"] = existing["Session"] if existing else ""
+        if existing is not None and _kv_equal(existing, entry):
+            entry["ModifyIndex"] = existing["ModifyIndex"]
+            return
+        entry["ModifyIndex"] = idx
+        self.kv[entry["Key"]] = entry
+        self.kv_index = max(self.kv_index, idx)
+
+    def _kv_delete(self, key, idx):
+        """state/kvs.go kvsDeleteTxn: a tombstone with the delete's index."""
+        if self.kv.pop(key, None) is None:
+            return
+        self.tombstones[key] = idx
+        self.kv_index = max(self.kv_index, idx)
+
+    def kv_lock_delayed(self, key):
+        expiry = self.lock_delays.get(key)
+        return expiry is not None and expiry > time.monotonic()
+
+    def kv_apply(self, op, key, value=b"", flags=0, cas=0, session=""):
+        """agent/consul/kvs_endpoint.go Apply (after kvsPreApply) and the FSM
+        (agent/consul/fsm/commands_oss.go applyKVSOperation).  Returns the bool the
+        HTTP endpoint may answer; raises HTTPError(500) for the FSM's errors."""
+        idx = self._raft()
+        entry = {"Key": key, "Flags": flags, "Value": value, "Session": session,
+                 "LockIndex": 0, "CreateIndex": 0, "ModifyIndex": cas}
+        if op == "set":
+            self._kv_insert(entry, idx, False)
+            return True
+        if op == "cas":
+            existing = self.kv.get(key)       # state/kvs.go kvsSetCASTxn
+            if (cas == 0 and existing is not None) or (cas != 0 and existing is None) or \
+                    (existing is not None and cas != 0 and cas != existing["ModifyIndex"]):
+                return False
+            self._kv_insert(entry, idx, False)
+            return True
+        if op == "lock":                      # state/kvs.go kvsLockTxn
+            if session == "":
+                raise HTTPError(500, "missing session")
+            if session not in self.sessions:
+                raise HTTPError(500, f"invalid session {go_quote(session)}")
+            existing = self.kv.get(key)
+            if existing is None:
+                entry["LockIndex"] = 1
+            elif existing["Session"] == session:
+                entry["LockIndex"] = existing["LockIndex"]
+            elif existing["Session"]:
+                return False
+            else:
+                entry["LockIndex"] = existing["LockIndex"] + 1
+            self._kv_insert(entry, idx, True)
+            return True
+        if op == "unlock":                    # state/kvs.go kvsUnlockTxn
+            if session == "":
+                raise HTTPError(500, "missing session")
+            existing = self.kv.get(key)
+            if existing is None or existing["Session"] != session:
+                return False
+            entry["Session"], entry["LockIndex"] = "", existing["LockIndex"]
+            self._kv_insert(entry, idx, True)
+            return True
+        if op == "delete":
+            self._kv_delete(key, idx)
+            return True
+        if op == "delete-cas":                # state/kvs.go kvsDeleteCASTxn
+            existing = self.kv.get(key)
+            if existing is None or existing["ModifyIndex"] != cas:
+                return existing is None
+            self._kv_delete(key, idx)
+            return True
+        if op == "delete-tree":               # state/kvs.go kvsDeleteTreeTxn
+            for name in [k for k in self.kv if k.startswith(key)]:
+                self._kv_delete(name, idx)
+            return True
+        raise ValueError(op)
+
+    def kv_get(self, key):
+        """agent/consul/kvs_endpoint.go Get: the key's ModifyIndex, else the table index."""
+        entry = self.kv.get(key)
+        if entry is None:
+            return self.kv_index or 1, None
+        return entry["ModifyIndex"], entry
+
+    def kv_list(self, prefix):
+        """state/kvs.go kvsListTxn: max ModifyIndex of the entries under the prefix,
+        raised by tombstones under it; the table index for "" or when nothing matched."""
+        entries = [self.kv[k] for k in sorted(self.kv) if k.startswith(prefix)]
+        if prefix:
+            sub = max([e["ModifyIndex"] for e in entries] +
+                      [i for k, i in self.tombstones.items() if k.startswith(prefix)] + [0])
+        else:
+            sub = self.kv_index
+        return (sub or self.kv_index) or 1, entries
+
+    def reap_tombstones(self):
+        """state/kvs.go ReapTombstones (the tombstone GC after tombstone_ttl): a Raft
+        write that moves the tombstones table index and forgets every tombstone."""
+        idx = self._raft()
+        if self.tombstones:
+            self.tombstones = {}
+            self.kv_index = idx
+        return idx
+
+    # -- sessions -----------------------------------------------------------
+
+    def _arm_session(self, session):
+        """agent/consul/session_ttl.go resetSessionTimer/createSessionTimer: the timer
+        runs TTL * SessionTTLMultiplier; no TTL (or a zero one) arms nothing."""
+        session.deadline = None
+        if session.ttl in ("", "0", "0s", "0m", "0h"):
+            return
+        ttl = parse_go_duration(session.ttl)
+        if ttl == 0:
+            return
+        session.deadline = time.monotonic() + ttl * SESSION_TTL_MULTIPLIER / NS_PER_SECOND
+        heapq.heappush(self.session_heap, (session.deadline, session.id))
+
+    def session_create(self, session):
+        """state/session.go sessionCreateTxn (after Session.Apply's checks)."""
+        idx = self._raft()
+        if session.node != NODE_NAME:
+            raise HTTPError(500, "Missing node registration")
+        for check_id in session.check_ids():          # validateSessionChecksTxn
+            if check_id == SERF_CHECK_ID:
+                continue
+            check = self.checks.get(check_id)
+            if check is None:
+                raise HTTPError(500, f"Missing check '{check_id}' registration")
+            if check.status == HEALTH_CRITICAL:
+                raise HTTPError(500, f"Check '{check_id}' is in {check.status} state")
+        session.create_index = session.modify_index = idx
+        self.sessions[session.id] = session
+        self.session_index = idx
+        self._arm_session(session)
+
+    def session_destroy(self, session_id, idx=None):
+        """state/session.go deleteSessionTxn: release (or delete) the held keys in the
+        same write, and put the session's lock-delay (at most 60s) on each of them."""
+        if idx is None:
+            idx = self._raft()
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return
+        self.session_index = max(self.session_index, idx)
+        delay = min(session.lock_delay_ns, MAX_LOCK_DELAY_NS)
+        now = time.monotonic()
+        for key in [k for k, e in self.kv.items() if e["Session"] == session_id]:
+            if session.behavior == SESSION_DELETE:
+                self._kv_delete(key, idx)
+            else:
+                entry = dict(self.kv[key], Session="")
+                self._kv_insert(entry, idx, True)
+            if delay > 0:
+                self.lock_delays[key] = now + delay / NS_PER_SECOND
+
+    def invalidate_sessions_for(self, check_ids, idx):
+        """state/catalog.go ensureCheckTxn (a check turning critical) and
+        deleteCheckTxn: the sessions tied to those checks are destroyed."""
+        for session in list(self.sessions.values()):
+            if set(session.check_ids()) & set(check_ids):
+                self.session_destroy(session.id, idx)
+
+    def expire_sessions(self, now):
+        """session_ttl.go invalidateSession: a Raft destroy when the timer fires."""
+        heap = self.session_heap
+        while heap and heap[0][0] <= now:
+            deadline, session_id = heapq.heappop(heap)
+            session = self.sessions.get(session_id)
+            if session is not None and session.deadline == deadline:
+                self.session_destroy(session_id)
+
+    def next_session_timer(self):
+        heap = self.session_heap
+        while heap and (self.sessions.get(heap[0][1]) is None or
+                        self.sessions[heap[0][1]].deadline != heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else float("inf")
+
+    # -- user events --------------------------------------------------------
+
+    def _should_process_event(self, event):
+        """agent/user_event.go shouldProcessUserEvent: the filters are regular
+        expressions matched (unanchored) against this agent's node, services, tags."""
+        if event["NodeFilter"] and not re.search(event["NodeFilter"], NODE_NAME):
+            return False
+        if event["ServiceFilter"]:
+            for service in self.services.values():
+                if not re.search(event["ServiceFilter"], service.id):
+                    continue
+                if not event["TagFilter"] or \
+                        any(re.search(event["TagFilter"], tag) for tag in service.tags):
+                    return True
+            return False
+        return True
+
+    def fire_event(self, event):
+        """agent/user_event.go UserEvent -> (gossip) -> handleEvents/ingestUserEvent."""
+        if self._should_process_event(event):
+            self.event_ltime += 1
+            self.events.append(dict(event, LTime=self.event_ltime))
+            del self.events[:-USER_EVENT_BUF]
+            self.event_generation += 1
+            self.cond.notify_all()
+
+    # -- snapshot and restore (fault injection) -------------------------------
+
+    def take_snapshot(self):
+        self.saved_snapshot = {
+            "index": self.index, "kv": copy.deepcopy(self.kv),
+            "tombstones": dict(self.tombstones), "kv_index": self.kv_index,
+            "sessions": copy.deepcopy(self.sessions), "session_index": self.session_index}
+        return self.index
+
+    def restore_snapshot(self):
+        """A Raft snapshot restore (agent/consul/fsm Restore): the state store is
+        replaced by the snapshot's, so every index goes back to what it was; lock
+        delays are not in a snapshot; the new leader re-arms every session timer;
+        blocked queries see the old store abandoned and answer at once.  The agent's
+        own services and checks are kept (anti-entropy registers them again), their
+        indexes clamped to the snapshot's."""
+        snap = self.saved_snapshot
+        if snap is None:
+            raise ValueError("no snapshot taken (POST /snapshot first)")
+        self.index = snap["index"]
+        self.kv, self.tombstones = copy.deepcopy(snap["kv"]), dict(snap["tombstones"])
+        self.kv_index, self.session_index = snap["kv_index"], snap["session_index"]
+        self.sessions = copy.deepcopy(snap["sessions"])
+        self.session_heap, self.lock_delays = [], {}
+        for session in self.sessions.values():
+            self._arm_session(session)
+        self.catalog_index = min(self.catalog_index, self.index)
+        for item in list(self.services.values()) + list(self.checks.values()):
+            item.create_index = min(item.create_index, self.index)
+            item.modify_index = min(item.modify_index, self.index)
+        self.restores += 1
+        self.cond.notify_all()
+        return self.index
+
+    def server_snapshot(self):
+        return {"kv": {k: kv_entry_json(e) for k, e in sorted(self.kv.items())},
+                "tombstones": dict(sorted(self.tombstones.items())),
+                "sessions": {s: self.sessions[s].as_json() for s in sorted(self.sessions)},
+                "kv_index": self.kv_index, "session_index": self.session_index,
+                "catalog_index": self.catalog_index,
+                "events": [e["Name"] for e in self.events]}
+
+
 @dataclass
 class SimConfig:
     host: str = "127.0.0.1"
@@ -778,9 +1151,11 @@ class SimConfig:
     # and clears it when a request starts, so it bounds the TLS handshake *and*
     # the wait for the first request.
     https_handshake_timeout_ns: int = 5 * NS_PER_SECOND
+    # session_ttl_min (agent/consul/config.go SessionTTLMin, default 10s).
+    session_ttl_min_ns: int = SESSION_TTL_MIN_NS
 
 
-class AgentState:
+class AgentState(ServerStateMixin):
     """The agent's local state (agent/local/state.go) and check runners (agent/agent.go).
 
     One Condition guards everything; it is notified on every change so TTL timers,
@@ -807,13 +1182,14 @@ class AgentState:
             # push costs O(log n) however many checks there are.
             self.ttl_heap = []
             self.index = INITIAL_RAFT_INDEX
+            self.reset_server_state()
             self.next_reap = time.monotonic() + self.config.reap_interval_ns / NS_PER_SECOND
             self.cond.notify_all()
 
     def _bump(self):
-        self.index += 1
-        self.cond.notify_all()
-        return self.index
+        """A catalog write (the agent's anti-entropy sync of a service or check)."""
+        self.catalog_index = self._raft()
+        return self.catalog_index
 
     # -- checks -------------------------------------------------------------
 
@@ -856,6 +1232,8 @@ class AgentState:
             return
         check.status, check.output = status, output
         check.modify_index = self._bump()
+        if status == HEALTH_CRITICAL:
+            self.invalidate_sessions_for([check_id], check.modify_index)
 
     def push_ttl(self, check_id, status, output):
         """agent/agent.go updateTTLCheck -> checks.CheckTTL.SetStatus."""
@@ -895,7 +1273,7 @@ class AgentState:
 
     def remove_check(self, check_id):
         if self.checks.pop(check_id, None) is not None:
-            self._bump()
+            self.invalidate_sessions_for([check_id], self._bump())
 
     # -- services -----------------------------------------------------------
 
@@ -954,9 +1332,10 @@ class AgentState:
     def remove_service(self, service_id):
         """agent/agent.go removeServiceLocked: the service and all its checks."""
         self.services.pop(service_id, None)
-        for check in self.checks_of(service_id):
-            self.checks.pop(check.id, None)
-        self._bump()
+        removed = [check.id for check in self.checks_of(service_id)]
+        for check_id in removed:
+            self.checks.pop(check_id, None)
+        self.invalidate_sessions_for(removed, self._bump())
 
     def reap(self, now):
         """agent/agent.go reapServicesInternal: remove a service whose check has been
@@ -992,7 +1371,7 @@ class AgentState:
     def snapshot(self):
         return {"services": {sid: self.services[sid].agent_json() for sid in sorted(self.services)},
                 "checks": {cid: self.checks[cid].agent_json() for cid in sorted(self.checks)},
-                "index": self.index}
+                "index": self.index, **self.server_snapshot()}
 
 
 def _optional_duration(ns):
@@ -1089,6 +1468,7 @@ class AgentRequest:
     headers: object    # http.client.HTTPMessage
     body: bytes
     aborted: object    # callable: True once the agent was stopped under this request
+    no_block: bool = False   # the "no-block" fault: a blocking query answers at once
 
     def arg(self, key, default=""):
         """req.URL.Query().Get(key)."""
@@ -1121,15 +1501,18 @@ def parse_wait(req):
         except ValueError:
             raise HTTPError(400, "Invalid wait time") from None
     if req.arg("index"):
-        if not req.arg("index").isdigit():
+        if not (req.arg("index").isascii() and req.arg("index").isdigit()) or \
+                int(req.arg("index")) >= 2 ** 64:
             raise HTTPError(400, "Invalid index")
         index = int(req.arg("index"))
     return wait, index
 
 
 def blocking_deadline(wait_ns):
-    """Default 5m, capped at 10m, plus up to wait/16 of jitter (lib.RandomStagger)."""
-    wait_ns = wait_ns or DEFAULT_QUERY_WAIT_NS
+    """Default 5m (also for a zero or negative wait), capped at 10m, plus up to
+    wait/16 of jitter (agent/consul/rpc.go RPCQueryTimeout, lib.RandomStagger)."""
+    if wait_ns is None or wait_ns <= 0:
+        wait_ns = DEFAULT_QUERY_WAIT_NS
     wait_ns = min(wait_ns, MAX_QUERY_WAIT_NS)
     wait_ns += random.uniform(0, wait_ns / 16)
     return time.monotonic() + wait_ns / NS_PER_SECOND
@@ -1168,6 +1551,15 @@ def api_health_check(check):
             "CreateIndex": 0, "ModifyIndex": 0}
 
 
+def serf_member():
+    """agent/agent_endpoint.go AgentMembers / AgentSelf: this agent's serf.Member."""
+    return {"Name": NODE_NAME, "Addr": NODE_ADDRESS, "Port": 8301,
+            "Tags": {"dc": DATACENTER, "role": "consul", "build": VERSION,
+                     "id": NODE_ID, "vsn": "2"},
+            "Status": 1, "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
+            "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4}
+
+
 def catalog_node(index):
     tagged = {"lan": NODE_ADDRESS, "lan_ipv4": NODE_ADDRESS, "wan": NODE_ADDRESS,
               "wan_ipv4": NODE_ADDRESS}
@@ -1177,7 +1569,721 @@ def catalog_node(index):
             "CreateIndex": INITIAL_RAFT_INDEX, "ModifyIndex": index}
 
 
-class AgentAPI:
+# ---------------------------------------------------------------------------
+# Query options, blocking queries and filter expressions
+# ---------------------------------------------------------------------------
+
+def query_options(req):
+    """agent/http.go parse: parseDC, parseConsistency, parseWait (in that order).
+    Returns (dc, wait_ns or None, min_index)."""
+    if req.has_arg("stale") and req.has_arg("consistent"):
+        raise HTTPError(400, "Cannot specify ?stale with ?consistent, conflicting semantics.")
+    wait, index = parse_wait(req)
+    return req.arg("dc") or DATACENTER, wait, index
+
+
+def require_local_dc(dc):
+    """agent/consul/rpc.go forwardDC: this simulator knows only its own datacenter."""
+    if dc != DATACENTER:
+        raise HTTPError(500, "No path to datacenter")
+
+
+def query_meta_headers(req, index):
+    """agent/http.go setMeta (setIndex never writes 0: it answers 1)."""
+    consistency = "stale" if req.has_arg("stale") else \
+        "consistent" if req.has_arg("consistent") else "leader"
+    return [("X-Consul-Effective-Consistency", consistency),
+            ("X-Consul-Index", str(index or 1)), ("X-Consul-KnownLeader", "true"),
+            ("X-Consul-LastContact", "0"), ("X-Consul-Query-Backend", "blocking-query")]
+
+
+class FilterError(Exception):
+    pass
+
+
+FILTER_MAP_FIELDS = {"Meta", "NodeMeta", "ServiceMeta", "TaggedAddresses",
+                     "ServiceTaggedAddresses"}
+
+
+_FILTER_TOKEN = re.compile(r'\s*(?:(==|!=)|(\()|(\))|"((?:[^"\\]|\\.)*)"|`([^`]*)`'
+                           r'|([A-Za-z0-9_.\-\[\]/:]+))')
+
+
+def _filter_tokens(text):
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _FILTER_TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise FilterError(f"1:{pos + 1} ({pos}): no match found")
+        op, lparen, rparen, dquoted, bquoted, word = match.groups()
+        if op or lparen or rparen:
+            tokens.append(("op", op or lparen or rparen))
+        elif dquoted is not None:
+            tokens.append(("str", json.loads('"' + dquoted + '"')))
+        elif bquoted is not None:
+            tokens.append(("str", bquoted))
+        else:
+            tokens.append(("word", word))
+        pos = match.end()
+    return tokens
+
+
+class FilterExpression:
+    """A subset of go-bexpr (the `filter` query parameter): ==, !=, in, not in,
+    contains, not contains, matches, not matches, is empty, is not empty, and, or,
+    not and parentheses, over the JSON field names of the listed objects.  A
+    selector through a list matches when any element does.  Not done: index
+    selectors (Meta["k"]), comparisons of non-string values by type, and go-bexpr's
+    own parse error texts (the simulator's wording follows Consul's prefix)."""
+
+    def __init__(self, text):
+        self.tokens, self.pos = _filter_tokens(text), 0
+        if not self.tokens:
+            raise FilterError("1:1 (0): no match found, expected: \"(\", \"not\" or selector")
+        self.tree = self._or()
+        if self.pos != len(self.tokens):
+            raise FilterError(f"unexpected {self.tokens[self.pos][1]!r}")
+
+    def _peek(self, *words):
+        if self.pos < len(self.tokens):
+            kind, value = self.tokens[self.pos]
+            if kind in ("word", "op") and value in words:
+                return value
+        return None
+
+    def _take(self):
+        if self.pos >= len(self.tokens):
+            raise FilterError("unexpected end of expression")
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def _or(self):
+        node = self._and()
+        while self._peek("or"):
+            self.pos += 1
+            node = ("or", node, self._and())
+        return node
+
+    def _and(self):
+        node = self._not()
+        while self._peek("and"):
+            self.pos += 1
+            node = ("and", node, self._not())
+        return node
+
+    def _not(self):
+        if self._peek("not"):
+            self.pos += 1
+            return ("not", self._not())
+        if self._peek("("):
+            self.pos += 1
+            node = self._or()
+            if self._take() != ("op", ")"):
+                raise FilterError("expected \")\"")
+            return node
+        return self._match()
+
+    def _match(self):
+        first = self._take()
+        negate = bool(self._peek("not")) and self.tokens[self.pos + 1:self.pos + 2] == \
+            [("word", "in")]
+        if negate or self._peek("in"):
+            self.pos += 2 if negate else 1
+            kind, selector = self._take()
+            if kind != "word":
+                raise FilterError("expected a selector after \"in\"")
+            node = ("in", selector.split("."), first[1])
+            return ("not", node) if negate else node
+        if first[0] != "word":
+            raise FilterError(f"expected a selector, found {first[1]!r}")
+        selector = first[1].split(".")
+        if self._peek("is"):
+            self.pos += 1
+            negate = bool(self._peek("not"))
+            self.pos += 1 if negate else 0
+            if self._take() != ("word", "empty"):
+                raise FilterError("expected \"empty\"")
+            return ("not", ("empty", selector)) if negate else ("empty", selector)
+        negate = bool(self._peek("not"))
+        self.pos += 1 if negate else 0
+        operator = self._take()[1]
+        if operator not in ("==", "!=", "contains", "matches"):
+            raise FilterError(f"unknown operator {operator!r}")
+        value = self._take()[1]
+        if operator == "matches":
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise FilterError(f"invalid regular expression {value!r}: {exc}") from None
+        node = (operator, selector, value)
+        return ("not", node) if negate else node
+
+    # -- evaluation ---------------------------------------------------------
+
+    @staticmethod
+    def _resolve(obj, path):
+        """The values at a selector, lists flattened.  A key missing from a map field
+        (Meta, NodeMeta, ...) is empty; a missing struct field is an invalid selector."""
+        values = [obj]
+        for position, part in enumerate(path):
+            in_map = position > 0 and path[position - 1] in FILTER_MAP_FIELDS
+            found = []
+            for value in values:
+                for item in (value if isinstance(value, list) else [value]):
+                    if isinstance(item, dict) and part in item:
+                        found.append(item[part])
+                    elif in_map:
+                        found.append("")
+                    else:
+                        raise FilterError(f"Selector {go_quote('.'.join(path))} is not valid")
+            values = found
+        return values
+
+    @staticmethod
+    def _text(value):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "" if value is None else str(value)
+
+    def _eval(self, node, obj):
+        kind = node[0]
+        if kind == "or":
+            return self._eval(node[1], obj) or self._eval(node[2], obj)
+        if kind == "and":
+            return self._eval(node[1], obj) and self._eval(node[2], obj)
+        if kind == "not":
+            return not self._eval(node[1], obj)
+        values = self._resolve(obj, node[1])
+        flat = []
+        for value in values:
+            flat.extend(value if isinstance(value, list) else
+                        list(value) if isinstance(value, dict) and kind in ("in", "contains")
+                        else [value])
+        if kind == "empty":
+            return all(v in (None, "", [], {}) for v in values)
+        if kind in ("in", "contains"):
+            return any(self._text(v) == node[2] for v in flat)
+        if kind == "==":
+            return any(self._text(v) == node[2] for v in flat)
+        if kind == "!=":
+            return not any(self._text(v) == node[2] for v in flat)
+        if kind == "matches":
+            return any(re.search(node[2], self._text(v)) for v in flat)
+        raise FilterError(kind)
+
+    def keep(self, obj):
+        return self._eval(self.tree, obj)
+
+
+def apply_filter(req, items, key=None):
+    """agent/structs filtering (bexpr.CreateFilter + Execute on the server); an
+    expression it cannot use is the server's error, a 500."""
+    text = req.arg("filter")
+    if not text:
+        return items
+    try:
+        expression = FilterExpression(text)
+        if isinstance(items, dict):
+            return {k: v for k, v in items.items() if expression.keep(key(k, v))}
+        return [item for item in items if expression.keep(item)]
+    except FilterError as exc:
+        raise HTTPError(500, f"Failed to create boolean expression evaluator: {exc}") from None
+
+
+class ServerAPIMixin:
+    """KV, sessions, events, status, catalog and health reads (agent/kvs_endpoint.go,
+    session_endpoint.go, event_endpoint.go, status_endpoint.go, catalog_endpoint.go,
+    health_endpoint.go), mixed into AgentAPI."""
+
+    SERVER_ROUTES = {
+        "/v1/kv/": (["GET", "PUT", "DELETE"], "kvs_endpoint"),
+        "/v1/session/create": (["PUT"], "session_create"),
+        "/v1/session/destroy/": (["PUT"], "session_destroy"),
+        "/v1/session/renew/": (["PUT"], "session_renew"),
+        "/v1/session/info/": (["GET"], "session_info"),
+        "/v1/session/node/": (["GET"], "session_node"),
+        "/v1/session/list": (["GET"], "session_list"),
+        "/v1/event/fire/": (["PUT"], "event_fire"),
+        "/v1/event/list": (["GET"], "event_list"),
+        "/v1/status/leader": (["GET"], "status_leader"),
+        "/v1/status/peers": (["GET"], "status_peers"),
+        "/v1/agent/members": (["GET"], "agent_members"),
+        "/v1/catalog/datacenters": (["GET"], "catalog_datacenters"),
+        "/v1/catalog/nodes": (["GET"], "catalog_nodes"),
+        "/v1/catalog/services": (["GET"], "catalog_services"),
+        "/v1/health/node/": (["GET"], "health_node"),
+        "/v1/health/state/": (["GET"], "health_state"),
+    }
+
+    def server_routes(self):
+        return {path: (methods, getattr(self, name))
+                for path, (methods, name) in self.SERVER_ROUTES.items()}
+
+    # -- the blocking machinery ---------------------------------------------
+
+    def blocking_query(self, req, query):
+        """agent/blockingquery Query: with index > 0, run the query until its index
+        passes the one given, the wait (default 5m, at most 10m, plus up to
+        wait/16) runs out, or a snapshot restore abandons the store; writes wake
+        the waiters through the state's Condition.  query() -> (index, result) or
+        (index, result, not_found): the ErrNotFound sentinel, which keeps a query
+        whose answer stays "not found" blocking even though its index moves."""
+        dc, wait, min_index = query_options(req)
+        require_local_dc(dc)
+        state = self.state
+        deadline = blocking_deadline(wait) if min_index > 0 else None
+        not_found = False
+        with state.cond:
+            restores = state.restores
+            while True:
+                index, result, *found = query()
+                if found and found[0]:
+                    if not_found:
+                        min_index = max(min_index, index)
+                    not_found = True
+                if min_index == 0 or index > min_index or req.no_block or \
+                        state.restores != restores or req.aborted():
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                state.cond.wait(remaining)
+        return index, result
+
+    def _blocking_json(self, req, query):
+        index, result = self.blocking_query(req, query)
+        return json_reply(result, headers=query_meta_headers(req, index))
+
+    # -- KV -----------------------------------------------------------------
+
+    def kvs_endpoint(self, req, key):
+        """agent/kvs_endpoint.go KVSEndpoint (the 1.17 rules: no key validation)."""
+        dc, _, _ = query_options(req)
+        if req.method == "GET":
+            if req.has_arg("keys"):
+                return self.kvs_get_keys(req, key)
+            return self.kvs_get(req, key)
+        if req.method == "PUT":
+            return self.kvs_put(req, key, dc)
+        return self.kvs_delete(req, key, dc)
+
+    def kvs_get(self, req, key):
+        """KVSGet: KVS.Get or (?recurse, a presence flag) KVS.List; 404 with the meta
+        headers when nothing is there; ?raw writes the bare value."""
+        recurse = req.has_arg("recurse")
+        if not recurse and key == "":
+            raise HTTPError(400, "Missing key name")
+        authz = self.acl.resolve(req.token)
+
+        def query():
+            if recurse:
+                index, entries = self.state.kv_list(key)
+                entries = [e for e in entries if authz.allowed("key", "read", e["Key"])]
+                return index, entries
+            authz.require("key", "read", key)
+            index, entry = self.state.kv_get(key)
+            return index, [entry] if entry else [], entry is None
+        index, entries = self.blocking_query(req, query)
+        headers = query_meta_headers(req, index)
+        if not entries:
+            return Reply(404, headers=headers)
+        if req.has_arg("raw") and not recurse:
+            return Reply(200, entries[0]["Value"], "text/plain",
+                         headers + [("X-Content-Type-Options", "nosniff"),
+                                    ("Content-Security-Policy", "sandbox")])
+        return json_reply([kv_entry_json(e) for e in entries], headers=headers)
+
+    def kvs_get_keys(self, req, prefix):
+        """KVSGetKeys and KVS.ListKeys: keys rolled up to the separator (also spelt
+        ?seperator); 404 when none under a non-empty prefix, [] for the root."""
+        separator = req.arg("seperator") if req.has_arg("seperator") else ""
+        if req.has_arg("separator"):
+            separator = req.arg("separator")
+        authz = self.acl.resolve(req.token)
+
+        def query():
+            index, entries = self.state.kv_list(prefix)
+            keys, seen = [], set()
+            for entry in entries:
+                if not authz.allowed("key", "read", entry["Key"]):
+                    continue
+                name = entry["Key"]
+                if separator:
+                    cut = name[len(prefix):].find(separator)
+                    if cut > -1:
+                        name = name[:len(prefix) + cut + len(separator)]
+                        if name in seen:
+                            continue
+                        seen.add(name)
+                keys.append(name)
+            return index, keys
+        index, keys = self.blocking_query(req, query)
+        headers = query_meta_headers(req, index)
+        if not keys and prefix != "":
+            return Reply(404, headers=headers)
+        return json_reply(keys, headers=headers)
+
+    @staticmethod
+    def _conflicting_flags(req, *flags):
+        """conflictingFlags: more than one of them is a 400 naming the whole query."""
+        if sum(1 for flag in flags if req.has_arg(flag)) > 1:
+            encoded = urllib.parse.urlencode(sorted((k, v) for k in req.query
+                                                    for v in req.query[k]))
+            raise HTTPError(400, f"Conflicting flags: {encoded}\n")
+
+    @staticmethod
+    def _parse_uint(req, name):
+        """strconv.ParseUint(..., 10, 64); its error is returned as is (a 500)."""
+        text = req.arg(name)
+        if not (text.isascii() and text.isdigit()) or int(text) >= 2 ** 64:
+            reason = "value out of range" if text.isascii() and text.isdigit() \
+                else "invalid syntax"
+            raise HTTPError(500, f"strconv.ParseUint: parsing {go_quote(text)}: {reason}")
+        return int(text)
+
+    def kvs_put(self, req, key, dc):
+        """KVSPut: flags, then cas/acquire/release (one of them), then the size limit,
+        then KVS.Apply (lock-delay refuses an acquire before any Raft write)."""
+        if key == "":
+            raise HTTPError(400, "Missing key name")
+        self._conflicting_flags(req, "cas", "acquire", "release")
+        flags = self._parse_uint(req, "flags") if req.has_arg("flags") else 0
+        op, cas, session = "set", 0, ""
+        if req.has_arg("cas"):
+            op, cas = "cas", self._parse_uint(req, "cas")
+        if req.has_arg("acquire"):
+            op, session = "lock", req.arg("acquire")
+        if req.has_arg("release"):
+            op, session = "unlock", req.arg("release")
+        length = req.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > KV_MAX_VALUE_SIZE:
+            raise HTTPError(413, f"Request body({int(length)} bytes) too large, max size: "
+                                 f"{KV_MAX_VALUE_SIZE} bytes. See https://developer.hashicorp"
+                                 ".com/docs/agent/config/config-files#kv_max_value_size.")
+        require_local_dc(dc)
+        authz = self.acl.resolve(req.token)
+        authz.require("key", "write", key)
+        with self.state.cond:
+            if op == "lock" and self.state.kv_lock_delayed(key):
+                return json_reply(False)      # kvsPreApply: "Rejecting lock ... lock-delay"
+            result = self.state.kv_apply(op, key, req.body or b"", flags, cas, session)
+        return json_reply(True if op == "set" else result)
+
+    def kvs_delete(self, req, key, dc):
+        """KVSDelete: ?recurse (an empty key then empties the store) or ?cas."""
+        self._conflicting_flags(req, "recurse", "cas")
+        op = "delete"
+        if req.has_arg("recurse"):
+            op = "delete-tree"
+        elif key == "":
+            raise HTTPError(400, "Missing key name")
+        cas = 0
+        if req.has_arg("cas"):
+            op, cas = "delete-cas", self._parse_uint(req, "cas")
+        require_local_dc(dc)
+        authz = self.acl.resolve(req.token)
+        authz.require("key", "write", key)
+        with self.state.cond:
+            result = self.state.kv_apply(op, key, cas=cas)
+        return json_reply(result if op == "delete-cas" else True)
+
+    # -- sessions -----------------------------------------------------------
+
+    @staticmethod
+    def _decode_session(body):
+        """SessionCreate's decodeBody with FixupLockDelay and FixupChecks: keys match
+        case-insensitively; LockDelay is a duration string or nanoseconds, and a value
+        under 1000 means seconds; a "Checks" key replaces the default serfHealth."""
+        session = Session(id="", node_checks=[SERF_CHECK_ID])
+        if not body:
+            return session
+        try:
+            raw = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPError(400, f"Request decode failed: {exc}") from None
+        if not isinstance(raw, dict):
+            raise HTTPError(400, "Request decode failed: json: cannot unmarshal "
+                                 f"{json_kind(raw)} into Go value of type structs.Session")
+        fields = {key.lower(): value for key, value in raw.items()}
+
+        def strings(name):
+            value = fields[name]
+            if value is None:
+                return None
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise HTTPError(400, f"Request decode failed: cannot decode {name}")
+            return list(value)
+        try:
+            for name, attr in (("name", "name"), ("node", "node"), ("behavior", "behavior"),
+                               ("ttl", "ttl")):
+                if name in fields:
+                    if not isinstance(fields[name], str):
+                        raise HTTPError(400, f"Request decode failed: {name} must be a string")
+                    setattr(session, attr, fields[name])
+            if "lockdelay" in fields:
+                value = fields["lockdelay"]
+                if isinstance(value, str):
+                    delay = parse_go_duration(value)
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    delay = int(value)
+                else:
+                    raise HTTPError(400, "Request decode failed: bad LockDelay")
+                session.lock_delay_ns = delay * NS_PER_SECOND \
+                    if delay < LOCK_DELAY_MIN_THRESHOLD else delay
+        except ValueError as exc:
+            raise HTTPError(400, f"Request decode failed: {exc}") from None
+        checks = []
+        if "checks" in fields:
+            checks, session.node_checks = strings("checks") or [], None
+        if "nodechecks" in fields:
+            session.node_checks = strings("nodechecks")
+        if "checks" in fields or "nodechecks" in fields:
+            session.node_checks = list(dict.fromkeys(checks + (session.node_checks or [])))
+        if "servicechecks" in fields and fields["servicechecks"] is not None:
+            value = fields["servicechecks"]
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise HTTPError(400, "Request decode failed: bad ServiceChecks")
+            session.service_checks = [
+                {"ID": str({k.lower(): v for k, v in c.items()}.get("id", "")),
+                 "Namespace": ""} for c in value]
+        return session
+
+    def session_create(self, req, _):
+        """SessionCreate then Session.Apply's checks (errors there are 500s)."""
+        dc = req.arg("dc") or DATACENTER
+        length = req.headers.get("Content-Length")
+        session = self._decode_session(req.body if length and length != "0" else b"")
+        require_local_dc(dc)
+        self.acl.resolve(req.token).require("session", "write", session.node)
+        if session.node == "":
+            raise HTTPError(500, "Must provide Node")
+        if session.behavior == "":
+            session.behavior = SESSION_RELEASE
+        if session.behavior not in (SESSION_RELEASE, SESSION_DELETE):
+            raise HTTPError(500, f"Invalid Behavior setting '{session.behavior}'")
+        if session.ttl != "":
+            try:
+                ttl = parse_go_duration(session.ttl)
+            except ValueError as exc:
+                raise HTTPError(500, f"Session TTL '{session.ttl}' invalid: {exc}") from None
+            ttl_min = self.state.config.session_ttl_min_ns
+            if ttl != 0 and not ttl_min <= ttl <= SESSION_TTL_MAX_NS:
+                raise HTTPError(500, f"Invalid Session TTL '{ttl}', must be between "
+                                     f"[{format_go_duration(ttl_min)}="
+                                     f"{format_go_duration(SESSION_TTL_MAX_NS)}]")
+        session.id = str(uuid.uuid4())
+        with self.state.cond:
+            self.state.session_create(session)
+        return json_reply({"ID": session.id})
+
+    def session_destroy(self, req, session_id):
+        """SessionDestroy: true, also for a session that is already gone."""
+        dc = req.arg("dc") or DATACENTER
+        if session_id == "":
+            raise HTTPError(400, "Missing session")
+        require_local_dc(dc)
+        authz = self.acl.resolve(req.token)
+        with self.state.cond:
+            session = self.state.sessions.get(session_id)
+            if session is not None:
+                authz.require("session", "write", session.node)
+            self.state.session_destroy(session_id)
+        return json_reply(True)
+
+    def session_renew(self, req, session_id):
+        """SessionRenew / Session.Renew: restarts the TTL timer; no Raft write."""
+        dc, _, _ = query_options(req)
+        if session_id == "":
+            raise HTTPError(400, "Missing session")
+        require_local_dc(dc)
+        authz = self.acl.resolve(req.token)
+        with self.state.cond:
+            session = self.state.sessions.get(session_id)
+            if session is None:
+                raise HTTPError(404, f"Session id '{session_id}' not found")
+            authz.require("session", "write", session.node)
+            self.state._arm_session(session)
+            self.state.cond.notify_all()
+            return json_reply([session.as_json()])
+
+    def _session_read(self, req, select):
+        authz = self.acl.resolve(req.token)
+
+        def query():
+            sessions = [self.state.sessions[s] for s in sorted(self.state.sessions)]
+            return self.state.session_index or 1, [
+                s.as_json() for s in select(sessions)
+                if authz.allowed("session", "read", s.node)]
+        return self._blocking_json(req, query)
+
+    def session_info(self, req, session_id):
+        if session_id == "":
+            raise HTTPError(400, "Missing session")
+        return self._session_read(req, lambda ss: [s for s in ss if s.id == session_id])
+
+    def session_node(self, req, node):
+        if node == "":
+            raise HTTPError(400, "Missing node name")
+        return self._session_read(req, lambda ss: [s for s in ss if s.node == node])
+
+    def session_list(self, req, _):
+        return self._session_read(req, lambda ss: ss)
+
+    # -- events -------------------------------------------------------------
+
+    def event_fire(self, req, name):
+        """EventFire -> agent/user_event.go UserEvent (validateUserEvent)."""
+        dc = req.arg("dc") or DATACENTER
+        if name == "":
+            raise HTTPError(400, "Missing name")
+        event = {"ID": "", "Name": name, "Payload": None, "NodeFilter": req.arg("node"),
+                 "ServiceFilter": req.arg("service"), "TagFilter": req.arg("tag"),
+                 "Version": USER_EVENT_VERSION, "LTime": 0}
+        length = req.headers.get("Content-Length")
+        payload = req.body if length and length.isdigit() and int(length) > 0 else b""
+        if event["TagFilter"] and not event["ServiceFilter"]:
+            raise HTTPError(500, "Cannot provide tag filter without service filter")
+        for field_name, label in (("NodeFilter", "node"), ("ServiceFilter", "service"),
+                                  ("TagFilter", "tag")):
+            try:
+                re.compile(event[field_name])
+            except re.error as exc:
+                raise HTTPError(500, f"Invalid {label} filter: {exc}") from None
+        if not self.acl.resolve(req.token).allowed("event", "write", name):
+            raise HTTPError(403, "Permission denied")
+        require_local_dc(dc)
+        event["ID"] = str(uuid.uuid4())
+        stored = dict(event, Payload=payload)
+        with self.state.cond:
+            self.state.fire_event(stored)
+        event["Payload"] = base64.b64encode(payload).decode() if payload else None
+        return json_reply(event)
+
+    def event_list(self, req, _):
+        """EventList: its own blocking loop; the index is uuidToUint64 of the last
+        event's ID (1 when there is none) and it blocks only while that equals the
+        index sent: the value is not monotonic.  No jitter; 10 minutes at most."""
+        wait, min_index = parse_wait(req)
+        name = req.arg("name")
+        authz = self.acl.resolve(req.token)
+        state = self.state
+        if min_index > 0:
+            wait = min(wait or EVENT_MAX_QUERY_NS, EVENT_MAX_QUERY_NS)
+            deadline = time.monotonic() + wait / NS_PER_SECOND
+        with state.cond:
+            while True:
+                events = [e for e in state.events if not name or e["Name"] == name]
+                visible = [e for e in events if authz.allowed("event", "read", e["Name"])]
+                index = uuid_to_uint64(visible[-1]["ID"]) if visible else 1
+                if min_index == 0 or index != min_index or req.no_block or req.aborted():
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                generation = state.event_generation
+                while state.event_generation == generation and not req.aborted() and \
+                        time.monotonic() < deadline:
+                    state.cond.wait(deadline - time.monotonic())
+        headers = [("X-Consul-Index", str(index))]
+        if req.token and len(visible) != len(events):
+            headers.append(("X-Consul-Results-Filtered-By-ACLs", "true"))
+        body = [dict(e, Payload=base64.b64encode(e["Payload"]).decode() if e["Payload"]
+                     else None) for e in visible]
+        return json_reply(body, headers=headers)
+
+    # -- status and agent -----------------------------------------------------
+
+    def status_leader(self, req, _):
+        """status_endpoint.go StatusLeader: the leader's Raft address."""
+        require_local_dc(req.arg("dc") or DATACENTER)
+        return json_reply(SERVER_RPC_ADDRESS)
+
+    def status_peers(self, req, _):
+        require_local_dc(req.arg("dc") or DATACENTER)
+        return json_reply([SERVER_RPC_ADDRESS])
+
+    def agent_members(self, req, _):
+        """AgentMembers: the LAN gossip members (this agent alone), node:read each."""
+        authz = self.acl.resolve(req.token)
+        members = [serf_member()] if authz.allowed("node", "read", NODE_NAME) else []
+        return json_reply(members)
+
+    # -- catalog and health -------------------------------------------------
+
+    def catalog_datacenters(self, req, _):
+        """CatalogDatacenters: no blocking, no query meta."""
+        return json_reply([DATACENTER])
+
+    def _catalog_visible(self, req):
+        authz = self.acl.resolve(req.token)
+        return authz.allowed("node", "read", NODE_NAME), authz
+
+    def catalog_nodes(self, req, _):
+        """CatalogNodes: this agent's node."""
+        node_ok, _ = self._catalog_visible(req)
+
+        def query():
+            index = self.state.catalog_index
+            nodes = [catalog_node(index)] if node_ok else []
+            return index, apply_filter(req, nodes)
+        return self._blocking_json(req, query)
+
+    def catalog_services(self, req, _):
+        """CatalogServices: service name -> its tags (the union over instances)."""
+        _, authz = self._catalog_visible(req)
+
+        def query():
+            services = {}
+            for service in self._catalog_instances():
+                if authz.allowed("service", "read", service.name):
+                    tags = services.setdefault(service.name, [])
+                    tags.extend(t for t in service.tags if t not in tags)
+            result = dict(sorted(services.items()))
+            if req.arg("filter"):
+                instances = {s.id: s for s in self._catalog_instances()}
+                kept = {s.name for s in instances.values()
+                        if apply_filter(req, [self._catalog_service_entry(s)])}
+                result = {k: v for k, v in result.items() if k in kept}
+            return self.state.catalog_index, result
+        return self._blocking_json(req, query)
+
+    def health_node(self, req, node):
+        """HealthNodeChecks: the checks of a node (serfHealth and every local check)."""
+        if node == "":
+            raise HTTPError(400, "Missing node name")
+        node_ok, authz = self._catalog_visible(req)
+
+        def query():
+            checks = []
+            if node == NODE_NAME and node_ok:
+                checks = [c for c in self._all_checks() if not c["ServiceName"] or
+                          authz.allowed("service", "read", c["ServiceName"])]
+            return self.state.catalog_index, apply_filter(req, checks)
+        return self._blocking_json(req, query)
+
+    def health_state(self, req, state_name):
+        """HealthChecksInState: any, or the checks with that status (an unknown status
+        matches nothing)."""
+        if state_name == "":
+            raise HTTPError(400, "Missing check state")
+        node_ok, authz = self._catalog_visible(req)
+
+        def query():
+            checks = [c for c in self._all_checks() if state_name == "any" or
+                      c["Status"] == state_name]
+            checks = [c for c in checks if (c["ServiceName"] and authz.allowed(
+                "service", "read", c["ServiceName"])) or (not c["ServiceName"] and node_ok)]
+            return self.state.catalog_index, apply_filter(req, checks)
+        return self._blocking_json(req, query)
+
+    def _all_checks(self):
+        return [serf_health_check(self.state.catalog_index)] + [
+            c.catalog_json() for c in sorted(self.state.checks.values(), key=lambda c: c.id)]
+
+
+class AgentAPI(ServerAPIMixin):
     """Routing (agent/http_register.go, net/http ServeMux) and the endpoint handlers
     (agent/agent_endpoint.go, health_endpoint.go, catalog_endpoint.go)."""
 
@@ -1202,6 +2308,7 @@ class AgentAPI:
             "/v1/health/service/": (["GET"], self.health_service),
             "/v1/health/checks/": (["GET"], self.health_checks),
             "/v1/catalog/service/": (["GET"], self.catalog_service),
+            **self.server_routes(),
         }
 
     # -- routing ------------------------------------------------------------
@@ -1217,7 +2324,7 @@ class AgentAPI:
                     best = pattern
         return best
 
-    def dispatch(self, method, raw_target, headers, body, aborted):
+    def dispatch(self, method, raw_target, headers, body, aborted, no_block=False):
         raw_path, _, raw_query = raw_target.partition("?")
         try:
             path = go_unescape(raw_path, False)
@@ -1240,7 +2347,8 @@ class AgentAPI:
             return Reply(200, headers=[("Allow", allow)])
         if method not in methods:
             return text_reply(405, f"method {method} not allowed", [("Allow", allow)])
-        req = AgentRequest(method, raw_path, path, raw_query, query, headers, body, aborted)
+        req = AgentRequest(method, raw_path, path, raw_query, query, headers, body, aborted,
+                           no_block)
         try:
             return handler(req, path[len(pattern):])
         except HTTPError as err:
@@ -1283,11 +2391,7 @@ class AgentAPI:
         config = {"Datacenter": DATACENTER, "PrimaryDatacenter": DATACENTER,
                   "NodeName": NODE_NAME, "NodeID": NODE_ID, "Revision": "simulator",
                   "Server": True, "Version": VERSION, "BuildDate": "2023-11-01T00:00:00Z"}
-        member = {"Name": NODE_NAME, "Addr": NODE_ADDRESS, "Port": 8301,
-                  "Tags": {"dc": DATACENTER, "role": "consul", "build": VERSION,
-                           "id": NODE_ID, "vsn": "2"},
-                  "Status": 1, "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
-                  "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4}
+        member = serf_member()
         return json_reply({"Config": config, "DebugConfig": {"DevMode": True, "DataDir": ""},
                            "Coord": {"Vec": [0.0] * 8, "Error": 1.5, "Adjustment": 0.0,
                                      "Height": 1e-05},
@@ -1351,7 +2455,7 @@ class AgentAPI:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        self.state.cond.wait(min(remaining, 0.5))
+        self.state.cond.wait(remaining)   # writes and a stop (state.reset) notify
         return True
 
     def agent_health_by_id(self, req, service_id):
@@ -1408,26 +2512,30 @@ class AgentAPI:
         return json_reply(payload, code, headers)
 
     def _catalog_query(self, req, name, build):
-        """Shared shape of the health/catalog reads: index-based blocking and the
-        X-Consul-* query meta headers (agent/http.go parseWait, setMeta)."""
+        """Shared shape of the health/catalog reads of one service: index-based
+        blocking on the catalog tables and the X-Consul-* query meta headers
+        (agent/http.go parseWait, setMeta), then the `filter` expression."""
         if name == "":
             raise HTTPError(400, "Missing service name")
-        wait, min_index = parse_wait(req)
         authz = self.acl.resolve(req.token)
-        deadline = blocking_deadline(wait) if min_index > 0 else None
-        with self.state.cond:
-            while self._keep_blocking(req, deadline, self.state.index <= min_index):
-                pass
+
+        def query():
             visible = authz.allowed("service", "read", name)
-            result = build(name) if visible else []
-            headers = [("X-Consul-Effective-Consistency", "leader"),
-                       ("X-Consul-Index", str(self.state.index)),
-                       ("X-Consul-KnownLeader", "true"), ("X-Consul-LastContact", "0"),
-                       ("X-Consul-Query-Backend", "blocking-query")]
-        return json_reply(result, headers=headers)
+            return self.state.catalog_index, apply_filter(req, build(name) if visible else [])
+        return self._blocking_json(req, query)
+
+    def _catalog_instances(self):
+        """The catalog's service instances: the agent's services and, as on every
+        server agent, the "consul" service itself."""
+        consul = Service(id="consul", name="consul", tags=[], port=8300,
+                         meta={"raft_version": "3", "serf_protocol_current": "2",
+                               "serf_protocol_max": "5", "serf_protocol_min": "1",
+                               "version": VERSION.split("-")[0]},
+                         create_index=INITIAL_RAFT_INDEX, modify_index=INITIAL_RAFT_INDEX)
+        return [consul] + sorted(self.state.services.values(), key=lambda s: s.id)
 
     def _instances(self, name, tags):
-        return [s for s in sorted(self.state.services.values(), key=lambda s: s.id)
+        return [s for s in self._catalog_instances()
                 if s.name == name and all(tag in s.tags for tag in tags)]
 
     def health_service(self, req, name):
@@ -1441,7 +2549,7 @@ class AgentAPI:
         tags = req.query.get("tag", [])
 
         def build(service_name):
-            index = self.state.index
+            index = self.state.catalog_index
             node_checks = [serf_health_check(index)] + [
                 c.catalog_json() for c in self.state.checks.values() if not c.service_id]
             entries = []
@@ -1471,26 +2579,29 @@ class AgentAPI:
                     if c.service_name == service_name and c.service_id]
         return self._catalog_query(req, name, build)
 
+    def _catalog_service_entry(self, s):
+        """structs.ServiceNode as catalog_endpoint.go CatalogServiceNodes lists it."""
+        node = catalog_node(self.state.catalog_index)
+        return {"ID": NODE_ID, "Node": NODE_NAME, "Address": NODE_ADDRESS,
+                "Datacenter": DATACENTER, "TaggedAddresses": node["TaggedAddresses"],
+                "NodeMeta": node["Meta"], "ServiceKind": s.kind, "ServiceID": s.id,
+                "ServiceName": s.name, "ServiceTags": list(s.tags),
+                "ServiceAddress": s.address,
+                "ServiceTaggedAddresses": s.agent_json().get("TaggedAddresses"),
+                "ServiceWeights": s.agent_json()["Weights"],
+                "ServiceMeta": dict(sorted(s.meta.items())), "ServicePort": s.port,
+                "ServiceSocketPath": s.socket_path,
+                "ServiceEnableTagOverride": s.enable_tag_override,
+                "ServiceProxy": {"Mode": "", "MeshGateway": {}, "Expose": {}},
+                "ServiceConnect": {}, "CreateIndex": s.create_index,
+                "ModifyIndex": s.modify_index}
+
     def catalog_service(self, req, name):
         """catalog_endpoint.go CatalogServiceNodes -> []structs.ServiceNode."""
         tags = req.query.get("tag", [])
 
         def build(service_name):
-            node = catalog_node(self.state.index)
-            return [{"ID": NODE_ID, "Node": NODE_NAME, "Address": NODE_ADDRESS,
-                     "Datacenter": DATACENTER, "TaggedAddresses": node["TaggedAddresses"],
-                     "NodeMeta": node["Meta"], "ServiceKind": s.kind, "ServiceID": s.id,
-                     "ServiceName": s.name, "ServiceTags": list(s.tags),
-                     "ServiceAddress": s.address,
-                     "ServiceTaggedAddresses": s.agent_json().get("TaggedAddresses"),
-                     "ServiceWeights": s.agent_json()["Weights"],
-                     "ServiceMeta": dict(sorted(s.meta.items())), "ServicePort": s.port,
-                     "ServiceSocketPath": s.socket_path,
-                     "ServiceEnableTagOverride": s.enable_tag_override,
-                     "ServiceProxy": {"Mode": "", "MeshGateway": {}, "Expose": {}},
-                     "ServiceConnect": {}, "CreateIndex": s.create_index,
-                     "ModifyIndex": s.modify_index}
-                    for s in self._instances(service_name, tags)]
+            return [self._catalog_service_entry(s) for s in self._instances(service_name, tags)]
         return self._catalog_query(req, name, build)
 
     # -- service writes -----------------------------------------------------
@@ -1750,7 +2861,18 @@ class RequestLog:
             self.entries = []
 
 
-FAULT_MODES = ("none", "error", "hang", "delay", "garbage", "reset")
+FAULT_MODES = ("none", "error", "hang", "delay", "garbage", "reset", "no-block",
+               "hang-blocking")
+# Modes that touch only blocking queries (a GET with ?index= above 0).
+BLOCKING_FAULT_MODES = ("no-block", "hang-blocking")
+
+
+def is_blocking_request(method, raw_query):
+    if method != "GET":
+        return False
+    values, _ = parse_go_query(raw_query)
+    index = (values.get("index") or [""])[0]
+    return index.isascii() and index.isdigit() and int(index) > 0
 
 
 @dataclass
@@ -1800,12 +2922,16 @@ class FaultInjector:
         with self.cond:
             return Fault(**self.fault.as_json())
 
-    def take(self, raw_path):
+    def take(self, method, target):
         """The fault for this request (consuming one of `count`), or None."""
+        raw_path, _, raw_query = target.partition("?")
         with self.cond:
             fault = self.fault
             if fault.mode == "none" or not raw_path.startswith(fault.path_prefix) or \
                     fault.count == 0:
+                return None
+            if fault.mode in BLOCKING_FAULT_MODES and \
+                    not is_blocking_request(method, raw_query):
                 return None
             taken = Fault(**fault.as_json())
             if fault.count > 0:
@@ -2143,11 +3269,12 @@ class AgentHandler(BaseHTTPRequestHandler):
             return
         target = self._origin_form(self.path)
         entry = self.app.log.record(received_at, self.command, target, self.headers, body)
-        taken = self.app.faults.take(target.partition("?")[0])
+        taken = self.app.faults.take(self.command, target)
         if taken is not None and not self._apply_fault(taken, entry):
             return
+        no_block = taken is not None and taken[0].mode == "no-block"
         reply = self.app.api.dispatch(self.command, target, self.headers, body,
-                                      self.stopped.is_set)
+                                      self.stopped.is_set, no_block)
         if self.stopped.is_set():
             self.close_connection = True
             return
@@ -2200,8 +3327,10 @@ class AgentHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return False
             return True
+        if fault.mode == "no-block":
+            return True
         self.close_connection = True
-        if fault.mode == "hang":
+        if fault.mode in ("hang", "hang-blocking"):
             self.app.faults.wait_released(generation, self.stopped)
         elif fault.mode == "garbage":
             self.wfile.write(GARBAGE_BYTES)
@@ -2260,6 +3389,12 @@ class ControlHandler(BaseHTTPRequestHandler):
                          "PUT": lambda _: app.control_restart()},
             "/quit": {"POST": lambda _: app.control_quit(), "PUT": lambda _: app.control_quit()},
             "/status": {"GET": lambda _: (200, app.status_json())},
+            "/snapshot": {"POST": lambda _: app.control_snapshot(),
+                          "PUT": lambda _: app.control_snapshot()},
+            "/restore": {"POST": lambda _: app.control_restore(),
+                         "PUT": lambda _: app.control_restore()},
+            "/reap-tombstones": {"POST": lambda _: app.control_reap(),
+                                 "PUT": lambda _: app.control_reap()},
         }
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
@@ -2364,8 +3499,21 @@ class SimApp:
     def control_quit():
         return 200, {"ok": True}
 
+    def control_snapshot(self):
+        with self.state.cond:
+            return 200, {"ok": True, "index": self.state.take_snapshot()}
+
+    def control_restore(self):
+        with self.state.cond:
+            return 200, {"ok": True, "index": self.state.restore_snapshot()}
+
+    def control_reap(self):
+        with self.state.cond:
+            return 200, {"ok": True, "index": self.state.reap_tombstones()}
+
     def housekeeping(self):
-        """TTL timers (agent/checks/check.go CheckTTL) and the reaper
+        """TTL timers (agent/checks/check.go CheckTTL), session TTL timers
+        (agent/consul/session_ttl.go) and the reaper
         (agent/agent.go reapServices: every check_reap_interval)."""
         state = self.state
         interval = self.config.reap_interval_ns / NS_PER_SECOND
@@ -2373,10 +3521,11 @@ class SimApp:
             while not self.exit_requested.is_set():
                 now = time.monotonic()
                 state.expire_ttls(now)
+                state.expire_sessions(now)
                 if now >= state.next_reap:
                     state.reap(now)
                     state.next_reap = now + interval
-                wake = min(state.next_timer(), state.next_reap)
+                wake = min(state.next_timer(), state.next_reap, state.next_session_timer())
                 state.cond.wait(max(0.001, min(wake - time.monotonic(), 0.5)))
 
 
@@ -2391,6 +3540,8 @@ def parse_args(argv):
     parser.add_argument("--dcsa-min", default="60s")
     parser.add_argument("--reap-interval", default="30s")
     parser.add_argument("--ready-file", default="")
+    parser.add_argument("--session-ttl-min", default="10s", metavar="DURATION",
+                        help="session_ttl_min: the shortest session TTL accepted")
     parser.add_argument("--tls-cert", default="", metavar="FILE",
                         help="serve the agent TCP port over HTTPS with this certificate")
     parser.add_argument("--tls-key", default="", metavar="FILE",
@@ -2409,6 +3560,7 @@ def parse_args(argv):
     try:
         dcsa_min, reap = parse_go_duration(args.dcsa_min), parse_go_duration(args.reap_interval)
         handshake = parse_go_duration(args.https_handshake_timeout)
+        session_ttl_min = parse_go_duration(args.session_ttl_min)
     except ValueError as exc:
         parser.error(str(exc))
     if reap <= 0:
@@ -2420,7 +3572,8 @@ def parse_args(argv):
                            output_max_size=args.output_max_size, dcsa_min_ns=dcsa_min,
                            reap_interval_ns=reap, tls_cert=args.tls_cert,
                            tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
-                           https_handshake_timeout_ns=handshake)
+                           https_handshake_timeout_ns=handshake,
+                           session_ttl_min_ns=session_ttl_min)
 
 
 def announce(ready, ready_file):

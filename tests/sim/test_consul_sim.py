@@ -6,6 +6,7 @@
 Every wait polls a condition against a deadline; nothing sleeps hoping for timing.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -16,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -1099,6 +1101,783 @@ class TestHttpsClientCert(TlsSimTest):
                                      "in certificate chain", other)
         finally:
             other.stop()
+
+
+# ---------------------------------------------------------------------------
+# KV, sessions, events, catalog/health views and blocking queries
+# ---------------------------------------------------------------------------
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+class BlockingGet(threading.Thread):
+    """A GET on its own thread: .result is (status, headers, body), .elapsed seconds."""
+
+    def __init__(self, sim, path, timeout=30):
+        super().__init__(daemon=True)
+        self.sim, self.path, self.timeout = sim, path, timeout
+        self.result = self.error = None
+        self.elapsed = None
+        self.start()
+
+    def run(self):
+        started = time.monotonic()
+        try:
+            self.result = self.sim.agent("GET", self.path, timeout=self.timeout)
+        except Exception as exc:   # noqa: BLE001 - reported by the test
+            self.error = exc
+        self.elapsed = time.monotonic() - started
+
+
+def waiting_requests(sim, path_prefix):
+    """How many logged requests under path_prefix are still unanswered."""
+    return sum(1 for e in sim.log() if e["path"].startswith(path_prefix) and e["status"] == 0)
+
+
+class KvSimTest(SharedSimTest):
+    def kv_put(self, key, value="", query="", **kwargs):
+        status, _, text = self.sim.put(f"/v1/kv/{key}{query}", value, **kwargs)
+        return status, text
+
+    def kv_get(self, key, query=""):
+        status, headers, text = self.sim.agent("GET", f"/v1/kv/{key}{query}")
+        return status, headers, (json.loads(text) if text.startswith("[") else text)
+
+    def index_of(self, path):
+        return int(self.sim.agent("GET", path)[1]["X-Consul-Index"])
+
+
+class TestKv(KvSimTest):
+    def test_missing_key_is_404_with_meta_headers(self):
+        status, headers, text = self.kv_get("kv-missing/none")
+        self.assertEqual((status, text), (404, ""))
+        self.assertGreaterEqual(int(headers["X-Consul-Index"]), 1)
+        self.assertEqual((headers["X-Consul-KnownLeader"], headers["X-Consul-LastContact"]),
+                         ("true", "0"))
+
+    def test_put_and_get(self):
+        self.assertEqual(self.kv_put("kv-rt/a", "hello\x00", "?flags=42"), (200, "true\n"))
+        status, headers, body = self.kv_get("kv-rt/a")
+        self.assertEqual(status, 200)
+        entry, = body
+        self.assertEqual((entry["Key"], entry["Flags"], entry["LockIndex"]), ("kv-rt/a", 42, 0))
+        self.assertEqual(base64.b64decode(entry["Value"]), b"hello\x00")
+        self.assertNotIn("Session", entry)
+        self.assertEqual(entry["CreateIndex"], entry["ModifyIndex"])
+        self.assertEqual(int(headers["X-Consul-Index"]), entry["ModifyIndex"])
+        status, headers, raw = self.sim.agent("GET", "/v1/kv/kv-rt/a?raw")
+        self.assertEqual((status, raw), (200, "hello\x00"))
+        self.assertEqual((headers["Content-Type"], headers["X-Content-Type-Options"],
+                          headers["Content-Security-Policy"]),
+                         ("text/plain", "nosniff", "sandbox"))
+        self.kv_put("kv-rt/empty")
+        self.assertIsNone(self.kv_get("kv-rt/empty")[2][0]["Value"])
+
+    def test_identical_write_does_not_move_the_index(self):
+        self.kv_put("kv-same/k", "v1")
+        first = self.kv_get("kv-same/k")[2][0]
+        self.kv_put("kv-same/k", "v1")
+        self.assertEqual(self.kv_get("kv-same/k")[2][0], first)
+        self.kv_put("kv-same/k", "v1", "?flags=1")
+        second = self.kv_get("kv-same/k")[2][0]
+        # The skipped write still took a Raft index: the next write is two further on.
+        self.assertEqual(second["ModifyIndex"], first["ModifyIndex"] + 2)
+        self.assertEqual(second["CreateIndex"], first["CreateIndex"])
+
+    def test_recurse_keys_and_separator(self):
+        for key in ("kv-tree/a", "kv-tree/b/c", "kv-tree/b/d", "kv-tree2"):
+            self.kv_put(key, key)
+        status, headers, body = self.kv_get("kv-tree/", "?recurse")
+        self.assertEqual([e["Key"] for e in body], ["kv-tree/a", "kv-tree/b/c", "kv-tree/b/d"])
+        self.assertEqual(int(headers["X-Consul-Index"]), max(e["ModifyIndex"] for e in body))
+        # A plain string prefix: "kv-tree" also takes "kv-tree2"; ?recurse=false still recurses.
+        self.assertEqual(len(self.kv_get("kv-tree", "?recurse=false")[2]), 4)
+        self.assertEqual(self.kv_get("kv-tree/", "?keys")[2],
+                         ["kv-tree/a", "kv-tree/b/c", "kv-tree/b/d"])
+        self.assertEqual(self.kv_get("kv-tree/", "?keys&separator=/")[2],
+                         ["kv-tree/a", "kv-tree/b/"])
+        self.assertEqual(self.kv_get("kv-tree/", "?keys&seperator=/")[2],
+                         ["kv-tree/a", "kv-tree/b/"])
+        self.assertEqual(self.kv_get("kv-nothing/", "?keys")[:2:1][0], 404)
+        self.assertEqual(self.kv_get("kv-nothing/", "?recurse")[0], 404)
+        self.assertEqual(self.kv_get("", "?keys")[0], 200)
+
+    def test_cas(self):
+        self.assertEqual(self.kv_put("kv-cas/k", "a", "?cas=0"), (200, "true\n"))
+        self.assertEqual(self.kv_put("kv-cas/k", "b", "?cas=0"), (200, "false\n"))
+        index = self.kv_get("kv-cas/k")[2][0]["ModifyIndex"]
+        self.assertEqual(self.kv_put("kv-cas/k", "b", f"?cas={index + 100}"), (200, "false\n"))
+        self.assertEqual(self.kv_put("kv-cas/k", "b", f"?cas={index}"), (200, "true\n"))
+        self.assertEqual(self.kv_put("kv-cas/none", "b", "?cas=5"), (200, "false\n"))
+        index = self.kv_get("kv-cas/k")[2][0]["ModifyIndex"]
+        status, _, text = self.sim.agent("DELETE", "/v1/kv/kv-cas/k?cas=0")
+        self.assertEqual((status, text), (200, "false\n"))
+        self.assertEqual(self.sim.agent("DELETE", f"/v1/kv/kv-cas/k?cas={index}")[2], "true\n")
+        self.assertEqual(self.kv_get("kv-cas/k")[0], 404)
+        # state/kvs.go kvsDeleteCASTxn: a CAS delete of a missing key answers true.
+        self.assertEqual(self.sim.agent("DELETE", "/v1/kv/kv-cas/k?cas=3")[2], "true\n")
+
+    def test_delete_and_tombstones(self):
+        for key in ("kv-del/a", "kv-del/b", "kv-del/c/d"):
+            self.kv_put(key, "x")
+        before = self.index_of("/v1/kv/kv-del/?recurse")
+        self.assertEqual(self.sim.agent("DELETE", "/v1/kv/kv-del/b")[::2], (200, "true\n"))
+        after = self.index_of("/v1/kv/kv-del/?recurse")
+        self.assertGreater(after, before, "a delete inside the prefix moves its index on")
+        self.assertEqual(self.sim.agent("DELETE", "/v1/kv/kv-del/missing")[::2], (200, "true\n"))
+        self.assertEqual(self.index_of("/v1/kv/kv-del/?recurse"), after)
+        self.assertEqual(self.sim.agent("DELETE", "/v1/kv/kv-del/c?recurse")[::2], (200, "true\n"))
+        self.assertEqual([e["Key"] for e in self.kv_get("kv-del/", "?recurse")[2]],
+                         ["kv-del/a"])
+        # Reaping the tombstones lets the prefix index go backwards.
+        high = self.index_of("/v1/kv/kv-del/?recurse")
+        self.assertEqual(self.sim.control("POST", "/reap-tombstones")[0], 200)
+        low = self.index_of("/v1/kv/kv-del/?recurse")
+        self.assertLess(low, high)
+        self.assertEqual(low, self.kv_get("kv-del/a")[2][0]["ModifyIndex"])
+
+    def test_request_errors(self):
+        self.assertEqual(self.sim.agent("GET", "/v1/kv/")[::2], (400, "Missing key name"))
+        self.assertEqual(self.sim.put("/v1/kv/", "x")[::2], (400, "Missing key name"))
+        self.assertEqual(self.sim.agent("DELETE", "/v1/kv/")[::2], (400, "Missing key name"))
+        self.assertEqual(self.sim.put("/v1/kv/kv-err?cas=1&release=abc", "x")[::2],
+                         (400, "Conflicting flags: cas=1&release=abc\n"))
+        self.assertEqual(self.sim.agent("DELETE", "/v1/kv/kv-err?recurse&cas=1")[::2],
+                         (400, "Conflicting flags: cas=1&recurse=\n"))
+        self.assertEqual(self.sim.put("/v1/kv/kv-err?flags=x", "x")[::2],
+                         (500, 'strconv.ParseUint: parsing "x": invalid syntax'))
+        self.assertEqual(self.sim.agent("GET", "/v1/kv/kv-err?index=1&wait=30")[::2],
+                         (400, "Invalid wait time"))
+        self.assertEqual(self.sim.agent("GET", "/v1/kv/kv-err?index=-1")[::2],
+                         (400, "Invalid index"))
+        self.assertEqual(self.sim.agent("GET", "/v1/kv/kv-err?stale&consistent")[::2],
+                         (400, "Cannot specify ?stale with ?consistent, conflicting semantics."))
+        self.assertEqual(self.sim.agent("GET", "/v1/kv/kv-err?dc=dc2")[::2],
+                         (500, "No path to datacenter"))
+        self.assertEqual(self.sim.put("/v1/kv/kv-err?dc=dc2", "x")[::2],
+                         (500, "No path to datacenter"))
+        status, headers, _ = self.sim.agent("GET", "/v1/kv/kv-err?dc=dc1&stale")
+        self.assertEqual((status, headers["X-Consul-Effective-Consistency"]), (404, "stale"))
+        self.assertEqual(self.sim.agent("POST", "/v1/kv/kv-err")[0], 405)
+
+    def test_value_size_limit(self):
+        limit = 512 * 1024
+        self.assertEqual(self.kv_put("kv-big/ok", "x" * limit), (200, "true\n"))
+        self.assertEqual(self.kv_put("kv-big/no", "x" * (limit + 1)),
+                         (413, f"Request body({limit + 1} bytes) too large, max size: {limit} "
+                               "bytes. See https://developer.hashicorp.com/docs/agent/config/"
+                               "config-files#kv_max_value_size."))
+        self.assertEqual(self.kv_get("kv-big/no")[0], 404)
+
+
+class TestSessions(KvSimTest):
+    args = ("--session-ttl-min", "200ms")
+
+    def create(self, body=None):
+        status, _, text = self.sim.put("/v1/session/create", body)
+        self.assertEqual(status, 200, text)
+        return json.loads(text)["ID"]
+
+    def info(self, session_id):
+        return self.sim.get_json(f"/v1/session/info/{session_id}")[1]
+
+    def test_create_defaults_and_reads(self):
+        session_id = self.create()
+        session, = self.info(session_id)
+        self.assertEqual((session["Node"], session["LockDelay"], session["Behavior"],
+                          session["TTL"], session["NodeChecks"], session["ServiceChecks"]),
+                         ("sim-node", 15 * 10 ** 9, "release", "", ["serfHealth"], None))
+        self.assertEqual(session["CreateIndex"], session["ModifyIndex"])
+        self.assertIn(session_id, [s["ID"] for s in self.sim.get_json("/v1/session/list")[1]])
+        self.assertIn(session_id, [s["ID"] for s in
+                                   self.sim.get_json("/v1/session/node/sim-node")[1]])
+        self.assertEqual(self.sim.get_json("/v1/session/node/other")[1], [])
+        named = self.create({"Name": "n", "LockDelay": 5, "Behavior": "delete", "Checks": []})
+        session, = self.info(named)
+        self.assertEqual((session["Name"], session["LockDelay"], session["Behavior"],
+                          session["NodeChecks"]), ("n", 5 * 10 ** 9, "delete", []))
+        self.assertEqual(self.info(self.create({"lockdelay": "250ms"}))[0]["LockDelay"],
+                         250 * 10 ** 6)
+
+    def test_create_errors(self):
+        for body, status, text in (
+                ({"TTL": "1ms"}, 500,
+                 "Invalid Session TTL '1000000', must be between [200ms=24h0m0s]"),
+                ({"TTL": "soon"}, 500,
+                 "Session TTL 'soon' invalid: time: invalid duration \"soon\""),
+                ({"Behavior": "keep"}, 500, "Invalid Behavior setting 'keep'"),
+                ({"Node": "elsewhere"}, 500, "Missing node registration"),
+                ({"Checks": ["nope"]}, 500, "Missing check 'nope' registration")):
+            self.assertEqual(self.sim.put("/v1/session/create", body)[::2], (status, text), body)
+
+    def test_renew_destroy_and_unknown_sessions(self):
+        session_id = self.create({"TTL": "30s"})
+        status, _, text = self.sim.put(f"/v1/session/renew/{session_id}")
+        self.assertEqual((status, json.loads(text)[0]["ID"]), (200, session_id))
+        self.assertEqual(self.sim.put("/v1/session/renew/nope")[::2],
+                         (404, "Session id 'nope' not found"))
+        self.assertEqual(self.sim.put(f"/v1/session/destroy/{session_id}")[::2], (200, "true\n"))
+        self.assertEqual(self.sim.put(f"/v1/session/destroy/{session_id}")[::2], (200, "true\n"))
+        self.assertEqual(self.info(session_id), [])
+        self.assertEqual(self.sim.put("/v1/session/destroy/")[::2], (400, "Missing session"))
+        self.assertEqual(self.sim.agent("GET", "/v1/session/create")[0], 405)
+
+    def test_acquire_release_and_lock_index(self):
+        one, two = self.create({"LockDelay": "0s"}), self.create({"LockDelay": "0s"})
+        self.assertEqual(self.kv_put("lock/a", "v", f"?acquire={one}"), (200, "true\n"))
+        entry = self.kv_get("lock/a")[2][0]
+        self.assertEqual((entry["Session"], entry["LockIndex"]), (one, 1))
+        self.assertEqual(self.kv_put("lock/a", "w", f"?acquire={two}"), (200, "false\n"))
+        self.assertEqual(self.kv_put("lock/a", "v2", f"?acquire={one}"), (200, "true\n"))
+        self.assertEqual(self.kv_get("lock/a")[2][0]["LockIndex"], 1)
+        self.assertEqual(self.kv_put("lock/a", "", f"?release={two}"), (200, "false\n"))
+        self.assertEqual(self.kv_put("lock/a", "v3", f"?release={one}"), (200, "true\n"))
+        entry = self.kv_get("lock/a")[2][0]
+        self.assertNotIn("Session", entry)
+        self.assertEqual((entry["LockIndex"], base64.b64decode(entry["Value"])), (1, b"v3"))
+        # An explicit release sets no lock-delay: the other session takes it at once.
+        self.assertEqual(self.kv_put("lock/a", "", f"?acquire={two}"), (200, "true\n"))
+        self.assertEqual(self.kv_get("lock/a")[2][0]["LockIndex"], 2)
+        # state/kvs.go kvsSetTxn: a plain PUT keeps the holder but not the LockIndex.
+        self.assertEqual(self.kv_put("lock/a", "plain"), (200, "true\n"))
+        entry = self.kv_get("lock/a")[2][0]
+        self.assertEqual((entry["Session"], entry["LockIndex"]), (two, 0))
+        self.assertEqual(self.kv_put("lock/a", "", "?acquire=nope"),
+                         (500, 'invalid session "nope"'))
+        self.assertEqual(self.kv_put("lock/a", "", "?acquire="), (500, "missing session"))
+        self.assertEqual(self.kv_put("lock/none", "", f"?release={one}"), (200, "false\n"))
+
+    def test_invalidation_releases_with_lock_delay(self):
+        holder = self.create({"LockDelay": "600ms"})
+        waiter = self.create()
+        self.kv_put("lock/delay", "v", f"?acquire={holder}")
+        self.sim.put(f"/v1/session/destroy/{holder}")
+        entry = self.kv_get("lock/delay")[2][0]
+        self.assertNotIn("Session", entry)
+        self.assertEqual(self.kv_put("lock/delay", "", f"?acquire={waiter}"), (200, "false\n"))
+        # Lock-delay refuses before any Raft write: nothing moved.
+        self.assertEqual(self.kv_get("lock/delay")[2][0], entry)
+        self.assertTrue(wait_for(lambda: self.kv_put("lock/delay", "", f"?acquire={waiter}")
+                                 == (200, "true\n"), timeout=3))
+
+    def test_delete_behavior(self):
+        session_id = self.create({"Behavior": "delete", "LockDelay": "0s"})
+        self.kv_put("lock/eph", "v", f"?acquire={session_id}")
+        self.sim.put(f"/v1/session/destroy/{session_id}")
+        self.assertEqual(self.kv_get("lock/eph")[0], 404)
+
+    def test_ttl_expiry_after_twice_the_ttl(self):
+        session_id = self.create({"TTL": "300ms", "LockDelay": "0s"})
+        self.kv_put("lock/ttl", "v", f"?acquire={session_id}")
+        started = time.monotonic()
+        self.assertTrue(wait_for(lambda: self.info(session_id) == [], timeout=3))
+        # agent/consul/session_ttl.go: the timer runs TTL * 2.
+        self.assertGreaterEqual(time.monotonic() - started, 0.5)
+        self.assertNotIn("Session", self.kv_get("lock/ttl")[2][0])
+
+    def test_renew_keeps_a_ttl_session(self):
+        session_id = self.create({"TTL": "300ms"})
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            self.assertEqual(self.sim.put(f"/v1/session/renew/{session_id}")[0], 200)
+            time.sleep(0.2)   # renew interval, well inside TTL * 2
+        self.assertEqual(len(self.info(session_id)), 1)
+
+    def test_critical_check_invalidates_the_session(self):
+        self.register(ttl_service("sess-svc"))
+        self.sim.put("/v1/agent/check/pass/sess-svc:ttl")
+        session_id = self.create({"ServiceChecks": [{"ID": "sess-svc:ttl"}],
+                                  "LockDelay": "0s"})
+        self.assertEqual(self.info(session_id)[0]["ServiceChecks"],
+                         [{"ID": "sess-svc:ttl", "Namespace": ""}])
+        self.kv_put("lock/svc", "v", f"?acquire={session_id}")
+        self.sim.put("/v1/agent/check/fail/sess-svc:ttl")
+        self.assertEqual(self.info(session_id), [])
+        self.assertNotIn("Session", self.kv_get("lock/svc")[2][0])
+        self.assertEqual(self.sim.put("/v1/session/create",
+                                      {"ServiceChecks": [{"ID": "sess-svc:ttl"}]})[::2],
+                         (500, "Check 'sess-svc:ttl' is in critical state"))
+
+
+class TestBlockingQueries(KvSimTest):
+    def tearDown(self):
+        self.sim.control("PUT", "/fault", {"mode": "none"})
+
+    def test_wait_returns_the_same_index_after_the_wait(self):
+        self.kv_put("blk/wait", "v")
+        index = self.index_of("/v1/kv/blk/wait")
+        started = time.monotonic()
+        status, headers, _ = self.sim.agent("GET", f"/v1/kv/blk/wait?index={index}&wait=1s")
+        elapsed = time.monotonic() - started
+        self.assertEqual((status, int(headers["X-Consul-Index"])), (200, index))
+        self.assertGreaterEqual(elapsed, 1.0)
+        self.assertLess(elapsed, 1.0 + 1 / 16 + 0.5)
+
+    def test_a_write_wakes_a_blocked_get(self):
+        self.kv_put("blk/wake", "v1")
+        index = self.index_of("/v1/kv/blk/wake")
+        getter = BlockingGet(self.sim, f"/v1/kv/blk/wake?index={index}&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/wake")))
+        written = time.monotonic()
+        self.kv_put("blk/wake", "v2")
+        getter.join(5)
+        self.assertIsNotNone(getter.result, getter.error)
+        self.assertLess(time.monotonic() - written, 1.0)
+        status, headers, text = getter.result
+        self.assertGreater(int(headers["X-Consul-Index"]), index)
+        self.assertEqual(base64.b64decode(json.loads(text)[0]["Value"]), b"v2")
+
+    def test_identical_write_does_not_wake(self):
+        self.kv_put("blk/same", "v")
+        index = self.index_of("/v1/kv/blk/same")
+        getter = BlockingGet(self.sim, f"/v1/kv/blk/same?index={index}&wait=1s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/same")))
+        self.kv_put("blk/same", "v")
+        getter.join(5)
+        self.assertEqual(int(getter.result[1]["X-Consul-Index"]), index)
+        self.assertGreaterEqual(getter.elapsed, 0.9)
+
+    def test_lower_index_and_index_zero_answer_at_once(self):
+        self.kv_put("blk/now", "v")
+        index = self.index_of("/v1/kv/blk/now")
+        for query in (f"?index={index - 1}&wait=10s", "?index=0&wait=10s", "?wait=10s"):
+            started = time.monotonic()
+            self.assertEqual(self.sim.agent("GET", "/v1/kv/blk/now" + query)[0], 200)
+            self.assertLess(time.monotonic() - started, 0.5, query)
+
+    def test_missing_key_blocks_until_it_is_written(self):
+        index = self.index_of("/v1/kv/blk/later")
+        getter = BlockingGet(self.sim, f"/v1/kv/blk/later?index={index}&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/later")))
+        self.kv_put("blk/later", "now")
+        getter.join(5)
+        self.assertEqual(getter.result[0], 200)
+
+    def test_missing_key_keeps_blocking_through_other_writes(self):
+        """agent/consul/kvs_endpoint.go Get returns ErrNotFound: once "not found" has
+        been seen, a moving table index alone does not end the wait."""
+        index = self.index_of("/v1/kv/blk/absent")
+        getter = BlockingGet(self.sim, f"/v1/kv/blk/absent?index={index}&wait=1s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/absent")))
+        self.kv_put("blk/unrelated", "x")
+        getter.join(5)
+        status, headers, _ = getter.result
+        self.assertEqual(status, 404)
+        self.assertGreater(int(headers["X-Consul-Index"]), index)
+        self.assertGreaterEqual(getter.elapsed, 0.9)
+
+    def test_many_concurrent_blocked_requests(self):
+        self.kv_put("blk/many", "v")
+        index = self.index_of("/v1/kv/blk/many")
+        getters = [BlockingGet(self.sim, f"/v1/kv/blk/many?index={index}&wait=30s")
+                   for _ in range(40)]
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/many") == 40))
+        # Other requests are still served while they wait.
+        self.assertEqual(self.sim.agent("GET", "/v1/agent/self")[0], 200)
+        self.kv_put("blk/many", "w")
+        for getter in getters:
+            getter.join(5)
+            self.assertEqual(getter.result[0], 200, getter.error)
+            self.assertGreater(int(getter.result[1]["X-Consul-Index"]), index)
+
+    def test_catalog_index_ignores_kv_writes(self):
+        self.register(ttl_service("blk-svc"))
+        index = self.index_of("/v1/health/service/blk-svc")
+        getter = BlockingGet(self.sim, f"/v1/health/service/blk-svc?index={index}&wait=1s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/health/service/")))
+        self.kv_put("blk/other", "x")
+        getter.join(5)
+        self.assertEqual(int(getter.result[1]["X-Consul-Index"]), index)
+        getter = BlockingGet(self.sim, f"/v1/health/service/blk-svc?index={index}&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/health/service/")))
+        self.sim.put("/v1/agent/check/pass/blk-svc:ttl")
+        getter.join(5)
+        entry, = json.loads(getter.result[2])
+        self.assertEqual(entry["Checks"][-1]["Status"], "passing")
+
+    def test_agent_service_hash_blocking(self):
+        self.register(ttl_service("blk-hash"))
+        status, headers, _ = self.sim.agent("GET", "/v1/agent/service/blk-hash")
+        content_hash = headers["X-Consul-ContentHash"]
+        getter = BlockingGet(self.sim, f"/v1/agent/service/blk-hash?hash={content_hash}"
+                                       "&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/agent/service/")))
+        body = ttl_service("blk-hash")
+        body["Tags"] = ["changed"]
+        self.register(body)
+        getter.join(5)
+        self.assertNotEqual(getter.result[1]["X-Consul-ContentHash"], content_hash)
+        self.assertEqual(json.loads(getter.result[2])["Tags"], ["changed"])
+
+    def test_session_info_blocks(self):
+        index = self.index_of("/v1/session/list")
+        getter = BlockingGet(self.sim, f"/v1/session/list?index={index}&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/session/list")))
+        self.sim.put("/v1/session/create")
+        getter.join(5)
+        self.assertGreater(int(getter.result[1]["X-Consul-Index"]), index)
+
+    def test_fault_no_block_answers_at_once_with_the_same_index(self):
+        self.kv_put("blk/nb", "v")
+        index = self.index_of("/v1/kv/blk/nb")
+        self.sim.control("PUT", "/fault", {"mode": "no-block", "path_prefix": "/v1/kv/"})
+        for _ in range(3):
+            started = time.monotonic()
+            status, headers, _ = self.sim.agent("GET", f"/v1/kv/blk/nb?index={index}&wait=30s")
+            self.assertEqual((status, int(headers["X-Consul-Index"])), (200, index))
+            self.assertLess(time.monotonic() - started, 0.5)
+        self.assertEqual(self.sim.log()[-1]["fault"], "no-block")
+
+    def test_fault_hang_blocking_never_answers(self):
+        self.kv_put("blk/hang", "v")
+        index = self.index_of("/v1/kv/blk/hang")
+        self.sim.control("PUT", "/fault", {"mode": "hang-blocking"})
+        connection = socket.create_connection(("127.0.0.1", self.sim.agent_port), timeout=5)
+        connection.sendall(f"GET /v1/kv/blk/hang?index={index}&wait=100ms HTTP/1.1\r\n"
+                           "Host: x\r\n\r\n".encode())
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/hang")))
+        # Non-blocking reads (and writes) are served; a write does not release it.
+        self.assertEqual(self.kv_get("blk/hang")[0], 200)
+        self.kv_put("blk/hang", "w")
+        connection.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            connection.recv(100)
+        self.assertEqual([e["fault"] for e in self.sim.log()
+                          if e["path"] == "/v1/kv/blk/hang" and e["status"] == 0],
+                         ["hang-blocking"])
+        self.sim.control("PUT", "/fault", {"mode": "none"})
+        connection.settimeout(5)
+        self.assertEqual(connection.recv(100), b"")
+        connection.close()
+
+    def test_snapshot_restore_moves_the_index_back(self):
+        self.kv_put("blk/restore", "old")
+        old_index = self.index_of("/v1/kv/blk/restore")
+        self.assertEqual(self.sim.control("POST", "/snapshot")[0], 200)
+        self.kv_put("blk/restore", "new")
+        self.kv_put("blk/restore-later", "x")
+        new_index = self.index_of("/v1/kv/blk/restore")
+        getter = BlockingGet(self.sim, f"/v1/kv/blk/restore?index={new_index}&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/kv/blk/restore")))
+        self.assertEqual(self.sim.control("POST", "/restore")[0], 200)
+        getter.join(5)
+        self.assertEqual(int(getter.result[1]["X-Consul-Index"]), old_index)
+        self.assertLess(old_index, new_index)
+        self.assertEqual(base64.b64decode(json.loads(getter.result[2])[0]["Value"]), b"old")
+        self.assertEqual(self.kv_get("blk/restore-later")[0], 404)
+
+
+class TestFreshAgentIndexes(unittest.TestCase):
+    def test_empty_tables_answer_index_one_never_zero(self):
+        sim = Sim()
+        try:
+            for path, status in (("/v1/kv/none", 404), ("/v1/kv/none/?recurse", 404),
+                                 ("/v1/kv/?keys", 200), ("/v1/session/list", 200),
+                                 ("/v1/session/info/none", 200), ("/v1/event/list", 200)):
+                code, headers, _ = sim.agent("GET", path)
+                self.assertEqual((code, headers["X-Consul-Index"]), (status, "1"), path)
+            # Index 1 blocks until the first write (the docs' "always safe" index).
+            getter = BlockingGet(sim, "/v1/kv/first?index=1&wait=20s")
+            self.assertTrue(wait_for(lambda: waiting_requests(sim, "/v1/kv/first")))
+            sim.put("/v1/kv/first", "x")
+            getter.join(5)
+            self.assertEqual(getter.result[0], 200)
+        finally:
+            sim.stop()
+
+
+class TestBlockingShutdown(unittest.TestCase):
+    def test_quit_is_prompt_with_blocked_requests(self):
+        sim = Sim()
+        try:
+            getters = [BlockingGet(sim, "/v1/kv/x?index=1&wait=10m", timeout=30)
+                       for _ in range(10)]
+            self.assertTrue(wait_for(lambda: waiting_requests(sim, "/v1/kv/x") == 10))
+            started = time.monotonic()
+            sim.control("POST", "/quit")
+            self.assertEqual(sim.proc.wait(5), 0)
+            self.assertLess(time.monotonic() - started, 3)
+            for getter in getters:
+                getter.join(5)
+                self.assertIsNone(getter.result)
+        finally:
+            sim.stop()
+
+    def test_stop_ends_blocked_requests(self):
+        sim = Sim()
+        try:
+            sim.put("/v1/agent/service/register", ttl_service("stop-hash"))
+            content_hash = sim.agent("GET", "/v1/agent/service/stop-hash")[1][
+                "X-Consul-ContentHash"]
+            getters = [BlockingGet(sim, "/v1/kv/x?index=1&wait=10m", timeout=30),
+                       BlockingGet(sim, f"/v1/agent/service/stop-hash?hash={content_hash}"
+                                        "&wait=10m", timeout=30)]
+            self.assertTrue(wait_for(lambda: waiting_requests(sim, "/v1/") == 2))
+            sim.control("POST", "/stop")
+            for getter in getters:
+                getter.join(5)
+                self.assertFalse(getter.is_alive())
+                self.assertIsNone(getter.result)
+        finally:
+            sim.stop()
+
+
+class TestEvents(SharedSimTest):
+    def fire(self, name, payload=None, query=""):
+        status, _, text = self.sim.put(f"/v1/event/fire/{name}{query}", payload)
+        return status, (json.loads(text) if text.startswith("{") else text)
+
+    def test_fire_and_list(self):
+        status, event = self.fire("ev-deploy", "v1.2")
+        self.assertEqual(status, 200)
+        self.assertEqual((event["Name"], base64.b64decode(event["Payload"]), event["Version"],
+                          event["LTime"]), ("ev-deploy", b"v1.2", 1, 0))
+        status, headers, text = self.sim.agent("GET", "/v1/event/list?name=ev-deploy")
+        listed = json.loads(text)
+        self.assertEqual([e["ID"] for e in listed], [event["ID"]])
+        self.assertGreater(listed[0]["LTime"], 0)
+        parts = event["ID"].replace("-", "")
+        expected = int(parts[:16], 16) ^ int(parts[16:], 16)
+        self.assertEqual(int(headers["X-Consul-Index"]), expected)
+        self.assertNotIn("X-Consul-KnownLeader", headers)
+        status, headers, text = self.sim.agent("GET", "/v1/event/list?name=ev-none")
+        self.assertEqual((status, text.strip(), headers["X-Consul-Index"]), (200, "[]", "1"))
+        self.assertIsNone(self.fire("ev-empty")[1]["Payload"])
+
+    def test_filters_decide_whether_this_agent_lists_it(self):
+        self.register(ttl_service("ev-web", Notes=""), "")
+        self.register({"ID": "ev-db", "Name": "ev-db", "Tags": ["primary"]})
+        self.fire("ev-f1", query="?node=other-node")
+        self.fire("ev-f2", query="?node=sim")
+        self.fire("ev-f3", query="?service=ev-db&tag=prim")
+        self.fire("ev-f4", query="?service=ev-db&tag=replica")
+        names = [e["Name"] for e in self.sim.get_json("/v1/event/list")[1]]
+        self.assertEqual([n for n in names if n.startswith("ev-f")], ["ev-f2", "ev-f3"])
+
+    def test_errors(self):
+        self.assertEqual(self.sim.put("/v1/event/fire/")[::2], (400, "Missing name"))
+        self.assertEqual(self.fire("ev-x", query="?tag=a"),
+                         (500, "Cannot provide tag filter without service filter"))
+        self.assertEqual(self.fire("ev-x", query="?dc=dc9"), (500, "No path to datacenter"))
+
+    def test_list_blocks_until_an_event(self):
+        self.fire("ev-block")
+        index = self.sim.agent("GET", "/v1/event/list?name=ev-block")[1]["X-Consul-Index"]
+        getter = BlockingGet(self.sim, f"/v1/event/list?name=ev-block&index={index}&wait=20s")
+        self.assertTrue(wait_for(lambda: waiting_requests(self.sim, "/v1/event/list")))
+        self.fire("ev-other")   # wakes the loop, but its name filter keeps it waiting
+        getter.join(0.3)
+        self.assertTrue(getter.is_alive(), "an event of another name answered the wait")
+        self.fire("ev-block")
+        getter.join(5)
+        self.assertEqual(len(json.loads(getter.result[2])), 2)
+        self.assertNotEqual(getter.result[1]["X-Consul-Index"], index)
+
+
+class TestCatalogAndHealth(SharedSimTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for service_id, tags, port in (("web-1", ["blue", "v1"], 8080),
+                                       ("web-2", ["green"], 8081)):
+            body = ttl_service(service_id, name="web")
+            body.update(Tags=tags, Port=port, Meta={"team": "a" if port == 8080 else "b"})
+            cls.sim.put("/v1/agent/service/register", body)
+        cls.sim.put("/v1/agent/check/pass/web-1:ttl")
+
+    def test_status_and_members(self):
+        # Go's encoding/json, indented in dev mode, with a newline at the end.
+        self.assertEqual(self.sim.agent("GET", "/v1/status/leader")[::2],
+                         (200, '"127.0.0.1:8300"\n'))
+        self.assertEqual(self.sim.get_json("/v1/status/peers"), (200, ["127.0.0.1:8300"]))
+        status, members = self.sim.get_json("/v1/agent/members")
+        self.assertEqual((status, members[0]["Name"], members[0]["Status"]),
+                         (200, "sim-node", 1))
+
+    def test_catalog(self):
+        status, headers, text = self.sim.agent("GET", "/v1/catalog/datacenters")
+        self.assertEqual((status, json.loads(text)), (200, ["dc1"]))
+        self.assertNotIn("X-Consul-Index", headers)
+        status, nodes = self.sim.get_json("/v1/catalog/nodes")
+        self.assertEqual([n["Node"] for n in nodes], ["sim-node"])
+        services = self.sim.get_json("/v1/catalog/services")[1]
+        self.assertEqual((services["consul"], sorted(services["web"])),
+                         ([], ["blue", "green", "v1"]))
+        entries = self.sim.get_json("/v1/catalog/service/web?tag=blue")[1]
+        self.assertEqual([e["ServiceID"] for e in entries], ["web-1"])
+        self.assertEqual(self.sim.get_json("/v1/catalog/service/nope")[1], [])
+
+    def test_health_service_passing_tag_and_filter(self):
+        entries = self.sim.get_json("/v1/health/service/web")[1]
+        self.assertEqual([e["Service"]["ID"] for e in entries], ["web-1", "web-2"])
+        self.assertEqual(entries[0]["Checks"][0]["CheckID"], "serfHealth")
+        passing = self.sim.get_json("/v1/health/service/web?passing")[1]
+        self.assertEqual([e["Service"]["ID"] for e in passing], ["web-1"])
+        tagged = self.sim.get_json("/v1/health/service/web?tag=green")[1]
+        self.assertEqual([e["Service"]["ID"] for e in tagged], ["web-2"])
+        for expression, expected in (
+                ('Service.Meta.team == "b"', ["web-2"]),
+                ('"v1" in Service.Tags', ["web-1"]),
+                ('"v1" not in Service.Tags', ["web-2"]),
+                ('Service.Port == 8080 or Service.ID == web-2', ["web-1", "web-2"]),
+                ('Checks.Status == critical', ["web-2"]),
+                ('Service.ID matches "-1$" and not Service.Tags is empty', ["web-1"])):
+            result = self.sim.get_json("/v1/health/service/web?filter=" +
+                                       urllib.parse.quote(expression))[1]
+            self.assertEqual([e["Service"]["ID"] for e in result], expected, expression)
+        status, text = self.sim.get_json("/v1/health/service/web?filter=" +
+                                         urllib.parse.quote("Nope == 1"))
+        self.assertEqual((status, text), (500, "Failed to create boolean expression "
+                                               'evaluator: Selector "Nope" is not valid'))
+
+    def test_health_checks_node_and_state(self):
+        checks = self.sim.get_json("/v1/health/checks/web")[1]
+        self.assertEqual(sorted(c["CheckID"] for c in checks), ["web-1:ttl", "web-2:ttl"])
+        node = self.sim.get_json("/v1/health/node/sim-node")[1]
+        self.assertEqual(node[0]["CheckID"], "serfHealth")
+        self.assertEqual(self.sim.get_json("/v1/health/node/other")[1], [])
+        critical = [c["CheckID"] for c in self.sim.get_json("/v1/health/state/critical")[1]]
+        self.assertIn("web-2:ttl", critical)
+        self.assertNotIn("web-1:ttl", critical)
+        passing = [c["CheckID"] for c in self.sim.get_json("/v1/health/state/passing")[1]]
+        self.assertIn("serfHealth", passing)
+        self.assertGreaterEqual(len(self.sim.get_json("/v1/health/state/any")[1]), 3)
+        self.assertEqual(self.sim.get_json("/v1/health/state/bogus")[1], [])
+        self.assertEqual(self.sim.agent("GET", "/v1/health/state/")[::2],
+                         (400, "Missing check state"))
+        filtered = self.sim.get_json("/v1/health/state/any?filter=" +
+                                     urllib.parse.quote('ServiceName == "web"'))[1]
+        self.assertEqual(sorted(c["CheckID"] for c in filtered), ["web-1:ttl", "web-2:ttl"])
+
+    def test_reads_carry_query_meta(self):
+        for path in ("/v1/catalog/nodes", "/v1/catalog/services", "/v1/health/state/any",
+                     "/v1/health/service/web", "/v1/session/list"):
+            headers = self.sim.agent("GET", path)[1]
+            self.assertGreaterEqual(int(headers["X-Consul-Index"]), 1, path)
+            self.assertEqual(headers["X-Consul-KnownLeader"], "true", path)
+            self.assertEqual(self.sim.agent("GET", path + "?dc=elsewhere")[::2],
+                             (500, "No path to datacenter"), path)
+
+
+# ---------------------------------------------------------------------------
+# A real third-party client: python3-consul2 (Debian), run by /usr/bin/python3
+# ---------------------------------------------------------------------------
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+CONSUL2_SCRIPT = r'''
+import json, sys, threading, time, urllib.request
+import consul
+
+c = consul.Consul(host="127.0.0.1", port=int(sys.argv[1]))
+out = {}
+
+
+def blocked_reads():
+    """Unanswered blocking KV reads in the simulator's request log."""
+    url = f"http://127.0.0.1:{sys.argv[2]}/log"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        log = json.load(response)
+    return [e for e in log if e["path"] == "/v1/kv/foo" and "index=" in e["query"]
+            and e["status"] == 0]
+
+# The KV blocking loop, woken by a put from another thread.
+index, data = c.kv.get("foo")
+out["missing"] = [index is not None and int(index) >= 1, data]
+c.kv.put("foo", "one")
+index, data = c.kv.get("foo")
+seen = [data["Value"].decode()]
+def writer():
+    deadline = time.monotonic() + 5
+    while not blocked_reads() and time.monotonic() < deadline:
+        time.sleep(0.02)   # poll interval: wait until the reader is blocked
+    c.kv.put("foo", "two")
+threading.Thread(target=writer).start()
+started = time.monotonic()
+index2, data = c.kv.get("foo", index=index, wait="10s")
+seen.append(data["Value"].decode())
+out["blocking"] = [seen, int(index2) > int(index), time.monotonic() - started < 5,
+                   len(blocked_reads()) == 0]
+index3, _ = c.kv.get("foo", index=index2, wait="500ms")
+out["timeout_same_index"] = index3 == index2
+out["recurse"] = [e["Key"] for e in c.kv.get("", recurse=True)[1]]
+out["keys"] = c.kv.get("", keys=True)[1]
+
+# Sessions and locks.
+sid = c.session.create(name="lock", ttl=10, lock_delay=0)
+out["renew"] = c.session.renew(sid)["ID"] == sid
+out["acquire"] = c.kv.put("lock", "me", acquire=sid)
+out["held_by"] = c.kv.get("lock")[1]["Session"] == sid
+other = c.session.create(behavior="delete")
+out["acquire_other"] = c.kv.put("lock", "them", acquire=other)
+out["release"] = c.kv.put("lock", "done", release=sid)
+out["info"] = c.session.info(sid)[1]["Name"]
+out["list"] = sorted(s["ID"] for s in c.session.list()[1]) == sorted([sid, other])
+out["destroy"] = c.session.destroy(sid)
+out["info_gone"] = c.session.info(sid)[1]
+out["cas"] = [c.kv.put("cas", "a", cas=0), c.kv.put("cas", "b", cas=0)]
+out["delete"] = c.kv.delete("cas")
+
+# Health and catalog.
+c.agent.service.register("api", service_id="api-1", port=9000, tags=["t1"],
+                         check=consul.Check.ttl("30s"))
+c.agent.check.ttl_pass("service:api-1")
+index, nodes = c.health.service("api", passing=True)
+out["health"] = [n["Service"]["ID"] for n in nodes]
+out["health_checks"] = sorted(ch["CheckID"] for ch in nodes[0]["Checks"])
+out["catalog_services"] = c.catalog.services()[1]
+out["catalog_service"] = [s["ServiceID"] for s in c.catalog.service("api")[1]]
+out["catalog_nodes"] = [n["Node"] for n in c.catalog.nodes()[1]]
+out["datacenters"] = c.catalog.datacenters()
+out["state"] = sorted(ch["CheckID"] for ch in c.health.state("passing")[1])
+out["event"] = c.event.fire("hello", body="payload")["Name"]
+out["events"] = [e["Name"] for e in c.event.list(name="hello")[1]]
+out["leader"] = c.status.leader()
+print(json.dumps(out))
+'''
+
+
+def consul2_importable():
+    if not os.path.exists(SYSTEM_PYTHON):
+        return False
+    return subprocess.run([SYSTEM_PYTHON, "-c", "import consul"], capture_output=True,
+                          stdin=subprocess.DEVNULL, timeout=30).returncode == 0
+
+
+@unittest.skipUnless(consul2_importable(),
+                     "python3-consul2 is not importable by /usr/bin/python3 "
+                     "(apt-get install python3-consul2, or make deps)")
+class TestPythonConsul2Client(unittest.TestCase):
+    def test_client_against_the_simulator(self):
+        sim = Sim()
+        try:
+            result = subprocess.run([SYSTEM_PYTHON, "-c", CONSUL2_SCRIPT, str(sim.agent_port),
+                                     str(sim.control_port)],
+                                    capture_output=True, text=True, timeout=60,
+                                    stdin=subprocess.DEVNULL)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            out = json.loads(result.stdout)
+        finally:
+            sim.stop()
+        self.assertEqual(out["missing"], [True, None])
+        self.assertEqual(out["blocking"], [["one", "two"], True, True, True])
+        self.assertTrue(out["timeout_same_index"])
+        self.assertEqual(out["recurse"], ["foo"])
+        self.assertEqual(out["keys"], ["foo"])
+        self.assertEqual((out["renew"], out["acquire"], out["held_by"], out["acquire_other"],
+                          out["release"], out["info"], out["list"], out["destroy"],
+                          out["info_gone"]),
+                         (True, True, True, False, True, "lock", True, True, None))
+        self.assertEqual(out["cas"], [True, False])
+        self.assertTrue(out["delete"])
+        self.assertEqual(out["health"], ["api-1"])
+        self.assertEqual(out["health_checks"], ["serfHealth", "service:api-1"])
+        self.assertEqual(out["catalog_services"], {"api": ["t1"], "consul": []})
+        self.assertEqual(out["catalog_service"], ["api-1"])
+        self.assertEqual((out["catalog_nodes"], out["datacenters"]), (["sim-node"], ["dc1"]))
+        self.assertEqual(out["state"], ["serfHealth", "service:api-1"])
+        self.assertEqual((out["event"], out["events"]), ("hello", ["hello"]))
+        self.assertEqual(out["leader"], "127.0.0.1:8300")
 
 
 class TestProcessLifecycle(unittest.TestCase):
