@@ -512,31 +512,26 @@ consul_call_free(consul_call *call)
 
 /* ------------------------------------------------------------ path escaping */
 
-/* The agent takes everything after the endpoint's prefix of the decoded path,
+/*
+ * The agent takes everything after the endpoint's prefix of the decoded path,
  * so every byte outside RFC 3986's unreserved set is escaped; '/' in an ID
- * would otherwise make Go's mux answer 301 (hashicorp/consul#4992). */
+ * would otherwise make Go's mux answer 301 (hashicorp/consul#4992).
+ * curl_easy_escape keeps exactly A-Z a-z 0-9 - . _ ~ and writes %XX in
+ * upper case; it ignores its handle since 7.82.0.  Its result is copied
+ * because our callers free() what we return, and curl's memory must go back
+ * through curl_free.
+ */
 char *
 consul_path_escape(const char *id)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char *out, *o;
+	char *escaped, *copy;
 
 	if (!id)
 		return NULL;
-	out = malloc(strlen(id) * 3 + 1);
-	if (!out)
+	/* Length 0 makes curl use strlen; "" escapes to "". */
+	if (!(escaped = curl_easy_escape(NULL, id, 0)))
 		return NULL;
-	o = out;
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			*o++ = (char)*p;
-		} else {
-			*o++ = '%';
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 0x0f];
-		}
-	}
-	*o = '\0';
-	return out;
+	copy = strdup(escaped);
+	curl_free(escaped);
+	return copy;
 }
