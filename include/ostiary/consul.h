@@ -255,6 +255,9 @@ enum consul_outcome {
 const char *consul_outcome_name(enum consul_outcome outcome);
 enum consul_outcome consul_classify(CURLcode code, long status, const char *body);
 
+/* The longest X-Consul-ContentHash kept (the agent sends 16 hex digits). */
+#define CONSUL_CONTENT_HASH_MAX 64
+
 typedef struct consul_response {
 	enum consul_outcome outcome;
 	CURLcode curl_code;
@@ -262,6 +265,22 @@ typedef struct consul_response {
 	char *body;  /* NUL-terminated, never NULL after a finished call */
 	size_t body_len;
 	char error[CURL_ERROR_SIZE]; /* transport error text, "" if none */
+	/*
+	 * Query metadata, the headers of api/api.go parseQueryMeta that
+	 * blocking queries need.  Each is optional: its has_ flag is set only
+	 * when the final response carried the header with a well-formed value
+	 * (a malformed one counts as absent).  Most /v1/agent endpoints are not
+	 * blocking queries and send none; GET agent/service/:id sends the
+	 * content hash.
+	 */
+	bool has_index;
+	uint64_t index; /* X-Consul-Index */
+	bool has_known_leader;
+	bool known_leader; /* X-Consul-KnownLeader */
+	bool has_last_contact;
+	uint64_t last_contact_ms; /* X-Consul-LastContact */
+	/* X-Consul-ContentHash (hash-based blocking), "" when absent */
+	char content_hash[CONSUL_CONTENT_HASH_MAX + 1];
 } consul_response;
 
 /* One HTTP request to the agent. */

@@ -71,4 +71,9 @@ consul_call *ostiary_request_json(consul_call *call, json_t *body);
 /* The last builder: puts everything on the easy handle. */
 consul_call *ostiary_request_ready(consul_call *call);
 
+/* One header line as libcurl hands it over (CR LF included, not
+ * NUL-terminated): fills the response's query metadata; a status line
+ * ("HTTP/...") starts a new response and clears it. */
+void ostiary_request_parse_header(consul_response *response, const char *line, size_t len);
+
 #endif /* OSTIARY_LIB_INTERNAL_H */

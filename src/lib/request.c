@@ -6,9 +6,11 @@
  * agent.c.
  */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/internal.h"
 
@@ -285,6 +287,129 @@ request_collect(char *data, size_t size, size_t nmemb, void *arg)
 	return ostiary_strbuf_append(&call->received, data, len) == 0 ? len : 0;
 }
 
+/* ----------------------------------------------------------- query metadata */
+
+/* A new response starts without metadata: the headers of an interim
+ * response (100 Continue) or of an earlier attempt must not stick. */
+static void
+request_meta_reset(consul_response *response)
+{
+	response->has_index = response->has_known_leader = response->has_last_contact = false;
+	response->known_leader = false;
+	response->index = response->last_contact_ms = 0;
+	response->content_hash[0] = '\0';
+}
+
+/* Decimal digits only, as strconv.FormatUint writes them: no sign, no
+ * space, nothing past UINT64_MAX. */
+static bool
+request_parse_u64(const char *text, size_t len, uint64_t *out)
+{
+	uint64_t value = 0;
+
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned digit = (unsigned)((unsigned char)text[i] - '0');
+
+		if (digit > 9 || value > (UINT64_MAX - digit) / 10)
+			return false;
+		value = value * 10 + digit;
+	}
+	*out = value;
+	return true;
+}
+
+/* The agent writes "true" or "false" (agent/http.go setKnownLeader). */
+static bool
+request_parse_bool(const char *text, size_t len, bool *out)
+{
+	if (len == 4 && memcmp(text, "true", 4) == 0)
+		*out = true;
+	else if (len == 5 && memcmp(text, "false", 5) == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* A hash is a visible ASCII token that fits the response's buffer. */
+static bool
+request_parse_hash(const char *text, size_t len, char *out, size_t cap)
+{
+	if (len == 0 || len >= cap)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] <= ' ' || text[i] >= 0x7f)
+			return false;
+	}
+	memcpy(out, text, len);
+	out[len] = '\0';
+	return true;
+}
+
+static bool
+request_is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Header names are case-insensitive (RFC 9110 5.1). */
+static bool
+request_header_is(const char *name, size_t len, const char *want)
+{
+	return len == strlen(want) && strncasecmp(name, want, len) == 0;
+}
+
+static void
+request_parse_meta(consul_response *r, const char *name, size_t name_len, const char *value,
+                   size_t len)
+{
+	if (request_header_is(name, name_len, "X-Consul-Index")) {
+		if (!(r->has_index = request_parse_u64(value, len, &r->index)))
+			r->index = 0;
+	} else if (request_header_is(name, name_len, "X-Consul-KnownLeader")) {
+		if (!(r->has_known_leader = request_parse_bool(value, len, &r->known_leader)))
+			r->known_leader = false;
+	} else if (request_header_is(name, name_len, "X-Consul-LastContact")) {
+		if (!(r->has_last_contact = request_parse_u64(value, len, &r->last_contact_ms)))
+			r->last_contact_ms = 0;
+	} else if (request_header_is(name, name_len, "X-Consul-ContentHash")) {
+		if (!request_parse_hash(value, len, r->content_hash, sizeof r->content_hash))
+			r->content_hash[0] = '\0';
+	}
+}
+
+void
+ostiary_request_parse_header(consul_response *response, const char *line, size_t len)
+{
+	const char *colon, *value;
+	size_t value_len;
+
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		request_meta_reset(response);
+		return;
+	}
+	if (!(colon = memchr(line, ':', len)))
+		return;
+	value = colon + 1;
+	value_len = len - (size_t)(value - line);
+	while (value_len > 0 && request_is_blank(*value))
+		value++, value_len--;
+	while (value_len > 0 && request_is_blank(value[value_len - 1]))
+		value_len--;
+	request_parse_meta(response, line, (size_t)(colon - line), value, value_len);
+}
+
+static size_t
+request_header(char *line, size_t size, size_t nitems, void *arg)
+{
+	consul_call *call = arg;
+
+	ostiary_request_parse_header(&call->response, line, size * nitems);
+	return size * nitems;
+}
+
 static CURLcode
 request_set_common(consul_call *call, const char *url)
 {
@@ -316,6 +441,10 @@ request_set_common(consul_call *call, const char *url)
 		rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, request_collect);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)call);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, request_header);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)call);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
 	if (rc == CURLE_OK)
@@ -483,6 +612,7 @@ consul_call_perform(consul_call *call)
 		call->received.data[0] = '\0';
 	call->oversize = false;
 	call->response.error[0] = '\0';
+	request_meta_reset(&call->response);
 	return consul_call_finish(call, curl_easy_perform(call->easy));
 }
 
