@@ -479,6 +479,19 @@ options_port(const char *value, int *out, consul_error *err)
 
 /* ------------------------------------------------------- applying them */
 
+/* The library's parser does every form, "[v6]" included; it leaves port 0
+ * for "the scheme's default" and never accepts an explicit 0, so a TCP
+ * address with port 0 afterwards is one given without a port. */
+int
+options_set_agent(consul_config *cfg, const char *hostport, const char *source, consul_error *err)
+{
+	if (consul_config_set_addr(cfg, hostport, source, err) < 0)
+		return -1;
+	if (cfg->transport == CONSUL_TRANSPORT_TCP && cfg->port == 0)
+		cfg->port = CONSUL_DEFAULT_PORT;
+	return 0;
+}
+
 static int
 options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_getenv_fn getenv_fn,
                     consul_warn_fn warn, consul_error *err)
@@ -491,7 +504,7 @@ options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_get
 	if (consul_config_from_env(cfg, options_getenv, warn, NULL, err) < 0)
 		return -1;
 	if (cli->addr != NULL &&
-	    (cli->addr_is_ianitor ? consul_config_set_agent(cfg, cli->addr, "--consul-agent", err)
+	    (cli->addr_is_ianitor ? options_set_agent(cfg, cli->addr, "--consul-agent", err)
 	                          : consul_config_set_addr(cfg, cli->addr, "--http-addr", err)) < 0)
 		return -1;
 	if (cli->token_file != NULL &&

@@ -137,13 +137,6 @@ int consul_config_copy(consul_config *dst, const consul_config *src);
 int consul_config_set_addr(consul_config *cfg, const char *addr, const char *source,
                            consul_error *err);
 
-/*
- * ianitor's --consul-agent HOST[:PORT]: like consul_config_set_addr, except
- * that a missing port means 8500.
- */
-int consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
-                            consul_error *err);
-
 /* Read a token file (contents whitespace-trimmed, must not be empty) and
  * remember its path in cfg->token_file. */
 int consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err);

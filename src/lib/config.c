@@ -177,8 +177,8 @@ config_host_chars_ok(const char *host)
 
 /* "host", "host:port", "[v6]" or "[v6]:port"; hp is modified. */
 static int
-config_parse_hostport(char *hp, int default_port, const char *addr, const char *source,
-                      struct config_addr *out, consul_error *err)
+config_parse_hostport(char *hp, const char *addr, const char *source, struct config_addr *out,
+                      consul_error *err)
 {
 	char *host = hp, *port = NULL;
 
@@ -219,7 +219,7 @@ config_parse_hostport(char *hp, int default_port, const char *addr, const char *
 		                        "invalid address \"%s\": the host contains characters a "
 		                        "host name cannot have",
 		                        addr);
-	out->port = default_port;
+	out->port = 0; /* the scheme's default */
 	if (port && config_parse_port(port, addr, source, &out->port, err) < 0)
 		return -1;
 	if (!(out->host = strdup(host)))
@@ -267,8 +267,7 @@ config_parse_unix(const char *path, const char *addr, const char *source, struct
 
 /* The scheme handling of api/api.go NewClient, with stricter host checks. */
 static int
-config_parse_addr(const char *addr, int default_port, const char *source, struct config_addr *out,
-                  consul_error *err)
+config_parse_addr(const char *addr, const char *source, struct config_addr *out, consul_error *err)
 {
 	const char *sep, *rest, *slash;
 	char *hostport;
@@ -305,7 +304,7 @@ config_parse_addr(const char *addr, int default_port, const char *source, struct
 		        "user:password@ in the address is not supported (use an ACL token)");
 	if (!(hostport = strndup(rest, len)))
 		return config_out_of_memory(err, source);
-	rc = config_parse_hostport(hostport, default_port, addr, source, out, err);
+	rc = config_parse_hostport(hostport, addr, source, out, err);
 	free(hostport);
 	if (rc < 0)
 		return -1;
@@ -336,11 +335,10 @@ config_apply_addr(consul_config *cfg, struct config_addr *addr)
 }
 
 static int
-config_set(consul_config *cfg, const char *addr, int default_port, const char *source,
-           consul_error *err)
+config_set(consul_config *cfg, const char *addr, const char *source, consul_error *err)
 {
 	struct config_addr parsed;
-	int rc = config_parse_addr(addr, default_port, source, &parsed, err);
+	int rc = config_parse_addr(addr, source, &parsed, err);
 
 	if (rc == 0)
 		config_apply_addr(cfg, &parsed);
@@ -351,14 +349,7 @@ config_set(consul_config *cfg, const char *addr, int default_port, const char *s
 int
 consul_config_set_addr(consul_config *cfg, const char *addr, const char *source, consul_error *err)
 {
-	return config_set(cfg, addr, 0, source, err);
-}
-
-int
-consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
-                        consul_error *err)
-{
-	return config_set(cfg, hostport, CONSUL_DEFAULT_PORT, source, err);
+	return config_set(cfg, addr, source, err);
 }
 
 /* --------------------------------------------------------------- token file */

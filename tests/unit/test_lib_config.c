@@ -99,31 +99,6 @@ Test(lib_config, tcp_address_replaces_unix_socket)
 	consul_config_free(&cfg);
 }
 
-Test(lib_config, agent_flag_defaults_to_8500)
-{
-	static const struct {
-		const char *arg;
-		const char *host;
-		int port;
-	} agents[] = {
-		{ "agent.local", "agent.local", 8500 },
-		{ "agent.local:9500", "agent.local", 9500 },
-		{ "[::1]", "::1", 8500 },
-		{ "http://agent", "agent", 8500 },
-	};
-
-	for (size_t i = 0; i < N(agents); i++) {
-		consul_config cfg;
-
-		consul_config_init(&cfg);
-		cr_assert_eq(consul_config_set_agent(&cfg, agents[i].arg, "--consul-agent", NULL),
-		             0);
-		cr_assert_str_eq(cfg.host, agents[i].host);
-		cr_assert_eq(cfg.port, agents[i].port, "%s", agents[i].arg);
-		consul_config_free(&cfg);
-	}
-}
-
 static const struct {
 	const char *addr;
 	const char *problem;
