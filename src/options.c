@@ -2,11 +2,9 @@
 #include "options.h"
 
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "log.h"
 #include "sig.h"
@@ -754,22 +752,6 @@ options_warn_short_deregister(const struct conf *conf, consul_warn_fn warn)
 	}
 }
 
-void
-options_warn_token_file_mode(const char *path, consul_warn_fn warn)
-{
-	struct stat st;
-	char message[PATH_MAX + 128];
-
-	if (path == NULL || warn == NULL || stat(path, &st) < 0 || (st.st_mode & 0044) == 0)
-		return;
-	snprintf(message, sizeof(message),
-	         "token file %s is readable by %s (mode %04o): anyone who can read it can act "
-	         "with the token; chmod 600 it",
-	         path, st.st_mode & 0004 ? "everyone" : "its group",
-	         (unsigned)(st.st_mode & 07777));
-	warn(NULL, message);
-}
-
 int
 options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
               consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
@@ -792,7 +774,7 @@ options_parse(struct conf *conf, struct options_request *req, int argc, char **a
 	    options_apply_service(conf, &cli, err) < 0 || conf_finish(conf, err) < 0)
 		goto out;
 	options_warn_short_deregister(conf, warn);
-	options_warn_token_file_mode(conf->consul.token_file, warn);
+	consul_config_warn_token_file_mode(conf->consul.token_file, warn, NULL);
 	rc = 0;
 out:
 	options_cli_free(&cli);

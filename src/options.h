@@ -40,8 +40,5 @@ void options_usage(FILE *out);
  * takes, but a missing port means 8500 rather than the scheme's default. */
 int options_set_agent(consul_config *cfg, const char *hostport, const char *source,
                       consul_error *err);
-/* Warn (through warn) when the token file can be read by its group or by
- * everyone: the token is a credential.  Also called on every re-read. */
-void options_warn_token_file_mode(const char *path, consul_warn_fn warn);
 
 #endif

@@ -553,7 +553,7 @@ sup_reload_token(struct supervisor *sup)
 		log_warnx("%s; keeping the token in use", err.text);
 		return;
 	}
-	options_warn_token_file_mode(path, sup_warn);
+	consul_config_warn_token_file_mode(path, sup_warn, NULL);
 	log_notice("re-read the token file %s: %s", path,
 	           changed ? "new token in use" : "token unchanged");
 	if (changed)

@@ -143,6 +143,15 @@ int consul_config_load_token_file(consul_config *cfg, const char *path, consul_e
 
 /* Receives warnings the Go client would log (e.g. an unparsable CONSUL_HTTP_SSL). */
 typedef void (*consul_warn_fn)(void *arg, const char *message);
+
+/*
+ * The token is a credential: warn (warn(warn_arg, message)) when the file
+ * at path can be read by its group or by everyone, naming the file and its
+ * mode, never its contents.  Nothing happens when path or warn is NULL or
+ * the file cannot be stat()ed (loading it reports that).  Worth calling
+ * after each load, since a rotated file may come with another mode.
+ */
+void consul_config_warn_token_file_mode(const char *path, consul_warn_fn warn, void *warn_arg);
 /* Look-up function for environment variables (a table in tests).  getenv
  * itself has another type (it returns char *): pass NULL for it instead. */
 typedef const char *(*consul_getenv_fn)(const char *name);

@@ -5,11 +5,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/internal.h"
@@ -439,6 +441,22 @@ consul_config_load_token_file(consul_config *cfg, const char *path, consul_error
 	free(cfg->token_file);
 	cfg->token_file = source;
 	return 0;
+}
+
+void
+consul_config_warn_token_file_mode(const char *path, consul_warn_fn warn, void *warn_arg)
+{
+	struct stat st;
+	char message[PATH_MAX + 128];
+
+	if (path == NULL || warn == NULL || stat(path, &st) < 0 || (st.st_mode & 0044) == 0)
+		return;
+	snprintf(message, sizeof(message),
+	         "token file %s is readable by %s (mode %04o): anyone who can read it can act "
+	         "with the token; chmod 600 it",
+	         path, st.st_mode & 0004 ? "everyone" : "its group",
+	         (unsigned)(st.st_mode & 07777));
+	warn(warn_arg, message);
 }
 
 /* ------------------------------------------------------------- environment */
