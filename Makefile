@@ -27,7 +27,11 @@
 # fuzzing at once; default: every core), ASAN_OPTIONS / UBSAN_OPTIONS (added to
 # the defaults below).
 
-VERSION    := 0.1.0
+# The version is written once, in the public header.
+VERSION    := $(shell sed -n 's/^\#define OSTIARY_VERSION "\(.*\)"$$/\1/p' include/ostiary/consul.h)
+ifeq ($(VERSION),)
+$(error no OSTIARY_VERSION in include/ostiary/consul.h)
+endif
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
@@ -61,7 +65,7 @@ DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig)
 CRITERION := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DOSTIARY_VERSION='"$(VERSION)"' \
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
              -Iinclude -Isrc $(DEPCFLAGS) $(WARNINGS) $(CFLAGS)
 
 LIB_SRCS  := $(wildcard src/lib/*.c)
@@ -81,8 +85,8 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
 
-.PHONY: all deps deps-gates check check-asan unit integration sim-selftest fault valgrind fuzz \
-        demo bench install uninstall clean
+.PHONY: all deps deps-gates check check-asan unit integration sim-selftest versions fault valgrind \
+        fuzz demo bench install uninstall clean
 
 all: $(PROGRAM) $(LIBRARY)
 
@@ -161,11 +165,11 @@ VERIFY_SANITIZED = @for f in $(PROGRAM) $(TEST_HELPERS) $(BUILD)/tests/unit-test
 			{ echo "$$f: not built with ASan and UBSan (make clean?)" >&2; exit 1; }; \
 	done
 # The simulator's self-test runs no sanitized code: plain `make check` has it.
-CHECK_SUITES = unit integration fault
+CHECK_SUITES = versions unit integration fault
 else
 sanitized = $2
 VERIFY_SANITIZED =
-CHECK_SUITES = unit sim-selftest integration fault
+CHECK_SUITES = versions unit sim-selftest integration fault
 endif
 
 # make check built with clang under ASan + UBSan, in build-asan/.
@@ -180,6 +184,10 @@ unit: $(BUILD)/tests/unit-tests
 
 sim-selftest:
 	$(PYTHON) tests/sim/test_consul_sim.py
+
+# The packaging's literal versions agree with the header's.
+versions:
+	sh tests/check-version.sh
 
 # Integration tests start the simulator and the real binary; they find both
 # through these variables.

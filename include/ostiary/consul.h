@@ -32,6 +32,20 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header, for compile-time checks as jansson's and
+ * curl's allow (#if OSTIARY_VERSION_HEX >= 0x000200); consul_library_version()
+ * names the library actually linked.  This is the one place the version is
+ * written: the Makefile and the pkg-config file read it from here.
+ */
+#define OSTIARY_MAJOR_VERSION 0
+#define OSTIARY_MINOR_VERSION 1
+#define OSTIARY_MICRO_VERSION 0
+#define OSTIARY_VERSION "0.1.0"
+/* (major << 16) | (minor << 8) | micro */
+#define OSTIARY_VERSION_HEX                                                                        \
+	((OSTIARY_MAJOR_VERSION << 16) | (OSTIARY_MINOR_VERSION << 8) | OSTIARY_MICRO_VERSION)
+
 #define CONSUL_DEFAULT_HOST "127.0.0.1"
 #define CONSUL_DEFAULT_PORT 8500
 #define CONSUL_DEFAULT_CONNECT_TIMEOUT_MS 2000
@@ -335,7 +349,8 @@ const consul_response *consul_call_response(const consul_call *call);
 /* Frees the call and its easy handle (remove it from any multi handle first). */
 void consul_call_free(consul_call *call);
 
-/* Library version string, e.g. "0.1.0". */
+/* The linked library's version string, e.g. "0.1.0": OSTIARY_VERSION as
+ * the library was built (a program may have been built against another). */
 const char *consul_library_version(void);
 
 #ifdef __cplusplus

@@ -42,7 +42,6 @@ jobs=${FUZZ_JOBS:-1}
 case $jobs in '' | *[!0-9]* | 0) echo "FUZZ_JOBS must be a positive number" >&2; usage ;; esac
 
 cd "$(dirname "$0")/../.." || exit 2
-VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
 # Every target includes consul.h, which includes curl's and jansson's headers.
 DEPCFLAGS=$(pkg-config --cflags libcurl jansson libconfig) || exit 2
 
@@ -78,7 +77,7 @@ build() {
 	# $srcs holds globs (src/lib/*.c): expanded here.
 	$CC -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-		-DOSTIARY_VERSION="\"$VERSION\"" -Iinclude -Isrc -Itests/fuzz $DEPCFLAGS \
+		-Iinclude -Isrc -Itests/fuzz $DEPCFLAGS \
 		-Wall -Wextra -Wno-unused-parameter \
 		-o "$OUT/fuzz_$1" "tests/fuzz/fuzz_$1.c" tests/fuzz/fuzz_util.c $srcs $libs $extra \
 		>"$OUT/logs/$1.build.log" 2>&1

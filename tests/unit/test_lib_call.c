@@ -730,3 +730,17 @@ Test(lib_call, library_version)
 	cr_assert_eq(sscanf(consul_library_version(), "%u.%u.%u%c", &major, &minor, &patch, &tail),
 	             3, "\"%s\" is not N.N.N", consul_library_version());
 }
+
+/* The header's macros agree with each other and with the linked library. */
+Test(lib_call, version_macros)
+{
+	char built[32];
+
+	snprintf(built, sizeof built, "%d.%d.%d", OSTIARY_MAJOR_VERSION, OSTIARY_MINOR_VERSION,
+	         OSTIARY_MICRO_VERSION);
+	cr_assert_str_eq(built, OSTIARY_VERSION);
+	cr_assert_eq(OSTIARY_VERSION_HEX, (OSTIARY_MAJOR_VERSION << 16) |
+	                                          (OSTIARY_MINOR_VERSION << 8) |
+	                                          OSTIARY_MICRO_VERSION);
+	cr_assert_str_eq(consul_library_version(), OSTIARY_VERSION);
+}
