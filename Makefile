@@ -65,8 +65,14 @@ DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig)
 CRITERION := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-             -Iinclude -Isrc $(DEPCFLAGS) $(WARNINGS) $(CFLAGS)
+BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(DEPCFLAGS) $(WARNINGS) $(CFLAGS)
+# The layers, kept apart by what each may include (tests/check-layers.sh
+# checks the sources too): the library sees the public header and its own
+# directory, never the tool's headers; the tool, and the tests of the tool,
+# see the public header and src/, never the library's internals.  Tests of
+# the library (tests/unit/test_lib_*.c) may see its internals.
+LIB_CFLAGS  = -Iinclude -Isrc/lib $(BASE_CFLAGS)
+TOOL_CFLAGS = -Iinclude -Isrc $(BASE_CFLAGS)
 
 LIB_SRCS  := $(wildcard src/lib/*.c)
 TOOL_SRCS := $(wildcard src/*.c)
@@ -85,14 +91,24 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
 
-.PHONY: all deps deps-gates check check-asan unit integration sim-selftest versions fault valgrind \
+.PHONY: all deps deps-gates check check-asan unit integration sim-selftest layers versions fault valgrind \
         fuzz demo bench install uninstall clean
 
 all: $(PROGRAM) $(LIBRARY)
 
+# GNU make picks the pattern with the shortest stem: src/lib/ and the
+# library's tests get LIB_CFLAGS, everything else TOOL_CFLAGS.
+$(BUILD)/src/lib/%.o: src/lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/unit/test_lib_%.o: tests/unit/test_lib_%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(TOOL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBRARY): $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -110,11 +126,11 @@ $(BUILD)/tests/integration-tests: $(INTEG_OBJS) $(LIBRARY)
 
 $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/bench/bare-loop: tests/bench/bare-loop.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(DEPLIBS)
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $< $(DEPLIBS)
 
 deps:
 	@sh packaging/build-deps.sh
@@ -165,11 +181,11 @@ VERIFY_SANITIZED = @for f in $(PROGRAM) $(TEST_HELPERS) $(BUILD)/tests/unit-test
 			{ echo "$$f: not built with ASan and UBSan (make clean?)" >&2; exit 1; }; \
 	done
 # The simulator's self-test runs no sanitized code: plain `make check` has it.
-CHECK_SUITES = versions unit integration fault
+CHECK_SUITES = layers versions unit integration fault
 else
 sanitized = $2
 VERIFY_SANITIZED =
-CHECK_SUITES = versions unit sim-selftest integration fault
+CHECK_SUITES = layers versions unit sim-selftest integration fault
 endif
 
 # make check built with clang under ASan + UBSan, in build-asan/.
@@ -184,6 +200,11 @@ unit: $(BUILD)/tests/unit-tests
 
 sim-selftest:
 	$(PYTHON) tests/sim/test_consul_sim.py
+
+# The library includes nothing of the tool and the tool nothing of the
+# library's internals; their compile flags keep it so.
+layers:
+	sh tests/check-layers.sh
 
 # The packaging's literal versions agree with the header's.
 versions:

@@ -5,7 +5,7 @@
  */
 #include <stdbool.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 static bool
 agent_status_valid(enum consul_status status)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 struct consul_client {
 	consul_config cfg;

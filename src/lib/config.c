@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 #define ADDR_FORMS "use host:port, http://host:port, https://host:port or unix:///path/to/socket"
 #define TOKEN_FILE_MAX (64 * 1024)

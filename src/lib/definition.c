@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 /* agent/structs/structs.go: metaMaxKeyPairs, metaKeyMaxLength, ... */
 #define META_MAX_PAIRS 64

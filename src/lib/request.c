@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 struct consul_call {
 	CURL *easy;

@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 static void
 feed(consul_response *r, const char *line)
