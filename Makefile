@@ -15,7 +15,8 @@
 #   make deps-gates   the same plus what check-asan, valgrind and fuzz need
 #   make demo         run ostiary against the bundled Consul agent simulator
 #   make bench        heartbeat cost next to a bare libcurl loop; cost of many probes
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (program, man page, libostiary.a, its
+#                     header and $(LIBDIR)/pkgconfig/ostiary.pc)
 #   make clean        remove build/, build-asan/ and build-fuzz/
 #
 # CI (.ci/run) runs check (fault injection included), check-asan, valgrind and
@@ -90,11 +91,12 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
+PCFILE  := $(BUILD)/ostiary.pc
 
-.PHONY: all deps deps-gates check check-asan unit integration sim-selftest layers versions fault valgrind \
+.PHONY: all deps deps-gates check check-asan unit integration sim-selftest layers versions pkgconfig-test fault valgrind \
         fuzz demo bench install uninstall clean
 
-all: $(PROGRAM) $(LIBRARY)
+all: $(PROGRAM) $(LIBRARY) $(PCFILE)
 
 # GNU make picks the pattern with the shortest stem: src/lib/ and the
 # library's tests get LIB_CFLAGS, everything else TOOL_CFLAGS.
@@ -114,6 +116,16 @@ $(LIBRARY): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
+
+# Written on every run, but replaced only when it changed: it depends on
+# PREFIX and LIBDIR, which may differ between `make` and `make install`.
+$(PCFILE): packaging/ostiary.pc.in FORCE
+	@mkdir -p $(@D)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@ && echo "wrote $@"; fi
+
+FORCE:
 
 $(PROGRAM): $(TOOL_OBJS) $(LIBRARY)
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(LIBRARY) $(DEPLIBS)
@@ -181,11 +193,11 @@ VERIFY_SANITIZED = @for f in $(PROGRAM) $(TEST_HELPERS) $(BUILD)/tests/unit-test
 			{ echo "$$f: not built with ASan and UBSan (make clean?)" >&2; exit 1; }; \
 	done
 # The simulator's self-test runs no sanitized code: plain `make check` has it.
-CHECK_SUITES = layers versions unit integration fault
+CHECK_SUITES = layers versions pkgconfig-test unit integration fault
 else
 sanitized = $2
 VERIFY_SANITIZED =
-CHECK_SUITES = layers versions unit sim-selftest integration fault
+CHECK_SUITES = layers versions pkgconfig-test unit sim-selftest integration fault
 endif
 
 # make check built with clang under ASan + UBSan, in build-asan/.
@@ -209,6 +221,19 @@ layers:
 # The packaging's literal versions agree with the header's.
 versions:
 	sh tests/check-version.sh
+
+# `make install` into a scratch prefix, then a program built against it with
+# nothing but `pkg-config --cflags --libs ostiary` (tests/check-pkgconfig.sh).
+# Every directory is given: a LIBDIR from the command line would otherwise
+# reach this make too.
+PKGTEST_DIR = $(abspath $(BUILD))/pkgconfig-test
+pkgconfig-test: all
+	rm -rf $(PKGTEST_DIR)
+	$(MAKE) install DESTDIR= PREFIX=$(PKGTEST_DIR)/prefix BINDIR=$(PKGTEST_DIR)/prefix/bin \
+		LIBDIR=$(PKGTEST_DIR)/prefix/lib INCLUDEDIR=$(PKGTEST_DIR)/prefix/include \
+		MANDIR=$(PKGTEST_DIR)/prefix/share/man
+	CC='$(CC)' LDFLAGS='$(LDFLAGS)' sh tests/check-pkgconfig.sh $(PKGTEST_DIR)
+	rm -rf $(PKGTEST_DIR)
 
 # Integration tests start the simulator and the real binary; they find both
 # through these variables.
@@ -286,15 +311,17 @@ bench: deps
 	$(PYTHON) tests/bench/checks.py $(PROGRAM) $(BENCH_CHECKS)
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/ostiary \
-		$(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PROGRAM) $(DESTDIR)$(BINDIR)/ostiary
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libostiary.a
+	install -m 0644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc
 	install -m 0644 include/ostiary/consul.h $(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h
 	install -m 0644 packaging/man/ostiary.1 $(DESTDIR)$(MANDIR)/man1/ostiary.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostiary $(DESTDIR)$(LIBDIR)/libostiary.a \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc \
 		$(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h $(DESTDIR)$(MANDIR)/man1/ostiary.1
 
 clean:
