@@ -2,7 +2,8 @@
 #
 #   make              build build/ostiary and build/libostiary.a
 #   make check        install missing build dependencies (as root), build, run every test:
-#                     unit, simulator self-test, integration, fault injection
+#                     layers, versions, pkgconfig-test, unit, simulator self-test,
+#                     integration, fault injection
 #   make check-asan   `make check` minus the simulator's self-test, built with clang
 #                     under AddressSanitizer + UBSan in build-asan/; any sanitizer
 #                     report, leaks included, fails it
