@@ -94,8 +94,8 @@ LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
 PCFILE  := $(BUILD)/ostiary.pc
 
-.PHONY: all deps deps-gates check check-asan unit integration sim-selftest layers versions pkgconfig-test fault valgrind \
-        fuzz demo bench install uninstall clean
+.PHONY: all deps deps-gates check check-asan unit integration sim-selftest layers versions \
+        pkgconfig-test fault valgrind fuzz demo bench install uninstall clean FORCE
 
 all: $(PROGRAM) $(LIBRARY) $(PCFILE)
 
