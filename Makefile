@@ -2,7 +2,8 @@
 #
 #   make              build build/ostiary and build/libostiary.a
 #   make check        install missing build dependencies (as root), build, run every test:
-#                     unit, simulator self-test, integration, fault injection
+#                     layers, versions, pkgconfig-test, unit, simulator self-test,
+#                     integration, fault injection
 #   make check-asan   `make check` minus the simulator's self-test, built with clang
 #                     under AddressSanitizer + UBSan in build-asan/; any sanitizer
 #                     report, leaks included, fails it
@@ -15,7 +16,8 @@
 #   make deps-gates   the same plus what check-asan, valgrind and fuzz need
 #   make demo         run ostiary against the bundled Consul agent simulator
 #   make bench        heartbeat cost next to a bare libcurl loop; cost of many probes
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (program, man page, libostiary.a, its
+#                     header and $(LIBDIR)/pkgconfig/ostiary.pc)
 #   make clean        remove build/, build-asan/ and build-fuzz/
 #
 # CI (.ci/run) runs check (fault injection included), check-asan, valgrind and
@@ -27,7 +29,11 @@
 # fuzzing at once; default: every core), ASAN_OPTIONS / UBSAN_OPTIONS (added to
 # the defaults below).
 
-VERSION    := 0.1.0
+# The version is written once, in the public header.
+VERSION    := $(shell sed -n 's/^\#define OSTIARY_VERSION "\(.*\)"$$/\1/p' include/ostiary/consul.h)
+ifeq ($(VERSION),)
+$(error no OSTIARY_VERSION in include/ostiary/consul.h)
+endif
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBDIR     ?= $(PREFIX)/lib
@@ -61,8 +67,14 @@ DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig)
 CRITERION := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -DOSTIARY_VERSION='"$(VERSION)"' \
-             -Iinclude -Isrc $(DEPCFLAGS) $(WARNINGS) $(CFLAGS)
+BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(DEPCFLAGS) $(WARNINGS) $(CFLAGS)
+# The layers, kept apart by what each may include (tests/check-layers.sh
+# checks the sources too): the library sees the public header and its own
+# directory, never the tool's headers; the tool, and the tests of the tool,
+# see the public header and src/, never the library's internals.  Tests of
+# the library (tests/unit/test_lib_*.c) may see its internals.
+LIB_CFLAGS  = -Iinclude -Isrc/lib $(BASE_CFLAGS)
+TOOL_CFLAGS = -Iinclude -Isrc $(BASE_CFLAGS)
 
 LIB_SRCS  := $(wildcard src/lib/*.c)
 TOOL_SRCS := $(wildcard src/*.c)
@@ -81,20 +93,41 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 
 LIBRARY := $(BUILD)/libostiary.a
 PROGRAM := $(BUILD)/ostiary
+PCFILE  := $(BUILD)/ostiary.pc
 
-.PHONY: all deps deps-gates check check-asan unit integration sim-selftest fault valgrind fuzz \
-        demo bench install uninstall clean
+.PHONY: all deps deps-gates check check-asan unit integration sim-selftest layers versions \
+        pkgconfig-test fault valgrind fuzz demo bench install uninstall clean FORCE
 
-all: $(PROGRAM) $(LIBRARY)
+all: $(PROGRAM) $(LIBRARY) $(PCFILE)
+
+# GNU make picks the pattern with the shortest stem: src/lib/ and the
+# library's tests get LIB_CFLAGS, everything else TOOL_CFLAGS.
+$(BUILD)/src/lib/%.o: src/lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/unit/test_lib_%.o: tests/unit/test_lib_%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(TOOL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBRARY): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $^
+
+# Written on every run, but replaced only when it changed: it depends on
+# PREFIX and LIBDIR, which may differ between `make` and `make install`.
+$(PCFILE): packaging/ostiary.pc.in FORCE
+	@mkdir -p $(@D)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@ && echo "wrote $@"; fi
+
+FORCE:
 
 $(PROGRAM): $(TOOL_OBJS) $(LIBRARY)
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(LIBRARY) $(DEPLIBS)
@@ -107,11 +140,11 @@ $(BUILD)/tests/integration-tests: $(INTEG_OBJS) $(LIBRARY)
 
 $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/bench/bare-loop: tests/bench/bare-loop.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(DEPLIBS)
+	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $< $(DEPLIBS)
 
 deps:
 	@sh packaging/build-deps.sh
@@ -162,11 +195,11 @@ VERIFY_SANITIZED = @for f in $(PROGRAM) $(TEST_HELPERS) $(BUILD)/tests/unit-test
 			{ echo "$$f: not built with ASan and UBSan (make clean?)" >&2; exit 1; }; \
 	done
 # The simulator's self-test runs no sanitized code: plain `make check` has it.
-CHECK_SUITES = unit integration fault
+CHECK_SUITES = layers versions pkgconfig-test unit integration fault
 else
 sanitized = $2
 VERIFY_SANITIZED =
-CHECK_SUITES = unit sim-selftest integration fault
+CHECK_SUITES = layers versions pkgconfig-test unit sim-selftest integration fault
 endif
 
 # make check built with clang under ASan + UBSan, in build-asan/.
@@ -181,6 +214,28 @@ unit: $(BUILD)/tests/unit-tests
 
 sim-selftest:
 	$(PYTHON) tests/sim/test_consul_sim.py
+
+# The library includes nothing of the tool and the tool nothing of the
+# library's internals; their compile flags keep it so.
+layers:
+	sh tests/check-layers.sh
+
+# The packaging's literal versions agree with the header's.
+versions:
+	sh tests/check-version.sh
+
+# `make install` into a scratch prefix, then a program built against it with
+# nothing but `pkg-config --cflags --libs ostiary` (tests/check-pkgconfig.sh).
+# Every directory is given: a LIBDIR from the command line would otherwise
+# reach this make too.
+PKGTEST_DIR = $(abspath $(BUILD))/pkgconfig-test
+pkgconfig-test: all
+	rm -rf $(PKGTEST_DIR)
+	$(MAKE) install DESTDIR= PREFIX=$(PKGTEST_DIR)/prefix BINDIR=$(PKGTEST_DIR)/prefix/bin \
+		LIBDIR=$(PKGTEST_DIR)/prefix/lib INCLUDEDIR=$(PKGTEST_DIR)/prefix/include \
+		MANDIR=$(PKGTEST_DIR)/prefix/share/man
+	CC='$(CC)' LDFLAGS='$(LDFLAGS)' sh tests/check-pkgconfig.sh $(PKGTEST_DIR)
+	rm -rf $(PKGTEST_DIR)
 
 # Integration tests start the simulator and the real binary; they find both
 # through these variables.
@@ -258,15 +313,17 @@ bench: deps
 	$(PYTHON) tests/bench/checks.py $(PROGRAM) $(BENCH_CHECKS)
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/ostiary \
-		$(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PROGRAM) $(DESTDIR)$(BINDIR)/ostiary
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libostiary.a
+	install -m 0644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc
 	install -m 0644 include/ostiary/consul.h $(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h
 	install -m 0644 packaging/man/ostiary.1 $(DESTDIR)$(MANDIR)/man1/ostiary.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostiary $(DESTDIR)$(LIBDIR)/libostiary.a \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc \
 		$(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h $(DESTDIR)$(MANDIR)/man1/ostiary.1
 
 clean:

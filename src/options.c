@@ -2,11 +2,9 @@
 #include "options.h"
 
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "log.h"
 #include "sig.h"
@@ -479,6 +477,19 @@ options_port(const char *value, int *out, consul_error *err)
 
 /* ------------------------------------------------------- applying them */
 
+/* The library's parser does every form, "[v6]" included; it leaves port 0
+ * for "the scheme's default" and never accepts an explicit 0, so a TCP
+ * address with port 0 afterwards is one given without a port. */
+int
+options_set_agent(consul_config *cfg, const char *hostport, const char *source, consul_error *err)
+{
+	if (consul_config_set_addr(cfg, hostport, source, err) < 0)
+		return -1;
+	if (cfg->transport == CONSUL_TRANSPORT_TCP && cfg->port == 0)
+		cfg->port = CONSUL_DEFAULT_PORT;
+	return 0;
+}
+
 static int
 options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_getenv_fn getenv_fn,
                     consul_warn_fn warn, consul_error *err)
@@ -491,7 +502,7 @@ options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_get
 	if (consul_config_from_env(cfg, options_getenv, warn, NULL, err) < 0)
 		return -1;
 	if (cli->addr != NULL &&
-	    (cli->addr_is_ianitor ? consul_config_set_agent(cfg, cli->addr, "--consul-agent", err)
+	    (cli->addr_is_ianitor ? options_set_agent(cfg, cli->addr, "--consul-agent", err)
 	                          : consul_config_set_addr(cfg, cli->addr, "--http-addr", err)) < 0)
 		return -1;
 	if (cli->token_file != NULL &&
@@ -741,22 +752,6 @@ options_warn_short_deregister(const struct conf *conf, consul_warn_fn warn)
 	}
 }
 
-void
-options_warn_token_file_mode(const char *path, consul_warn_fn warn)
-{
-	struct stat st;
-	char message[PATH_MAX + 128];
-
-	if (path == NULL || warn == NULL || stat(path, &st) < 0 || (st.st_mode & 0044) == 0)
-		return;
-	snprintf(message, sizeof(message),
-	         "token file %s is readable by %s (mode %04o): anyone who can read it can act "
-	         "with the token; chmod 600 it",
-	         path, st.st_mode & 0004 ? "everyone" : "its group",
-	         (unsigned)(st.st_mode & 07777));
-	warn(NULL, message);
-}
-
 int
 options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
               consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
@@ -779,7 +774,7 @@ options_parse(struct conf *conf, struct options_request *req, int argc, char **a
 	    options_apply_service(conf, &cli, err) < 0 || conf_finish(conf, err) < 0)
 		goto out;
 	options_warn_short_deregister(conf, warn);
-	options_warn_token_file_mode(conf->consul.token_file, warn);
+	consul_config_warn_token_file_mode(conf->consul.token_file, warn, NULL);
 	rc = 0;
 out:
 	options_cli_free(&cli);

@@ -36,8 +36,9 @@ struct options_request {
 int options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
                   consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err);
 void options_usage(FILE *out);
-/* Warn (through warn) when the token file can be read by its group or by
- * everyone: the token is a credential.  Also called on every re-read. */
-void options_warn_token_file_mode(const char *path, consul_warn_fn warn);
+/* ianitor's --consul-agent HOST[:PORT]: any address consul_config_set_addr
+ * takes, but a missing port means 8500 rather than the scheme's default. */
+int options_set_agent(consul_config *cfg, const char *hostport, const char *source,
+                      consul_error *err);
 
 #endif

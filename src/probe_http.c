@@ -603,7 +603,7 @@ probe_http_method(struct probe_http *h, const struct check_conf *check)
 
 /*
  * tls_server_name (Consul's TLSServerName): verify and send SNI for that
- * name while connecting to the URL's host.  As in src/lib/call.c, the URL
+ * name while connecting to the URL's host.  As in src/lib/request.c, the URL
  * names the server and CURLOPT_CONNECT_TO sends the connection to the real
  * host; a Host header keeps the URL's authority, as Go sends it.  Plain
  * http ignores it, as Consul does.

@@ -17,7 +17,6 @@
 #include "exitcode.h"
 #include "log.h"
 #include "notify.h"
-#include "options.h"
 #include "sig.h"
 #include "spawn.h"
 
@@ -592,7 +591,7 @@ sup_reload_token(struct supervisor *sup)
 		log_warnx("%s; keeping the token in use", err.text);
 		return;
 	}
-	options_warn_token_file_mode(path, sup_warn);
+	consul_config_warn_token_file_mode(path, sup_warn, NULL);
 	if (!changed)
 		log_notice("re-read the token file %s: token unchanged", path);
 }

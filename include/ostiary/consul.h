@@ -32,6 +32,20 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header, for compile-time checks as jansson's and
+ * curl's allow (#if OSTIARY_VERSION_HEX >= 0x000200); consul_library_version()
+ * names the library actually linked.  This is the one place the version is
+ * written: the Makefile and the pkg-config file read it from here.
+ */
+#define OSTIARY_MAJOR_VERSION 0
+#define OSTIARY_MINOR_VERSION 1
+#define OSTIARY_MICRO_VERSION 0
+#define OSTIARY_VERSION "0.1.0"
+/* (major << 16) | (minor << 8) | micro */
+#define OSTIARY_VERSION_HEX                                                                        \
+	((OSTIARY_MAJOR_VERSION << 16) | (OSTIARY_MINOR_VERSION << 8) | OSTIARY_MICRO_VERSION)
+
 #define CONSUL_DEFAULT_HOST "127.0.0.1"
 #define CONSUL_DEFAULT_PORT 8500
 #define CONSUL_DEFAULT_CONNECT_TIMEOUT_MS 2000
@@ -137,19 +151,21 @@ int consul_config_copy(consul_config *dst, const consul_config *src);
 int consul_config_set_addr(consul_config *cfg, const char *addr, const char *source,
                            consul_error *err);
 
-/*
- * ianitor's --consul-agent HOST[:PORT]: like consul_config_set_addr, except
- * that a missing port means 8500.
- */
-int consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
-                            consul_error *err);
-
 /* Read a token file (contents whitespace-trimmed, must not be empty) and
  * remember its path in cfg->token_file. */
 int consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err);
 
 /* Receives warnings the Go client would log (e.g. an unparsable CONSUL_HTTP_SSL). */
 typedef void (*consul_warn_fn)(void *arg, const char *message);
+
+/*
+ * The token is a credential: warn (warn(warn_arg, message)) when the file
+ * at path can be read by its group or by everyone, naming the file and its
+ * mode, never its contents.  Nothing happens when path or warn is NULL or
+ * the file cannot be stat()ed (loading it reports that).  Worth calling
+ * after each load, since a rotated file may come with another mode.
+ */
+void consul_config_warn_token_file_mode(const char *path, consul_warn_fn warn, void *warn_arg);
 /* Look-up function for environment variables (a table in tests).  getenv
  * itself has another type (it returns char *): pass NULL for it instead. */
 typedef const char *(*consul_getenv_fn)(const char *name);
@@ -255,6 +271,9 @@ enum consul_outcome {
 const char *consul_outcome_name(enum consul_outcome outcome);
 enum consul_outcome consul_classify(CURLcode code, long status, const char *body);
 
+/* The longest X-Consul-ContentHash kept (the agent sends 16 hex digits). */
+#define CONSUL_CONTENT_HASH_MAX 64
+
 typedef struct consul_response {
 	enum consul_outcome outcome;
 	CURLcode curl_code;
@@ -262,6 +281,22 @@ typedef struct consul_response {
 	char *body;  /* NUL-terminated, never NULL after a finished call */
 	size_t body_len;
 	char error[CURL_ERROR_SIZE]; /* transport error text, "" if none */
+	/*
+	 * Query metadata, the headers of api/api.go parseQueryMeta that
+	 * blocking queries need.  Each is optional: its has_ flag is set only
+	 * when the final response carried the header with a well-formed value
+	 * (a malformed one counts as absent).  Most /v1/agent endpoints are not
+	 * blocking queries and send none; GET agent/service/:id sends the
+	 * content hash.
+	 */
+	bool has_index;
+	uint64_t index; /* X-Consul-Index */
+	bool has_known_leader;
+	bool known_leader; /* X-Consul-KnownLeader */
+	bool has_last_contact;
+	uint64_t last_contact_ms; /* X-Consul-LastContact */
+	/* X-Consul-ContentHash (hash-based blocking), "" when absent */
+	char content_hash[CONSUL_CONTENT_HASH_MAX + 1];
 } consul_response;
 
 /* One HTTP request to the agent. */
@@ -314,7 +349,8 @@ const consul_response *consul_call_response(const consul_call *call);
 /* Frees the call and its easy handle (remove it from any multi handle first). */
 void consul_call_free(consul_call *call);
 
-/* Library version string, e.g. "0.1.0". */
+/* The linked library's version string, e.g. "0.1.0": OSTIARY_VERSION as
+ * the library was built (a program may have been built against another). */
 const char *consul_library_version(void);
 
 #ifdef __cplusplus

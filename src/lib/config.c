@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 #define ADDR_FORMS "use host:port, http://host:port, https://host:port or unix:///path/to/socket"
 #define TOKEN_FILE_MAX (64 * 1024)
@@ -178,8 +179,8 @@ config_host_chars_ok(const char *host)
 
 /* "host", "host:port", "[v6]" or "[v6]:port"; hp is modified. */
 static int
-config_parse_hostport(char *hp, int default_port, const char *addr, const char *source,
-                      struct config_addr *out, consul_error *err)
+config_parse_hostport(char *hp, const char *addr, const char *source, struct config_addr *out,
+                      consul_error *err)
 {
 	char *host = hp, *port = NULL;
 
@@ -220,7 +221,7 @@ config_parse_hostport(char *hp, int default_port, const char *addr, const char *
 		                        "invalid address \"%s\": the host contains characters a "
 		                        "host name cannot have",
 		                        addr);
-	out->port = default_port;
+	out->port = 0; /* the scheme's default */
 	if (port && config_parse_port(port, addr, source, &out->port, err) < 0)
 		return -1;
 	if (!(out->host = strdup(host)))
@@ -268,8 +269,7 @@ config_parse_unix(const char *path, const char *addr, const char *source, struct
 
 /* The scheme handling of api/api.go NewClient, with stricter host checks. */
 static int
-config_parse_addr(const char *addr, int default_port, const char *source, struct config_addr *out,
-                  consul_error *err)
+config_parse_addr(const char *addr, const char *source, struct config_addr *out, consul_error *err)
 {
 	const char *sep, *rest, *slash;
 	char *hostport;
@@ -306,7 +306,7 @@ config_parse_addr(const char *addr, int default_port, const char *source, struct
 		        "user:password@ in the address is not supported (use an ACL token)");
 	if (!(hostport = strndup(rest, len)))
 		return config_out_of_memory(err, source);
-	rc = config_parse_hostport(hostport, default_port, addr, source, out, err);
+	rc = config_parse_hostport(hostport, addr, source, out, err);
 	free(hostport);
 	if (rc < 0)
 		return -1;
@@ -337,11 +337,10 @@ config_apply_addr(consul_config *cfg, struct config_addr *addr)
 }
 
 static int
-config_set(consul_config *cfg, const char *addr, int default_port, const char *source,
-           consul_error *err)
+config_set(consul_config *cfg, const char *addr, const char *source, consul_error *err)
 {
 	struct config_addr parsed;
-	int rc = config_parse_addr(addr, default_port, source, &parsed, err);
+	int rc = config_parse_addr(addr, source, &parsed, err);
 
 	if (rc == 0)
 		config_apply_addr(cfg, &parsed);
@@ -352,14 +351,7 @@ config_set(consul_config *cfg, const char *addr, int default_port, const char *s
 int
 consul_config_set_addr(consul_config *cfg, const char *addr, const char *source, consul_error *err)
 {
-	return config_set(cfg, addr, 0, source, err);
-}
-
-int
-consul_config_set_agent(consul_config *cfg, const char *hostport, const char *source,
-                        consul_error *err)
-{
-	return config_set(cfg, hostport, CONSUL_DEFAULT_PORT, source, err);
+	return config_set(cfg, addr, source, err);
 }
 
 /* --------------------------------------------------------------- token file */
@@ -483,6 +475,22 @@ consul_config_load_token_file(consul_config *cfg, const char *path, consul_error
 	free(cfg->token_file);
 	cfg->token_file = source;
 	return 0;
+}
+
+void
+consul_config_warn_token_file_mode(const char *path, consul_warn_fn warn, void *warn_arg)
+{
+	struct stat st;
+	char message[PATH_MAX + 128];
+
+	if (path == NULL || warn == NULL || stat(path, &st) < 0 || (st.st_mode & 0044) == 0)
+		return;
+	snprintf(message, sizeof(message),
+	         "token file %s is readable by %s (mode %04o): anyone who can read it can act "
+	         "with the token; chmod 600 it",
+	         path, st.st_mode & 0004 ? "everyone" : "its group",
+	         (unsigned)(st.st_mode & 07777));
+	warn(warn_arg, message);
 }
 
 /* ------------------------------------------------------------- environment */

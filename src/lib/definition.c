@@ -1,7 +1,7 @@
 /*
  * Service and check definitions: the JSON the agent's strict decoder accepts
  * (agent/structs/service_definition.go, check_type.go, check_definition.go),
- * the agent's validation rules checked locally, and URL path escaping.
+ * and the agent's validation rules checked locally.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 /* agent/structs/structs.go: metaMaxKeyPairs, metaKeyMaxLength, ... */
 #define META_MAX_PAIRS 64
@@ -597,35 +597,4 @@ consul_service_validate(const consul_service *svc, consul_error *err)
 	    definition_validate_weights(svc, err) < 0)
 		return -1;
 	return definition_validate_checks(svc, err);
-}
-
-/* ------------------------------------------------------------ path escaping */
-
-/* The agent takes everything after the endpoint's prefix of the decoded path,
- * so every byte outside RFC 3986's unreserved set is escaped; '/' in an ID
- * would otherwise make Go's mux answer 301 (hashicorp/consul#4992). */
-char *
-consul_path_escape(const char *id)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out, *o;
-
-	if (!id)
-		return NULL;
-	out = malloc(strlen(id) * 3 + 1);
-	if (!out)
-		return NULL;
-	o = out;
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			*o++ = (char)*p;
-		} else {
-			*o++ = '%';
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 0x0f];
-		}
-	}
-	*o = '\0';
-	return out;
 }

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 #define DURATION_FORMS "use a number with ns, us, ms, s, m or h, e.g. 10s or 1m30s"
 #define DURATION_NS_LIMIT ((uint64_t)1 << 63) /* Go works in int64 nanoseconds */

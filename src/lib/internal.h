@@ -58,4 +58,22 @@ int ostiary_config_append_origin(struct strbuf *buf, const consul_config *cfg, c
  * encoding/json does; NULL when text is NULL or memory runs out. */
 json_t *ostiary_definition_json_string(const char *text);
 
+/* request.c: the builders agent.c chains to make its calls.  Each takes
+ * the call being built, NULL after an earlier failure (then it does nothing
+ * and returns NULL), and frees the call when it fails itself. */
+/* A call to endpoint; an endpoint ending in "/" needs id, which is escaped. */
+consul_call *ostiary_request_new(consul_client *client, const char *method, const char *endpoint,
+                                 const char *id);
+/* Adds "name=value" to the query string; a NULL value adds nothing. */
+consul_call *ostiary_request_query(consul_call *call, const char *name, const char *value);
+/* The JSON request body; takes the reference to body (NULL fails). */
+consul_call *ostiary_request_json(consul_call *call, json_t *body);
+/* The last builder: puts everything on the easy handle. */
+consul_call *ostiary_request_ready(consul_call *call);
+
+/* One header line as libcurl hands it over (CR LF included, not
+ * NUL-terminated): fills the response's query metadata; a status line
+ * ("HTTP/...") starts a new response and clears it. */
+void ostiary_request_parse_header(consul_response *response, const char *line, size_t len);
+
 #endif /* OSTIARY_LIB_INTERNAL_H */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/internal.h"
+#include "internal.h"
 
 static int
 strbuf_reserve(struct strbuf *buf, size_t extra)

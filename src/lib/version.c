@@ -1,9 +1,5 @@
-/* The library version; the Makefile defines OSTIARY_VERSION. */
+/* The library version: OSTIARY_VERSION of the header it was built with. */
 #include "ostiary/consul.h"
-
-#ifndef OSTIARY_VERSION
-#define OSTIARY_VERSION "0.0.0"
-#endif
 
 const char *
 consul_library_version(void)

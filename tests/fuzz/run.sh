@@ -6,6 +6,7 @@
 # SECONDS (default 20) bounds each target (-max_total_time); TARGETs default
 # to all of them.  Everything goes under build-fuzz/:
 #   fuzz_<target>          the binaries (ASan + UBSan + libFuzzer)
+#   lib/                   the library's objects they link
 #   corpus/<target>/       the working corpus: the committed seeds are
 #                          copied in before each run, and what libFuzzer
 #                          finds stays there for the next run; the
@@ -42,25 +43,25 @@ jobs=${FUZZ_JOBS:-1}
 case $jobs in '' | *[!0-9]* | 0) echo "FUZZ_JOBS must be a positive number" >&2; usage ;; esac
 
 cd "$(dirname "$0")/../.." || exit 2
-VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
 # Every target includes consul.h, which includes curl's and jansson's headers.
 DEPCFLAGS=$(pkg-config --cflags libcurl jansson libconfig) || exit 2
 
-# Sets srcs, pkgs and extra: the least each target links.
+# Sets srcs, pkgs and extra: the least each target links (the library as
+# objects of build-fuzz/lib/, see build_lib).
 target_deps() {
 	extra=
 	case $1 in
 	duration)
-		srcs="src/lib/duration.c src/lib/error.c"
+		srcs="$OUT/lib/duration.o $OUT/lib/error.o"
 		pkgs= ;;
 	address | response)
-		srcs="src/lib/*.c"
+		srcs="$OUT/lib/*.o"
 		pkgs="libcurl jansson" ;;
 	conf_file | consul_json)
 		# conf.c, conf_validate.c, conf_file.c and conf_consul.c need only sig.c
 		# (signal names) and file.c (opening files) of the rest of src/.
-		srcs="tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_files.c src/lib/*.c src/conf.c src/conf_validate.c"
-		srcs="$srcs src/conf_file.c src/conf_consul.c src/file.c src/sig.c"
+		srcs="tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_files.c $OUT/lib/*.o src/conf.c"
+		srcs="$srcs src/conf_validate.c src/conf_file.c src/conf_consul.c src/file.c src/sig.c"
 		[ "$1" = conf_file ] && srcs="$srcs tests/fuzz/fuzz_libconfig.c"
 		pkgs="libcurl jansson libconfig"
 		extra=-ldl ;; # dlsym (in libc itself since glibc 2.34)
@@ -71,15 +72,28 @@ target_deps() {
 
 # -fno-sanitize-recover: a UBSan report must stop the run, or libFuzzer
 # would not see it and would save no reproducer.
+FLAGS="-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined -std=c11"
+FLAGS="$FLAGS -D_DEFAULT_SOURCE -D_GNU_SOURCE $DEPCFLAGS -Wall -Wextra -Wno-unused-parameter"
+
+# The library's objects, compiled as the Makefile does: with its own
+# directory and never the tool's (-Isrc/lib, not -Isrc).  fuzzer-no-link
+# instruments them for coverage; the targets' link adds libFuzzer.
+build_lib() {
+	mkdir -p "$OUT/lib" || return 1
+	for c in src/lib/*.c; do
+		o=$OUT/lib/$(basename "$c" .c).o
+		$CC $FLAGS -fsanitize=fuzzer-no-link,address,undefined -Iinclude -Isrc/lib \
+			-c "$c" -o "$o" || return 1
+	done
+}
+
+# A target and what it needs of the tool see the public header and src/.
 build() {
 	target_deps "$1" || { echo "unknown target: $1" >&2; usage; }
 	libs=
 	[ -n "$pkgs" ] && libs=$(pkg-config --libs $pkgs)
-	# $srcs holds globs (src/lib/*.c): expanded here.
-	$CC -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-		-DOSTIARY_VERSION="\"$VERSION\"" -Iinclude -Isrc -Itests/fuzz $DEPCFLAGS \
-		-Wall -Wextra -Wno-unused-parameter \
+	# $srcs holds globs ($OUT/lib/*.o): expanded here.
+	$CC $FLAGS -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -Itests/fuzz \
 		-o "$OUT/fuzz_$1" "tests/fuzz/fuzz_$1.c" tests/fuzz/fuzz_util.c $srcs $libs $extra \
 		>"$OUT/logs/$1.build.log" 2>&1
 }
@@ -138,6 +152,11 @@ trap 'rm -rf "$FENCE"' EXIT
 trap '[ -n "$running" ] && kill $running 2>/dev/null; exit 130' INT TERM
 failed=0
 built=
+if ! build_lib >"$OUT/logs/lib.build.log" 2>&1; then
+	echo "the library: build failed:" >&2
+	cat "$OUT/logs/lib.build.log" >&2
+	exit 1
+fi
 for t in $TARGETS; do
 	if ! build "$t"; then
 		echo "$t: build failed:" >&2

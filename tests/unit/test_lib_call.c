@@ -517,6 +517,64 @@ Test(lib_http, multi_handle)
 	consul_client_free(client);
 }
 
+/* A blocking query's answer: the metadata headers, any case, come back parsed. */
+Test(lib_http, query_metadata_is_parsed)
+{
+	struct server srv = start_http("HTTP/1.1 200 OK\r\nx-consul-index: 18446744073709551615\r\n"
+	                               "X-Consul-KnownLeader: true\r\n"
+	                               "X-CONSUL-LASTCONTACT: 42\r\n"
+	                               "X-Consul-ContentHash: 9a8b7c6d5e4f3a2b\r\n"
+	                               "Content-Length: 2\r\n\r\n{}");
+	consul_client *client = client_for_port(srv.port, NULL);
+	consul_call *call = consul_service_call(client, "web");
+	const consul_response *r = consul_call_perform(call);
+
+	free(server_finish(&srv, NULL));
+	cr_assert_eq(r->outcome, CONSUL_OK, "%s", r->error);
+	cr_assert(r->has_index);
+	cr_assert_eq(r->index, UINT64_MAX);
+	cr_assert(r->has_known_leader);
+	cr_assert(r->known_leader);
+	cr_assert(r->has_last_contact);
+	cr_assert_eq(r->last_contact_ms, 42);
+	cr_assert_str_eq(r->content_hash, "9a8b7c6d5e4f3a2b");
+	cr_assert_str_eq(r->body, "{}");
+	consul_call_free(call);
+	consul_client_free(client);
+}
+
+/* An agent endpoint that is no blocking query sends none: all absent, also
+ * after an earlier run of the same call that had them. */
+Test(lib_http, query_metadata_absent)
+{
+	static const char with[] = "HTTP/1.1 200 OK\r\nX-Consul-Index: 7\r\n"
+	                           "X-Consul-KnownLeader: false\r\nX-Consul-LastContact: 0\r\n"
+	                           "X-Consul-ContentHash: abc\r\nContent-Length: 0\r\n\r\n";
+	static const char without[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct server srv = start_http(with);
+	consul_client *client = client_for_port(srv.port, NULL);
+	consul_call *call = consul_services_call(client);
+	const consul_response *r = consul_call_perform(call);
+
+	free(server_finish(&srv, NULL));
+	cr_assert(r->has_index && r->has_known_leader && r->has_last_contact);
+	cr_assert_not(r->known_leader);
+	cr_assert_eq(r->last_contact_ms, 0);
+	consul_call_free(call);
+	consul_client_free(client);
+
+	srv = start_http(without);
+	client = client_for_port(srv.port, NULL);
+	call = consul_services_call(client);
+	r = consul_call_perform(call);
+	free(server_finish(&srv, NULL));
+	cr_assert_eq(r->outcome, CONSUL_OK, "%s", r->error);
+	cr_assert_not(r->has_index || r->has_known_leader || r->has_last_contact);
+	cr_assert_str_eq(r->content_hash, "");
+	consul_call_free(call);
+	consul_client_free(client);
+}
+
 /* ------------------------------------------------------- no network needed */
 
 Test(lib_call, classification)
@@ -671,4 +729,18 @@ Test(lib_call, library_version)
 
 	cr_assert_eq(sscanf(consul_library_version(), "%u.%u.%u%c", &major, &minor, &patch, &tail),
 	             3, "\"%s\" is not N.N.N", consul_library_version());
+}
+
+/* The header's macros agree with each other and with the linked library. */
+Test(lib_call, version_macros)
+{
+	char built[32];
+
+	snprintf(built, sizeof built, "%d.%d.%d", OSTIARY_MAJOR_VERSION, OSTIARY_MINOR_VERSION,
+	         OSTIARY_MICRO_VERSION);
+	cr_assert_str_eq(built, OSTIARY_VERSION);
+	cr_assert_eq(OSTIARY_VERSION_HEX, (OSTIARY_MAJOR_VERSION << 16) |
+	                                          (OSTIARY_MINOR_VERSION << 8) |
+	                                          OSTIARY_MICRO_VERSION);
+	cr_assert_str_eq(consul_library_version(), OSTIARY_VERSION);
 }

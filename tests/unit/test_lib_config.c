@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -97,31 +98,6 @@ Test(lib_config, tcp_address_replaces_unix_socket)
 	cr_assert_null(cfg.socket_path);
 	cr_assert_str_eq(cfg.host, "10.1.1.1");
 	consul_config_free(&cfg);
-}
-
-Test(lib_config, agent_flag_defaults_to_8500)
-{
-	static const struct {
-		const char *arg;
-		const char *host;
-		int port;
-	} agents[] = {
-		{ "agent.local", "agent.local", 8500 },
-		{ "agent.local:9500", "agent.local", 9500 },
-		{ "[::1]", "::1", 8500 },
-		{ "http://agent", "agent", 8500 },
-	};
-
-	for (size_t i = 0; i < N(agents); i++) {
-		consul_config cfg;
-
-		consul_config_init(&cfg);
-		cr_assert_eq(consul_config_set_agent(&cfg, agents[i].arg, "--consul-agent", NULL),
-		             0);
-		cr_assert_str_eq(cfg.host, agents[i].host);
-		cr_assert_eq(cfg.port, agents[i].port, "%s", agents[i].arg);
-		consul_config_free(&cfg);
-	}
 }
 
 static const struct {
@@ -543,6 +519,56 @@ Test(lib_token, missing_file_names_the_file_not_the_token)
 	cr_assert_null(strstr(err.text, "previous-secret"));
 	cr_assert_str_eq(cfg.token, "previous-secret", "a failed load keeps the old token");
 	consul_config_free(&cfg);
+}
+
+/* consul_config_warn_token_file_mode (was the tool's options.c). */
+static char mode_warning[512];
+static int mode_warnings;
+
+static void
+collect_mode_warning(void *arg, const char *message)
+{
+	cr_assert_eq(arg, (void *)mode_warning, "warn_arg is passed through");
+	snprintf(mode_warning, sizeof mode_warning, "%s", message);
+	mode_warnings++;
+}
+
+static void
+warn_mode(const char *path, mode_t mode)
+{
+	cr_assert_eq(chmod(path, mode), 0);
+	mode_warning[0] = '\0';
+	mode_warnings = 0;
+	consul_config_warn_token_file_mode(path, collect_mode_warning, mode_warning);
+}
+
+Test(lib_token, readable_file_is_warned_about)
+{
+	char *path = write_temp_file("s3cr3t-token\n");
+	char want[512];
+
+	warn_mode(path, 0600);
+	cr_assert_eq(mode_warnings, 0, "0600 is fine: %s", mode_warning);
+	warn_mode(path, 0400);
+	cr_assert_eq(mode_warnings, 0, "0400 is fine: %s", mode_warning);
+	warn_mode(path, 0640);
+	snprintf(want, sizeof want,
+	         "token file %s is readable by its group (mode 0640): anyone who can read it "
+	         "can act with the token; chmod 600 it",
+	         path);
+	cr_assert_str_eq(mode_warning, want);
+	warn_mode(path, 0604);
+	cr_assert(strstr(mode_warning, "readable by everyone (mode 0604)"), "%s", mode_warning);
+	warn_mode(path, 0644);
+	cr_assert(strstr(mode_warning, "readable by everyone (mode 0644)"), "%s", mode_warning);
+	cr_assert_null(strstr(mode_warning, "s3cr3t"), "the warning holds the token");
+	consul_config_warn_token_file_mode(path, NULL, NULL); /* no one to tell */
+	unlink(path);
+	mode_warnings = 0;
+	consul_config_warn_token_file_mode(path, collect_mode_warning, mode_warning);
+	consul_config_warn_token_file_mode(NULL, collect_mode_warning, mode_warning);
+	cr_assert_eq(mode_warnings, 0, "a missing file is the loader's to report");
+	free(path);
 }
 
 Test(lib_token, empty_directory_and_oversized_files_fail)

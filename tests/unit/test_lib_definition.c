@@ -475,6 +475,27 @@ Test(lib_definition, path_escape)
 	cr_assert_null(consul_path_escape(NULL));
 }
 
+/* Every byte but RFC 3986's unreserved ones comes out as %XX, upper case:
+ * the set the hand-written escaper had before curl_easy_escape did it. */
+Test(lib_definition, path_escape_every_byte)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (int c = 1; c < 256; c++) {
+		char id[2] = { (char)c, '\0' }, want[4];
+		bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		                  (c >= '0' && c <= '9') || strchr("-._~", c);
+		char *escaped = consul_path_escape(id);
+
+		if (unreserved)
+			snprintf(want, sizeof want, "%c", c);
+		else
+			snprintf(want, sizeof want, "%%%c%c", hex[c >> 4], hex[c & 0x0f]);
+		cr_assert_str_eq(escaped, want, "byte 0x%02x", c);
+		free(escaped);
+	}
+}
+
 /* URL paths drop "." and ".." as dot segments: such an ID could never be
  * deregistered (found by tests/fuzz/fuzz_consul_json.c). */
 Test(lib_validate, dot_segment_ids_are_refused)

@@ -10,6 +10,8 @@
 
 #include "options.h"
 
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
 /* A fake environment: NULL-terminated "NAME=value" strings. */
 static const char *const *fake_env;
 
@@ -110,6 +112,51 @@ Test(options, ianitor_command_line, .fini = suite_fini)
 	cr_assert_str_eq(o.command[2], "http.server");
 	cr_assert_null(o.command[3]);
 	conf_free(&o);
+}
+
+/* Moved from the library's tests with the function. */
+Test(options, agent_flag_defaults_to_8500)
+{
+	static const struct {
+		const char *arg;
+		const char *host;
+		int port;
+	} agents[] = {
+		{ "agent.local", "agent.local", 8500 },
+		{ "agent.local:9500", "agent.local", 9500 },
+		{ "[::1]", "::1", 8500 },
+		{ "http://agent", "agent", 8500 },
+	};
+
+	for (size_t i = 0; i < N(agents); i++) {
+		consul_config cfg;
+
+		consul_config_init(&cfg);
+		cr_assert_eq(options_set_agent(&cfg, agents[i].arg, "--consul-agent", NULL), 0);
+		cr_assert_str_eq(cfg.host, agents[i].host);
+		cr_assert_eq(cfg.port, agents[i].port, "%s", agents[i].arg);
+		consul_config_free(&cfg);
+	}
+}
+
+/* Ports and schemes the --http-addr forms have; a socket has no port. */
+Test(options, agent_flag_keeps_given_ports_and_sockets)
+{
+	consul_config cfg;
+
+	consul_config_init(&cfg);
+	cr_assert_eq(options_set_agent(&cfg, "[fe80::1]:9000", "--consul-agent", NULL), 0);
+	cr_assert_str_eq(cfg.host, "fe80::1");
+	cr_assert_eq(cfg.port, 9000);
+	cr_assert_eq(options_set_agent(&cfg, "https://agent/consul", "--consul-agent", NULL), 0);
+	cr_assert(cfg.https);
+	cr_assert_eq(cfg.port, 8500, "8500, not https's 443");
+	cr_assert_str_eq(cfg.path_prefix, "/consul");
+	cr_assert_eq(options_set_agent(&cfg, "unix:///run/consul.sock", "--consul-agent", NULL), 0);
+	cr_assert_eq(cfg.transport, CONSUL_TRANSPORT_UNIX);
+	cr_assert_str_eq(cfg.socket_path, "/run/consul.sock");
+	cr_assert_neq(options_set_agent(&cfg, "[::1", "--consul-agent", NULL), 0);
+	consul_config_free(&cfg);
 }
 
 Test(options, defaults_are_documented_values, .fini = suite_fini)

@@ -1,19 +1,18 @@
 /*
- * Calls: one agent request per consul_call, built as a libcurl easy handle
+ * Requests: one agent request per consul_call, built as a libcurl easy handle
  * that the caller runs blocking (consul_call_perform) or on its own multi
- * handle (consul_call_easy + consul_call_finish).  Methods, paths and status
- * codes follow agent/http_register.go and agent/agent_endpoint.go.
+ * handle (consul_call_easy + consul_call_finish); how a finished one went
+ * (consul_classify); URL path escaping.  The endpoints themselves are in
+ * agent.c.
  */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "lib/internal.h"
-
-struct consul_client {
-	consul_config cfg;
-};
+#include "internal.h"
 
 struct consul_call {
 	CURL *easy;
@@ -32,104 +31,6 @@ struct consul_call {
 	void *data;
 	consul_response response;
 };
-
-/* ------------------------------------------------------------------ clients */
-
-static bool
-call_has_control_chars(const char *text)
-{
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return true;
-	}
-	return false;
-}
-
-static int
-call_check_config(const consul_config *cfg, consul_error *err)
-{
-	if (!cfg->tls.cert_file != !cfg->tls.key_file)
-		return consul_error_set(err, "TLS", CONFIG_CERT_PAIR_TEXT);
-	if (cfg->transport == CONSUL_TRANSPORT_UNIX && (!cfg->socket_path || !*cfg->socket_path))
-		return consul_error_set(
-		        err, "address",
-		        "a unix socket path is required (e.g. unix:///run/consul/http.sock)");
-	/* The token goes into a header line: a newline would split it. */
-	if (cfg->token && call_has_control_chars(cfg->token))
-		return consul_error_set(
-		        err, "token", "the ACL token contains control characters (a line break?)");
-	return 0;
-}
-
-consul_client *
-consul_client_new(const consul_config *cfg, consul_error *err)
-{
-	consul_client *client;
-
-	if (call_check_config(cfg, err) < 0)
-		return NULL;
-	client = calloc(1, sizeof *client);
-	if (!client || consul_config_copy(&client->cfg, cfg) < 0) {
-		free(client);
-		consul_error_set(err, "client", "out of memory");
-		return NULL;
-	}
-	return client;
-}
-
-void
-consul_client_free(consul_client *client)
-{
-	if (!client)
-		return;
-	consul_config_free(&client->cfg);
-	free(client);
-}
-
-int
-consul_client_set_token(consul_client *client, const char *token, consul_error *err)
-{
-	char *copy = NULL;
-
-	if (token && call_has_control_chars(token))
-		return consul_error_set(
-		        err, "token", "the ACL token contains control characters (a line break?)");
-	if (token && *token && (copy = strdup(token)) == NULL)
-		return consul_error_set(err, "token", "out of memory");
-	if (client->cfg.token) {
-		ostiary_config_secret_wipe(client->cfg.token);
-		free(client->cfg.token);
-	}
-	client->cfg.token = copy;
-	return 0;
-}
-
-int
-consul_client_reload_token(consul_client *client, consul_error *err)
-{
-	consul_config fresh;
-	bool changed;
-	int rc = 0;
-
-	if (!client->cfg.token_file)
-		return 0;
-	consul_config_init(&fresh);
-	if (consul_config_load_token_file(&fresh, client->cfg.token_file, err) < 0) {
-		consul_config_free(&fresh);
-		return -1;
-	}
-	changed = !client->cfg.token || strcmp(client->cfg.token, fresh.token) != 0;
-	if (changed)
-		rc = consul_client_set_token(client, fresh.token, err);
-	consul_config_free(&fresh);
-	return rc < 0 ? -1 : changed;
-}
-
-const consul_config *
-consul_client_config(const consul_client *client)
-{
-	return &client->cfg;
-}
 
 /* ----------------------------------------------------------- classification */
 
@@ -156,7 +57,7 @@ consul_outcome_name(enum consul_outcome outcome)
 }
 
 static enum consul_outcome
-call_classify_transport(CURLcode code)
+request_classify_transport(CURLcode code)
 {
 	switch (code) {
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -181,7 +82,7 @@ enum consul_outcome
 consul_classify(CURLcode code, long status, const char *body)
 {
 	if (code != CURLE_OK)
-		return call_classify_transport(code);
+		return request_classify_transport(code);
 	if (status == 200)
 		return CONSUL_OK;
 	if (status == 404 ||
@@ -199,13 +100,14 @@ consul_classify(CURLcode code, long status, const char *body)
 /* ------------------------------------------------------------ building calls */
 
 /*
- * The call_* builders below chain: each takes the call being built (NULL
- * after an earlier failure), frees it on its own failure, and returns it.
+ * The ostiary_request_* builders chain: each takes the call being built
+ * (NULL after an earlier failure), frees it on its own failure, and returns
+ * it.  agent.c's endpoint constructors are such chains.
  */
 
 /* `endpoint` ends with "/" when an ID must follow. */
-static consul_call *
-call_new(consul_client *client, const char *method, const char *endpoint, const char *id)
+consul_call *
+ostiary_request_new(consul_client *client, const char *method, const char *endpoint, const char *id)
 {
 	bool needs_id = endpoint[strlen(endpoint) - 1] == '/';
 	consul_call *call;
@@ -217,7 +119,7 @@ call_new(consul_client *client, const char *method, const char *endpoint, const 
 	if (!call)
 		return NULL;
 	call->method = method;
-	call->cfg = &client->cfg;
+	call->cfg = consul_client_config(client);
 	call->max_body = CONSUL_RESPONSE_MAX_BYTES;
 	call->response.body = call->no_body;
 	escaped = needs_id ? consul_path_escape(id) : NULL;
@@ -231,8 +133,8 @@ call_new(consul_client *client, const char *method, const char *endpoint, const 
 }
 
 /* Adds "name=value" to the query; a NULL value adds nothing. */
-static consul_call *
-call_query(consul_call *call, const char *name, const char *value)
+consul_call *
+ostiary_request_query(consul_call *call, const char *name, const char *value)
 {
 	char *escaped;
 	int rc;
@@ -253,8 +155,8 @@ call_query(consul_call *call, const char *name, const char *value)
 }
 
 /* Takes the reference to body. */
-static consul_call *
-call_json(consul_call *call, json_t *body)
+consul_call *
+ostiary_request_json(consul_call *call, json_t *body)
 {
 	if (call && body)
 		call->body = json_dumps(body, JSON_COMPACT);
@@ -269,14 +171,14 @@ call_json(consul_call *call, json_t *body)
 /* A TLS server name goes into the URL so that libcurl sends it as SNI and
  * verifies the certificate against it (7.88 has no separate option). */
 static bool
-call_uses_server_name(const consul_config *cfg)
+request_uses_server_name(const consul_config *cfg)
 {
 	return cfg->transport == CONSUL_TRANSPORT_TCP && cfg->https && cfg->tls.server_name &&
 	       *cfg->tls.server_name;
 }
 
 static char *
-call_url(const consul_call *call)
+request_url(const consul_call *call)
 {
 	const consul_config *cfg = call->cfg;
 	struct strbuf url = { 0 };
@@ -287,7 +189,7 @@ call_url(const consul_call *call)
 		rc = ostiary_strbuf_printf(&url, "http://localhost");
 	else
 		rc = ostiary_config_append_origin(&url, cfg,
-		                                  call_uses_server_name(cfg)
+		                                  request_uses_server_name(cfg)
 		                                          ? cfg->tls.server_name
 		                                          : ostiary_config_host(cfg));
 	if (rc < 0 || ostiary_strbuf_printf(&url, "%s%s", ostiary_config_path_prefix(cfg),
@@ -301,7 +203,7 @@ call_url(const consul_call *call)
 /* "name:port:host:port": the connection for the server name in the URL goes
  * to the configured host (which may be a name, unlike CURLOPT_RESOLVE's). */
 static int
-call_connect_to(consul_call *call)
+request_connect_to(consul_call *call)
 {
 	const consul_config *cfg = call->cfg;
 	int port = cfg->port ? cfg->port : 443;
@@ -319,7 +221,7 @@ call_connect_to(consul_call *call)
 }
 
 static int
-call_add_header(consul_call *call, const char *header)
+request_add_header(consul_call *call, const char *header)
 {
 	struct curl_slist *list = curl_slist_append(call->headers, header);
 
@@ -330,7 +232,7 @@ call_add_header(consul_call *call, const char *header)
 }
 
 static int
-call_add_token_header(consul_call *call)
+request_add_token_header(consul_call *call)
 {
 	char *header;
 	int rc;
@@ -338,24 +240,24 @@ call_add_token_header(consul_call *call)
 	if (!call->cfg->token || !*call->cfg->token)
 		return 0;
 	header = ostiary_strbuf_format("X-Consul-Token: %s", call->cfg->token);
-	rc = header ? call_add_header(call, header) : -1;
+	rc = header ? request_add_header(call, header) : -1;
 	ostiary_config_secret_wipe(header);
 	free(header);
 	return rc;
 }
 
 static int
-call_add_headers(consul_call *call)
+request_add_headers(consul_call *call)
 {
-	if (call_add_token_header(call) < 0)
+	if (request_add_token_header(call) < 0)
 		return -1;
 	if (strcmp(call->method, "PUT") != 0)
 		return 0;
 	if (!call->body) /* drop libcurl's form Content-Type on an empty body */
-		return call_add_header(call, "Content-Type:");
+		return request_add_header(call, "Content-Type:");
 	/* "Expect:" spares the 100-continue round trip libcurl adds for larger bodies. */
-	if (call_add_header(call, "Content-Type: application/json") < 0 ||
-	    call_add_header(call, "Expect:") < 0)
+	if (request_add_header(call, "Content-Type: application/json") < 0 ||
+	    request_add_header(call, "Expect:") < 0)
 		return -1;
 	return 0;
 }
@@ -363,7 +265,7 @@ call_add_headers(consul_call *call)
 /* libcurl 7.88 opens its sockets without close-on-exec: a kept-alive
  * agent connection would leak into every program the caller starts. */
 static int
-call_socket_cloexec(void *arg, curl_socket_t fd, curlsocktype purpose)
+request_socket_cloexec(void *arg, curl_socket_t fd, curlsocktype purpose)
 {
 	int flags = fcntl(fd, F_GETFD);
 
@@ -373,7 +275,7 @@ call_socket_cloexec(void *arg, curl_socket_t fd, curlsocktype purpose)
 }
 
 static size_t
-call_collect(char *data, size_t size, size_t nmemb, void *arg)
+request_collect(char *data, size_t size, size_t nmemb, void *arg)
 {
 	consul_call *call = arg;
 	size_t len = size * nmemb;
@@ -385,8 +287,131 @@ call_collect(char *data, size_t size, size_t nmemb, void *arg)
 	return ostiary_strbuf_append(&call->received, data, len) == 0 ? len : 0;
 }
 
+/* ----------------------------------------------------------- query metadata */
+
+/* A new response starts without metadata: the headers of an interim
+ * response (100 Continue) or of an earlier attempt must not stick. */
+static void
+request_meta_reset(consul_response *response)
+{
+	response->has_index = response->has_known_leader = response->has_last_contact = false;
+	response->known_leader = false;
+	response->index = response->last_contact_ms = 0;
+	response->content_hash[0] = '\0';
+}
+
+/* Decimal digits only, as strconv.FormatUint writes them: no sign, no
+ * space, nothing past UINT64_MAX. */
+static bool
+request_parse_u64(const char *text, size_t len, uint64_t *out)
+{
+	uint64_t value = 0;
+
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned digit = (unsigned)((unsigned char)text[i] - '0');
+
+		if (digit > 9 || value > (UINT64_MAX - digit) / 10)
+			return false;
+		value = value * 10 + digit;
+	}
+	*out = value;
+	return true;
+}
+
+/* The agent writes "true" or "false" (agent/http.go setKnownLeader). */
+static bool
+request_parse_bool(const char *text, size_t len, bool *out)
+{
+	if (len == 4 && memcmp(text, "true", 4) == 0)
+		*out = true;
+	else if (len == 5 && memcmp(text, "false", 5) == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* A hash is a visible ASCII token that fits the response's buffer. */
+static bool
+request_parse_hash(const char *text, size_t len, char *out, size_t cap)
+{
+	if (len == 0 || len >= cap)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] <= ' ' || text[i] >= 0x7f)
+			return false;
+	}
+	memcpy(out, text, len);
+	out[len] = '\0';
+	return true;
+}
+
+static bool
+request_is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Header names are case-insensitive (RFC 9110 5.1). */
+static bool
+request_header_is(const char *name, size_t len, const char *want)
+{
+	return len == strlen(want) && strncasecmp(name, want, len) == 0;
+}
+
+static void
+request_parse_meta(consul_response *r, const char *name, size_t name_len, const char *value,
+                   size_t len)
+{
+	if (request_header_is(name, name_len, "X-Consul-Index")) {
+		if (!(r->has_index = request_parse_u64(value, len, &r->index)))
+			r->index = 0;
+	} else if (request_header_is(name, name_len, "X-Consul-KnownLeader")) {
+		if (!(r->has_known_leader = request_parse_bool(value, len, &r->known_leader)))
+			r->known_leader = false;
+	} else if (request_header_is(name, name_len, "X-Consul-LastContact")) {
+		if (!(r->has_last_contact = request_parse_u64(value, len, &r->last_contact_ms)))
+			r->last_contact_ms = 0;
+	} else if (request_header_is(name, name_len, "X-Consul-ContentHash")) {
+		if (!request_parse_hash(value, len, r->content_hash, sizeof r->content_hash))
+			r->content_hash[0] = '\0';
+	}
+}
+
+void
+ostiary_request_parse_header(consul_response *response, const char *line, size_t len)
+{
+	const char *colon, *value;
+	size_t value_len;
+
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		request_meta_reset(response);
+		return;
+	}
+	if (!(colon = memchr(line, ':', len)))
+		return;
+	value = colon + 1;
+	value_len = len - (size_t)(value - line);
+	while (value_len > 0 && request_is_blank(*value))
+		value++, value_len--;
+	while (value_len > 0 && request_is_blank(value[value_len - 1]))
+		value_len--;
+	request_parse_meta(response, line, (size_t)(colon - line), value, value_len);
+}
+
+static size_t
+request_header(char *line, size_t size, size_t nitems, void *arg)
+{
+	consul_call *call = arg;
+
+	ostiary_request_parse_header(&call->response, line, size * nitems);
+	return size * nitems;
+}
+
 static CURLcode
-call_set_common(consul_call *call, const char *url)
+request_set_common(consul_call *call, const char *url)
 {
 	const consul_config *cfg = call->cfg;
 	CURL *easy = call->easy;
@@ -409,13 +434,17 @@ call_set_common(consul_call *call, const char *url)
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, call_socket_cloexec);
+		rc = curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, request_socket_cloexec);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, call->response.error);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, call_collect);
+		rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, request_collect);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)call);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, request_header);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)call);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
 	if (rc == CURLE_OK)
@@ -429,7 +458,7 @@ call_set_common(consul_call *call, const char *url)
 
 /* PUT carries its body (possibly empty: Content-Length: 0) as POST data. */
 static CURLcode
-call_set_method(consul_call *call)
+request_set_method(consul_call *call)
 {
 	const char *body = call->body ? call->body : "";
 	CURLcode rc;
@@ -446,13 +475,13 @@ call_set_method(consul_call *call)
 }
 
 static CURLcode
-call_set_file(CURL *easy, CURLoption option, const char *path)
+request_set_file(CURL *easy, CURLoption option, const char *path)
 {
 	return path && *path ? curl_easy_setopt(easy, option, path) : CURLE_OK;
 }
 
 static CURLcode
-call_set_transport(consul_call *call)
+request_set_transport(consul_call *call)
 {
 	const consul_config *cfg = call->cfg;
 	CURL *easy = call->easy;
@@ -466,34 +495,34 @@ call_set_transport(consul_call *call)
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, cfg->tls.verify ? 2L : 0L);
 	if (rc == CURLE_OK)
-		rc = call_set_file(easy, CURLOPT_CAINFO, cfg->tls.ca_file);
+		rc = request_set_file(easy, CURLOPT_CAINFO, cfg->tls.ca_file);
 	if (rc == CURLE_OK)
-		rc = call_set_file(easy, CURLOPT_CAPATH, cfg->tls.ca_path);
+		rc = request_set_file(easy, CURLOPT_CAPATH, cfg->tls.ca_path);
 	if (rc == CURLE_OK)
-		rc = call_set_file(easy, CURLOPT_SSLCERT, cfg->tls.cert_file);
+		rc = request_set_file(easy, CURLOPT_SSLCERT, cfg->tls.cert_file);
 	if (rc == CURLE_OK)
-		rc = call_set_file(easy, CURLOPT_SSLKEY, cfg->tls.key_file);
+		rc = request_set_file(easy, CURLOPT_SSLKEY, cfg->tls.key_file);
 	if (rc == CURLE_OK && call->connect_to)
 		rc = curl_easy_setopt(easy, CURLOPT_CONNECT_TO, call->connect_to);
 	return rc;
 }
 
 /* The last builder: everything the request needs goes onto the handle. */
-static consul_call *
-call_ready(consul_call *call)
+consul_call *
+ostiary_request_ready(consul_call *call)
 {
 	char *url;
 	bool ok;
 
 	if (!call)
 		return NULL;
-	url = call_url(call);
+	url = request_url(call);
 	ok = url &&
 	     (call->describe = ostiary_strbuf_format("%s %s", call->method, call->path.data)) &&
-	     call_add_headers(call) == 0 &&
-	     (!call_uses_server_name(call->cfg) || call_connect_to(call) == 0) &&
-	     call_set_common(call, url) == CURLE_OK && call_set_method(call) == CURLE_OK &&
-	     call_set_transport(call) == CURLE_OK;
+	     request_add_headers(call) == 0 &&
+	     (!request_uses_server_name(call->cfg) || request_connect_to(call) == 0) &&
+	     request_set_common(call, url) == CURLE_OK && request_set_method(call) == CURLE_OK &&
+	     request_set_transport(call) == CURLE_OK;
 	free(url);
 	call->cfg = NULL; /* the call must not depend on the client any longer */
 	if (!ok) {
@@ -501,124 +530,6 @@ call_ready(consul_call *call)
 		return NULL;
 	}
 	return call;
-}
-
-/* ---------------------------------------------------------------- endpoints */
-
-static bool
-call_status_valid(enum consul_status status)
-{
-	return (unsigned)status <= CONSUL_CRITICAL;
-}
-
-consul_call *
-consul_service_register_call(consul_client *c, const consul_service *svc, unsigned flags)
-{
-	consul_call *call = call_new(c, "PUT", "/v1/agent/service/register", NULL);
-
-	/* Only an empty value or exactly "true" enables it (AgentRegisterService). */
-	call = call_query(call, "replace-existing-checks",
-	                  flags & CONSUL_REPLACE_EXISTING_CHECKS ? "true" : NULL);
-	return call_ready(call_json(call, svc ? consul_service_to_json(svc) : NULL));
-}
-
-consul_call *
-consul_service_deregister_call(consul_client *c, const char *service_id)
-{
-	return call_ready(call_new(c, "PUT", "/v1/agent/service/deregister/", service_id));
-}
-
-consul_call *
-consul_service_maintenance_call(consul_client *c, const char *service_id, bool enable,
-                                const char *reason)
-{
-	consul_call *call = call_new(c, "PUT", "/v1/agent/service/maintenance/", service_id);
-
-	call = call_query(call, "enable", enable ? "true" : "false");
-	return call_ready(call_query(call, "reason", reason));
-}
-
-consul_call *
-consul_check_register_call(consul_client *c, const consul_check_def *check)
-{
-	consul_call *call = call_new(c, "PUT", "/v1/agent/check/register", NULL);
-
-	return call_ready(call_json(call, check ? consul_check_def_to_json(check) : NULL));
-}
-
-consul_call *
-consul_check_deregister_call(consul_client *c, const char *check_id)
-{
-	return call_ready(call_new(c, "PUT", "/v1/agent/check/deregister/", check_id));
-}
-
-static json_t *
-call_update_body(enum consul_status status, const char *output)
-{
-	json_t *body = json_object();
-	const char *name = consul_status_name(status);
-
-	/* json_object_set_new releases the value even when it fails. */
-	if (!body || json_object_set_new(body, "Status", json_string(name)) < 0 ||
-	    json_object_set_new(body, "Output",
-	                        ostiary_definition_json_string(output ? output : "")) < 0) {
-		json_decref(body);
-		return NULL;
-	}
-	return body;
-}
-
-consul_call *
-consul_check_update_call(consul_client *c, const char *check_id, enum consul_status status,
-                         const char *output)
-{
-	consul_call *call;
-
-	if (!call_status_valid(status))
-		return NULL;
-	call = call_new(c, "PUT", "/v1/agent/check/update/", check_id);
-	return call_ready(call_json(call, call ? call_update_body(status, output) : NULL));
-}
-
-consul_call *
-consul_check_ttl_call(consul_client *c, const char *check_id, enum consul_status status,
-                      const char *note)
-{
-	static const char *const endpoints[] = {
-		[CONSUL_PASSING] = "/v1/agent/check/pass/",
-		[CONSUL_WARNING] = "/v1/agent/check/warn/",
-		[CONSUL_CRITICAL] = "/v1/agent/check/fail/",
-	};
-
-	if (!call_status_valid(status))
-		return NULL;
-	/* The note becomes the check's Output; none means an empty Output. */
-	return call_ready(
-	        call_query(call_new(c, "PUT", endpoints[status], check_id), "note", note));
-}
-
-consul_call *
-consul_services_call(consul_client *c)
-{
-	return call_ready(call_new(c, "GET", "/v1/agent/services", NULL));
-}
-
-consul_call *
-consul_service_call(consul_client *c, const char *service_id)
-{
-	return call_ready(call_new(c, "GET", "/v1/agent/service/", service_id));
-}
-
-consul_call *
-consul_checks_call(consul_client *c)
-{
-	return call_ready(call_new(c, "GET", "/v1/agent/checks", NULL));
-}
-
-consul_call *
-consul_self_call(consul_client *c)
-{
-	return call_ready(call_new(c, "GET", "/v1/agent/self", NULL));
 }
 
 /* ------------------------------------------------------------ running calls */
@@ -701,6 +612,7 @@ consul_call_perform(consul_call *call)
 		call->received.data[0] = '\0';
 	call->oversize = false;
 	call->response.error[0] = '\0';
+	request_meta_reset(&call->response);
 	return consul_call_finish(call, curl_easy_perform(call->easy));
 }
 
@@ -726,4 +638,30 @@ consul_call_free(consul_call *call)
 	free(call->body);
 	free(call->describe);
 	free(call);
+}
+
+/* ------------------------------------------------------------ path escaping */
+
+/*
+ * The agent takes everything after the endpoint's prefix of the decoded path,
+ * so every byte outside RFC 3986's unreserved set is escaped; '/' in an ID
+ * would otherwise make Go's mux answer 301 (hashicorp/consul#4992).
+ * curl_easy_escape keeps exactly A-Z a-z 0-9 - . _ ~ and writes %XX in
+ * upper case; it ignores its handle since 7.82.0.  Its result is copied
+ * because our callers free() what we return, and curl's memory must go back
+ * through curl_free.
+ */
+char *
+consul_path_escape(const char *id)
+{
+	char *escaped, *copy;
+
+	if (!id)
+		return NULL;
+	/* Length 0 makes curl use strlen; "" escapes to "". */
+	if (!(escaped = curl_easy_escape(NULL, id, 0)))
+		return NULL;
+	copy = strdup(escaped);
+	curl_free(escaped);
+	return copy;
 }
