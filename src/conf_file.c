@@ -982,6 +982,8 @@ static const struct conf_file_key conf_file_agent_keys[] = {
 	{ "client_key", CONF_FILE_PATH, offsetof(struct conf, consul.tls.key_file), NULL },
 	{ "tls_server_name", CONF_FILE_STRING, offsetof(struct conf, consul.tls.server_name),
 	  NULL },
+	{ "namespace", CONF_FILE_STRING, offsetof(struct conf, consul.ns), NULL },
+	{ "partition", CONF_FILE_STRING, offsetof(struct conf, consul.partition), NULL },
 	{ "timeout", CONF_FILE_CUSTOM, 0, conf_file_agent_timeout },
 	{ "retry_max", CONF_FILE_TIMEOUT, offsetof(struct conf, retry_max_ms), NULL },
 	{ "fail_closed_after", CONF_FILE_DURATION, offsetof(struct conf, fail_closed_ms), NULL },

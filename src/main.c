@@ -190,6 +190,7 @@ main(int argc, char **argv)
 		code = 0;
 	} else {
 		log_init(conf.verbosity);
+		options_warn_unknown_env(environ, main_warn);
 		code = main_run(&conf, req.check_only);
 	}
 	log_flush();

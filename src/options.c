@@ -2,12 +2,14 @@
 #include "options.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "sig.h"
+#include "util.h"
 
 enum {
 	OPT_CONSUL_AGENT = 256,
@@ -18,6 +20,8 @@ enum {
 	OPT_CLIENT_CERT,
 	OPT_CLIENT_KEY,
 	OPT_TLS_SERVER_NAME,
+	OPT_NAMESPACE,
+	OPT_PARTITION,
 	OPT_TTL,
 	OPT_HEARTBEAT,
 	OPT_DEREGISTER_AFTER,
@@ -44,6 +48,8 @@ enum {
 	OPT_OWNER,
 };
 
+static void options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
 static const struct option options_long[] = {
 	{ "consul-agent", required_argument, NULL, OPT_CONSUL_AGENT },
 	{ "http-addr", required_argument, NULL, OPT_HTTP_ADDR },
@@ -53,6 +59,8 @@ static const struct option options_long[] = {
 	{ "client-cert", required_argument, NULL, OPT_CLIENT_CERT },
 	{ "client-key", required_argument, NULL, OPT_CLIENT_KEY },
 	{ "tls-server-name", required_argument, NULL, OPT_TLS_SERVER_NAME },
+	{ "namespace", required_argument, NULL, OPT_NAMESPACE },
+	{ "partition", required_argument, NULL, OPT_PARTITION },
 	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 	{ "deregister-after", required_argument, NULL, OPT_DEREGISTER_AFTER },
@@ -147,6 +155,8 @@ options_usage(FILE *out)
 	      "  --token-file PATH       read the ACL token from PATH\n"
 	      "  --ca-file PATH  --ca-path DIR  --client-cert PATH  --client-key PATH\n"
 	      "  --tls-server-name NAME  TLS settings for an https agent\n"
+	      "  --namespace NS          Consul Enterprise namespace (CONSUL_NAMESPACE)\n"
+	      "  --partition NAME        Consul Enterprise admin partition (CONSUL_PARTITION)\n"
 	      "Other:\n"
 	      "  --subreaper             adopt and reap orphaned descendants (Linux)\n"
 	      "  -v, --verbose           more log detail (repeat for debug)\n"
@@ -170,7 +180,7 @@ struct options_cli {
 
 	const char *addr;     /* --http-addr or --consul-agent */
 	bool addr_is_ianitor; /* given as --consul-agent: default port 8500 */
-	const char *token_file, *ca_file, *ca_path, *cert, *key, *server_name;
+	const char *token_file, *ca_file, *ca_path, *cert, *key, *server_name, *ns, *partition;
 	const char *agent_timeout, *retry_max, *kill_timeout, *ttl, *heartbeat;
 	const char *drain, *drain_delay, *stop_signal, *ready_after, *restart, *restart_delay,
 	        *restart_max_delay, *fail_closed, *verify_interval, *owner;
@@ -254,6 +264,12 @@ options_one(struct options_cli *cli, struct options_request *req, int c, const c
 		break;
 	case OPT_TLS_SERVER_NAME:
 		cli->server_name = value;
+		break;
+	case OPT_NAMESPACE:
+		cli->ns = value;
+		break;
+	case OPT_PARTITION:
+		cli->partition = value;
 		break;
 	case OPT_AGENT_TIMEOUT:
 		cli->agent_timeout = value;
@@ -416,6 +432,10 @@ options_flag_overrides(const char *name)
 		return f->cert != NULL || f->key != NULL;
 	if (strcmp(name, "CONSUL_TLS_SERVER_NAME") == 0)
 		return f->server_name != NULL;
+	if (strcmp(name, "CONSUL_NAMESPACE") == 0)
+		return f->ns != NULL;
+	if (strcmp(name, "CONSUL_PARTITION") == 0)
+		return f->partition != NULL;
 	return false;
 }
 
@@ -510,6 +530,9 @@ options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_get
 		snprintf(err->source, sizeof(err->source), "--token-file");
 		return -1;
 	}
+	if (cli->token_file != NULL && cfg->token == NULL)
+		options_warn(warn, "--token-file %s is empty: requests carry no ACL token",
+		             cli->token_file);
 	if ((cli->cert == NULL) != (cli->key == NULL))
 		return consul_error_set(err, cli->cert ? "--client-cert" : "--client-key",
 		                        "both --client-cert and --client-key must be given");
@@ -520,8 +543,11 @@ options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_get
 	    (cli->cert &&
 	     options_set_string(&cfg->tls.cert_file, cli->cert, "--client-cert", err)) ||
 	    (cli->key && options_set_string(&cfg->tls.key_file, cli->key, "--client-key", err)) ||
-	    (cli->server_name &&
-	     options_set_string(&cfg->tls.server_name, cli->server_name, "--tls-server-name", err)))
+	    (cli->server_name && options_set_string(&cfg->tls.server_name, cli->server_name,
+	                                            "--tls-server-name", err)) ||
+	    (cli->ns && options_set_string(&cfg->ns, cli->ns, "--namespace", err)) ||
+	    (cli->partition &&
+	     options_set_string(&cfg->partition, cli->partition, "--partition", err)))
 		return -1;
 	if (cli->agent_timeout != NULL) {
 		if (options_positive("--agent-timeout", cli->agent_timeout, &timeout, err) < 0)
@@ -736,6 +762,38 @@ options_load_files(struct conf *conf, const struct options_cli *cli, consul_erro
 		if (conf_consul_load(conf, cli->service_files[i], err) < 0)
 			return -1;
 	return 0;
+}
+
+static void
+options_warn(consul_warn_fn warn, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	if (warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	warn(NULL, text);
+}
+
+void
+options_warn_unknown_env(char *const *envp, consul_warn_fn warn)
+{
+	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+		const char *const *known = consul_config_env_names();
+		size_t len = strcspn(envp[i], "=");
+		bool used = false;
+
+		if (strncmp(envp[i], "CONSUL_", 7) != 0)
+			continue;
+		for (size_t k = 0; known[k] != NULL && !used; k++)
+			used = strlen(known[k]) == len && strncmp(known[k], envp[i], len) == 0;
+		if (!used)
+			options_warn(warn, "%.*s is set but ostiary does not use it", (int)len,
+			             envp[i]);
+	}
 }
 
 static void

@@ -36,6 +36,9 @@ struct options_request {
 int options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
                   consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err);
 void options_usage(FILE *out);
+/* Name, in one warning each, the CONSUL_* variables of envp that nothing
+ * reads (a misspelling, or a setting ostiary does not have). */
+void options_warn_unknown_env(char *const *envp, consul_warn_fn warn);
 /* ianitor's --consul-agent HOST[:PORT]: any address consul_config_set_addr
  * takes, but a missing port means 8500 rather than the scheme's default. */
 int options_set_agent(consul_config *cfg, const char *hostport, const char *source,

@@ -129,6 +129,10 @@ typedef struct consul_config {
 	char *socket_path; /* for CONSUL_TRANSPORT_UNIX */
 	char *token;       /* ACL secret: never logged, sent only as X-Consul-Token */
 	char *token_file;  /* the file the token was read from, or NULL */
+	char *ns;          /* Enterprise namespace (CONSUL_NAMESPACE): ?ns= on every request */
+	char *partition;   /* Enterprise admin partition (CONSUL_PARTITION): ?partition= */
+	char *http_auth;   /* "user[:password]" for HTTP basic auth (CONSUL_HTTP_AUTH): a
+	                    * secret like the token, never logged */
 	consul_tls tls;
 	long connect_timeout_ms;
 	long timeout_ms; /* total time for one request */
@@ -151,8 +155,9 @@ int consul_config_copy(consul_config *dst, const consul_config *src);
 int consul_config_set_addr(consul_config *cfg, const char *addr, const char *source,
                            consul_error *err);
 
-/* Read a token file (contents whitespace-trimmed, must not be empty) and
- * remember its path in cfg->token_file. */
+/* Read a token file (contents whitespace-trimmed) and remember its path in
+ * cfg->token_file.  An empty file means no token, as in Consul's Go client
+ * (api/api.go): cfg->token is then NULL, which callers may warn about. */
 int consul_config_load_token_file(consul_config *cfg, const char *path, consul_error *err);
 
 /* Receives warnings the Go client would log (e.g. an unparsable CONSUL_HTTP_SSL). */
@@ -171,13 +176,19 @@ void consul_config_warn_token_file_mode(const char *path, consul_warn_fn warn, v
 typedef const char *(*consul_getenv_fn)(const char *name);
 
 /*
- * Apply the CONSUL_HTTP_* / CONSUL_* TLS variables with the Go client's
- * precedence (CONSUL_HTTP_TOKEN_FILE over CONSUL_HTTP_TOKEN).  Call it
+ * Apply the CONSUL_* variables of Consul's Go client (api/api.go
+ * DefaultConfig) with its precedence (CONSUL_HTTP_TOKEN_FILE over
+ * CONSUL_HTTP_TOKEN): every name consul_config_env_names lists.  Call it
  * before applying command-line flags, which then override.  getenv_fn NULL
- * reads the process environment.  On error cfg is left unchanged.
+ * reads the process environment.  An empty token file is warned about.  On
+ * error cfg is left unchanged.
  */
 int consul_config_from_env(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn warn,
                            void *warn_arg, consul_error *err);
+
+/* The CONSUL_* variables consul_config_from_env reads, NULL-terminated: a
+ * program can name the ones set in its environment that nothing reads. */
+const char *const *consul_config_env_names(void);
 
 /* The base URL without credentials, e.g. "http://127.0.0.1:8500" or
  * "unix:///run/consul.sock"; for log lines. Caller frees. */

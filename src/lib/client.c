@@ -94,7 +94,9 @@ consul_client_reload_token(consul_client *client, consul_error *err)
 		consul_config_free(&fresh);
 		return -1;
 	}
-	changed = !client->cfg.token || strcmp(client->cfg.token, fresh.token) != 0;
+	/* An empty file means no token (fresh.token NULL), as at start. */
+	changed = (client->cfg.token == NULL) != (fresh.token == NULL) ||
+	          (fresh.token != NULL && strcmp(client->cfg.token, fresh.token) != 0);
 	if (changed)
 		rc = consul_client_set_token(client, fresh.token, err);
 	consul_config_free(&fresh);

@@ -21,11 +21,19 @@
 
 /* Every string member, for copy and free. */
 static const size_t config_string_fields[] = {
-	offsetof(consul_config, host),         offsetof(consul_config, path_prefix),
-	offsetof(consul_config, socket_path),  offsetof(consul_config, token),
-	offsetof(consul_config, token_file),   offsetof(consul_config, tls.ca_file),
-	offsetof(consul_config, tls.ca_path),  offsetof(consul_config, tls.cert_file),
-	offsetof(consul_config, tls.key_file), offsetof(consul_config, tls.server_name),
+	offsetof(consul_config, host),
+	offsetof(consul_config, path_prefix),
+	offsetof(consul_config, socket_path),
+	offsetof(consul_config, token),
+	offsetof(consul_config, token_file),
+	offsetof(consul_config, ns),
+	offsetof(consul_config, partition),
+	offsetof(consul_config, http_auth),
+	offsetof(consul_config, tls.ca_file),
+	offsetof(consul_config, tls.ca_path),
+	offsetof(consul_config, tls.cert_file),
+	offsetof(consul_config, tls.key_file),
+	offsetof(consul_config, tls.server_name),
 };
 #define CONFIG_NFIELDS (sizeof config_string_fields / sizeof config_string_fields[0])
 
@@ -102,6 +110,7 @@ void
 consul_config_free(consul_config *cfg)
 {
 	ostiary_config_secret_wipe(cfg->token);
+	ostiary_config_secret_wipe(cfg->http_auth);
 	for (size_t i = 0; i < CONFIG_NFIELDS; i++)
 		free(*config_field(cfg, i));
 	memset(cfg, 0, sizeof *cfg);
@@ -452,12 +461,8 @@ consul_config_load_token_file(consul_config *cfg, const char *path, consul_error
 			;
 		while (len > (size_t)(start - buf) && config_is_space(buf[len - 1]))
 			buf[--len] = '\0';
-		if (!*start)
-			consul_error_set(err, path,
-			                 "error loading token file %s: the file is empty (it must "
-			                 "hold the ACL token)",
-			                 path);
-		else if (!(token = strdup(start)))
+		/* api/api.go: the trimmed contents, "" (no token) included. */
+		if (!(token = strdup(start)))
 			consul_error_set(err, path, "error loading token file %s: out of memory",
 			                 path);
 	}
@@ -471,6 +476,10 @@ consul_config_load_token_file(consul_config *cfg, const char *path, consul_error
 	}
 	if (!token)
 		return -1;
+	if (!*token) {
+		free(token);
+		token = NULL;
+	}
 	config_set_token(cfg, token);
 	free(cfg->token_file);
 	cfg->token_file = source;
@@ -659,7 +668,15 @@ config_env_apply(consul_config *cfg, consul_getenv_fn getenv_fn, consul_warn_fn 
 	config_env_flags(cfg, getenv_fn, warn, warn_arg);
 	if (addr && consul_config_set_addr(cfg, addr, "CONSUL_HTTP_ADDR", err) < 0)
 		return -1;
-	if (config_env_token(cfg, getenv_fn, err) < 0 ||
+	if (config_env_token(cfg, getenv_fn, err) < 0)
+		return -1;
+	if (cfg->token_file && !cfg->token)
+		config_warn(warn, warn_arg,
+		            "CONSUL_HTTP_TOKEN_FILE %s is empty: requests carry no ACL token",
+		            cfg->token_file);
+	if (config_env_string(&cfg->ns, getenv_fn, "CONSUL_NAMESPACE", err) < 0 ||
+	    config_env_string(&cfg->partition, getenv_fn, "CONSUL_PARTITION", err) < 0 ||
+	    config_env_string(&cfg->http_auth, getenv_fn, "CONSUL_HTTP_AUTH", err) < 0 ||
 	    config_env_string(&cfg->tls.ca_file, getenv_fn, "CONSUL_CACERT", err) < 0 ||
 	    config_env_string(&cfg->tls.ca_path, getenv_fn, "CONSUL_CAPATH", err) < 0 ||
 	    config_env_string(&cfg->tls.cert_file, getenv_fn, "CONSUL_CLIENT_CERT", err) < 0 ||
@@ -691,6 +708,22 @@ consul_config_from_env(consul_config *cfg, consul_getenv_fn getenv_fn, consul_wa
 	consul_config_free(cfg);
 	*cfg = next;
 	return 0;
+}
+
+const char *const *
+consul_config_env_names(void)
+{
+	static const char *const names[] = {
+		"CONSUL_HTTP_ADDR",       "CONSUL_HTTP_TOKEN",
+		"CONSUL_HTTP_TOKEN_FILE", "CONSUL_HTTP_AUTH",
+		"CONSUL_HTTP_SSL",        "CONSUL_HTTP_SSL_VERIFY",
+		"CONSUL_CACERT",          "CONSUL_CAPATH",
+		"CONSUL_CLIENT_CERT",     "CONSUL_CLIENT_KEY",
+		"CONSUL_TLS_SERVER_NAME", "CONSUL_NAMESPACE",
+		"CONSUL_PARTITION",       NULL,
+	};
+
+	return names;
 }
 
 char *

@@ -33,6 +33,9 @@ struct strbuf {
 };
 
 int ostiary_strbuf_append(struct strbuf *buf, const void *data, size_t len);
+/* The same, the buffer never growing past max bytes of content (its
+ * allocation stays within max + 1): -1 when they would not fit. */
+int ostiary_strbuf_append_max(struct strbuf *buf, const void *data, size_t len, size_t max);
 int ostiary_strbuf_printf(struct strbuf *buf, const char *fmt, ...) LIB_PRINTF(2, 3);
 /* A malloc'ed formatted string, or NULL when out of memory. */
 char *ostiary_strbuf_format(const char *fmt, ...) LIB_PRINTF(1, 2);

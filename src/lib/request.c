@@ -284,7 +284,7 @@ request_collect(char *data, size_t size, size_t nmemb, void *arg)
 		call->oversize = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
 	}
-	return ostiary_strbuf_append(&call->received, data, len) == 0 ? len : 0;
+	return ostiary_strbuf_append_max(&call->received, data, len, call->max_body) == 0 ? len : 0;
 }
 
 /* ----------------------------------------------------------- query metadata */
@@ -410,6 +410,30 @@ request_header(char *line, size_t size, size_t nitems, void *arg)
 	return size * nitems;
 }
 
+/* CONSUL_HTTP_AUTH "user[:password]" as HTTP basic auth, as the Go client's
+ * SetBasicAuth (api/api.go); libcurl keeps its own copies. */
+static CURLcode
+request_set_auth(consul_call *call)
+{
+	const char *auth = call->cfg->http_auth, *colon;
+	char *user;
+	CURLcode rc;
+
+	if (!auth || !*auth)
+		return CURLE_OK;
+	colon = strchr(auth, ':');
+	if (!(user = strndup(auth, colon ? (size_t)(colon - auth) : strlen(auth))))
+		return CURLE_OUT_OF_MEMORY;
+	rc = curl_easy_setopt(call->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(call->easy, CURLOPT_USERNAME, user);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(call->easy, CURLOPT_PASSWORD, colon ? colon + 1 : "");
+	ostiary_config_secret_wipe(user);
+	free(user);
+	return rc;
+}
+
 static CURLcode
 request_set_common(consul_call *call, const char *url)
 {
@@ -451,6 +475,8 @@ request_set_common(consul_call *call, const char *url)
 		rc = curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_USERAGENT, agent);
+	if (rc == CURLE_OK)
+		rc = request_set_auth(call);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->headers);
 	return rc;
@@ -511,9 +537,18 @@ request_set_transport(consul_call *call)
 consul_call *
 ostiary_request_ready(consul_call *call)
 {
+	const consul_config *cfg;
 	char *url;
 	bool ok;
 
+	if (!call)
+		return NULL;
+	/* Like the Go client (api/api.go newRequest), every request carries the
+	 * configured namespace and partition. */
+	cfg = call->cfg;
+	call = ostiary_request_query(call, "ns", cfg->ns && *cfg->ns ? cfg->ns : NULL);
+	call = ostiary_request_query(call, "partition",
+	                             cfg->partition && *cfg->partition ? cfg->partition : NULL);
 	if (!call)
 		return NULL;
 	url = request_url(call);

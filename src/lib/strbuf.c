@@ -6,8 +6,10 @@
 
 #include "internal.h"
 
+/* Room for extra more bytes and the NUL, never more than limit bytes in
+ * all (doubling stops there: a capped body never costs twice its cap). */
 static int
-strbuf_reserve(struct strbuf *buf, size_t extra)
+strbuf_reserve_max(struct strbuf *buf, size_t extra, size_t limit)
 {
 	size_t need, cap;
 	char *data;
@@ -17,14 +19,36 @@ strbuf_reserve(struct strbuf *buf, size_t extra)
 	need = buf->len + extra + 1;
 	if (need <= buf->cap)
 		return 0;
+	if (need > limit)
+		return -1;
 	cap = buf->cap ? buf->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if (cap > limit)
+		cap = limit;
 	data = realloc(buf->data, cap);
 	if (!data)
 		return -1;
 	buf->data = data;
 	buf->cap = cap;
+	return 0;
+}
+
+static int
+strbuf_reserve(struct strbuf *buf, size_t extra)
+{
+	return strbuf_reserve_max(buf, extra, SIZE_MAX);
+}
+
+int
+ostiary_strbuf_append_max(struct strbuf *buf, const void *data, size_t len, size_t max)
+{
+	if (strbuf_reserve_max(buf, len, max + 1) < 0)
+		return -1;
+	if (len)
+		memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
 	return 0;
 }
 

@@ -826,6 +826,31 @@ def endless_probe_body(ctx):
         endless.close()
 
 
+@scenario("endless-agent-body", hostile=True)
+def endless_agent_body(ctx):
+    """The agent answers our read-back of its checks with a body that never ends: the
+    read stops at its cap (64 MiB), peak memory stays within that cap plus a small
+    constant, and the service keeps its registration and status."""
+    sim = ctx.start_sim()
+    ost = ctx.start_ostiary("web", ["sleep", "600"], "--verify-interval", "300ms")
+    ctx.expect_registered("web", STARTUP)
+    ctx.expect_status("service:web", "passing")
+    peak_before = ost.rss_kib("VmHWM")
+    mark = sim.fault("endless", path_prefix="/v1/agent/checks")
+    ctx.wait(faulted(sim, mark, "endless", 3), 20.0, "no endless answers were sent")
+    peak_after = ost.rss_kib("VmHWM")
+    sim.clear_fault()
+    sim.clear_log()
+    grown = peak_after - peak_before
+    ctx.note(f"endless agent body: peak RSS {peak_before} -> {peak_after} KiB (+{grown})")
+    cap_kib = 64 * 1024
+    if grown > cap_kib + 16 * 1024:
+        raise Fail(f"peak RSS grew by {grown} KiB reading endless answers (cap {cap_kib} KiB)")
+    ctx.expect_registered("web")
+    ctx.expect_status("service:web", "passing")
+    ctx.finish(ost, 128 + signal.SIGTERM, "web")
+
+
 @scenario("slow-responses")
 def slow_responses(ctx):
     """Answers slower than --agent-timeout, then slow but in time: the service stays

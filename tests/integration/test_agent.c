@@ -272,3 +272,50 @@ Test(agent, consul_http_addr_from_the_environment)
 	stop_ostiary(&p, 128 + SIGTERM);
 	sim_stop(&s);
 }
+
+/* CONSUL_NAMESPACE, CONSUL_PARTITION and CONSUL_HTTP_AUTH mean what they
+ * mean to Consul's Go client: ns= and partition= on every request, basic
+ * auth (never logged); a CONSUL_* variable nothing reads is named. */
+Test(agent, namespace_partition_and_basic_auth_reach_the_agent)
+{
+	sim s;
+	proc p;
+	const char *sim_args[] = { "--enterprise", NULL };
+	const char *args[] = { "-vv", "svc", "--", "sleep", "600", NULL };
+	const char *env[] = { "CONSUL_NAMESPACE=team-a", "CONSUL_PARTITION=part-1",
+		              "CONSUL_HTTP_AUTH=user:secret-pass", "CONSUL_DATACENTRE=dc9", NULL };
+	json_t *reg;
+	const char *query, *auth;
+
+	start_sim(&s, sim_args);
+	start_ostiary(&p, &s, args, env);
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
+	reg = first_request(&s, "PUT", "/v1/agent/service/register");
+	cr_assert_not_null(reg);
+	query = json_string_value(json_object_get(reg, "query"));
+	cr_assert(strstr(query, "ns=team-a") && strstr(query, "partition=part-1"), "%s", query);
+	auth = json_string_value(json_object_get(json_object_get(reg, "headers"), "authorization"));
+	/* base64("user:secret-pass") */
+	cr_assert_str_eq(auth, "Basic dXNlcjpzZWNyZXQtcGFzcw==");
+	json_decref(reg);
+	cr_assert(proc_output_contains(&p, "CONSUL_DATACENTRE is set but ostiary does not use it"));
+	stop_ostiary(&p, 128 + SIGTERM);
+	cr_assert_not(proc_output_contains(&p, "secret-pass"), "the password reached the log");
+	sim_stop(&s);
+}
+
+/* A namespace given to a Community Edition agent is refused, not ignored:
+ * the operator sees why instead of a service in the default namespace. */
+Test(agent, namespace_on_a_community_agent_is_reported)
+{
+	sim s;
+	proc p;
+	const char *args[] = { "--namespace", "team-a", "svc", "--", "sleep", "600", NULL };
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_output(&p, "Namespaces are a Consul Enterprise feature", DEADLINE_MS));
+	cr_assert_not(sim_has_service(&s, "svc"));
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
+}

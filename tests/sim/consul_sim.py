@@ -42,7 +42,8 @@ Control API (127.0.0.1:<control_port>, JSON in and out):
     POST   /restore          go back to it: a Raft snapshot restore, the index moves back
     POST   /reap-tombstones  the KV tombstone GC (a prefix's index may go backwards)
 
-Fault modes: error, hang, delay, garbage, reset apply to any request; no-block
+Fault modes: error, hang, delay, garbage, reset and endless (200 OK with a chunked
+body that never ends) apply to any request; no-block
 (answer at once, as if the wait had run out, so the index comes back unchanged)
 and hang-blocking (the request is held, never answered, until the fault changes
 or the agent stops) apply only to blocking queries (GET with ?index= above 0).
@@ -1141,6 +1142,7 @@ class SimConfig:
     unix_path: str = ""
     acl_tokens: tuple = ()
     output_max_size: int = 4096                  # check_output_max_size
+    enterprise: bool = False                     # accept ns= and partition= (Consul Enterprise)
     dcsa_min_ns: int = 60 * NS_PER_SECOND        # check_deregister_interval_min
     reap_interval_ns: int = 30 * NS_PER_SECOND   # check_reap_interval
     tls_cert: str = ""                           # tls.https.cert_file
@@ -2347,12 +2349,34 @@ class AgentAPI(ServerAPIMixin):
             return Reply(200, headers=[("Allow", allow)])
         if method not in methods:
             return text_reply(405, f"method {method} not allowed", [("Allow", allow)])
+        refusal = self._ce_refusal(pattern, query, headers)
+        if refusal is not None:
+            return text_reply(400, refusal)
         req = AgentRequest(method, raw_path, path, raw_query, query, headers, body, aborted,
                            no_block)
         try:
             return handler(req, path[len(pattern):])
         except HTTPError as err:
             return text_reply(err.status, err.reason, err.headers)
+
+    # Endpoints that read the enterprise meta of a request (parseEntMeta and kin).
+    _ENT_META_PREFIXES = ("/v1/agent/", "/v1/kv/", "/v1/health/", "/v1/catalog/",
+                          "/v1/session/")
+
+    def _ce_refusal(self, pattern, query, headers):
+        """agent/http_ce.go parseEntMeta / parseEntMetaPartition: a Community Edition
+        agent refuses a namespace or partition rather than ignore it."""
+        if self.state.config.enterprise or not pattern.startswith(self._ENT_META_PREFIXES):
+            return None
+        if headers.get("X-Consul-Namespace"):
+            return ('Invalid header: "X-Consul-Namespace" - Namespaces are a Consul '
+                    'Enterprise feature')
+        if (query.get("ns") or [""])[0]:
+            return 'Invalid query parameter: "ns" - Namespaces are a Consul Enterprise feature'
+        if (query.get("partition") or [""])[0]:
+            return ('Invalid query parameter: "partition" - Partitions are a Consul '
+                    'Enterprise feature')
+        return None
 
     def _redirect(self, method, path, raw_query):
         """ServeMux: /tree -> /tree/ when only the subtree is registered, and unclean
@@ -2862,7 +2886,9 @@ class RequestLog:
 
 
 FAULT_MODES = ("none", "error", "hang", "delay", "garbage", "reset", "no-block",
-               "hang-blocking")
+               "hang-blocking", "endless")
+# "endless": 200 OK with a chunked body that never ends (until the client goes).
+ENDLESS_CHUNK = b"[" * 65536
 # Modes that touch only blocking queries (a GET with ?index= above 0).
 BLOCKING_FAULT_MODES = ("no-block", "hang-blocking")
 
@@ -3337,7 +3363,19 @@ class AgentHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         elif fault.mode == "reset":
             self.app.listener.mark_reset(self.connection)
+        elif fault.mode == "endless":
+            self._send_endless()
         return False
+
+    def _send_endless(self):
+        frame = b"%x\r\n" % len(ENDLESS_CHUNK) + ENDLESS_CHUNK + b"\r\n"
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            while not self.stopped.is_set():
+                self.wfile.write(frame)
+        except OSError:   # the client gave up reading: what a bounded client does
+            pass
 
     def _send(self, reply, entry):
         headers = []
@@ -3537,6 +3575,9 @@ def parse_args(argv):
     parser.add_argument("--unix", default="")
     parser.add_argument("--acl-token", action="append", default=[])
     parser.add_argument("--output-max-size", type=int, default=4096)
+    parser.add_argument("--enterprise", action="store_true",
+                        help="accept ns= and partition= as Consul Enterprise does (a CE "
+                             "agent answers 400)")
     parser.add_argument("--dcsa-min", default="60s")
     parser.add_argument("--reap-interval", default="30s")
     parser.add_argument("--ready-file", default="")
@@ -3570,6 +3611,7 @@ def parse_args(argv):
     return args, SimConfig(host=args.host, port=args.port, control_port=args.control_port,
                            unix_path=args.unix, acl_tokens=tuple(args.acl_token),
                            output_max_size=args.output_max_size, dcsa_min_ns=dcsa_min,
+                           enterprise=args.enterprise,
                            reap_interval_ns=reap, tls_cert=args.tls_cert,
                            tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
                            https_handshake_timeout_ns=handshake,

@@ -1568,6 +1568,38 @@ class TestBlockingQueries(KvSimTest):
         self.assertEqual(self.kv_get("blk/restore-later")[0], 404)
 
 
+class TestEnterpriseMeta(unittest.TestCase):
+    """agent/http_ce.go: a CE agent refuses ns= and partition= with a 400 rather than
+    register into the default namespace; --enterprise accepts them."""
+
+    def test_community_edition_refuses_namespace_and_partition(self):
+        sim = Sim()
+        try:
+            body = ttl_service("ent-1")
+            status, _, text = sim.put("/v1/agent/service/register?ns=team-a", body)
+            self.assertEqual(status, 400)
+            self.assertEqual(text, 'Invalid query parameter: "ns" - Namespaces are a Consul '
+                                   'Enterprise feature')
+            status, _, text = sim.put("/v1/agent/service/register?partition=p1", body)
+            self.assertEqual((status, "Partitions are a Consul Enterprise feature" in text),
+                             (400, True))
+            status, _, _ = sim.agent("GET", "/v1/kv/x", headers={"X-Consul-Namespace": "a"})
+            self.assertEqual(status, 400)
+            self.assertEqual(sim.put("/v1/agent/service/register?ns=", body)[0], 200)
+        finally:
+            sim.stop()
+
+    def test_enterprise_accepts_them(self):
+        sim = Sim("--enterprise")
+        try:
+            status, _, _ = sim.put("/v1/agent/service/register?ns=team-a&partition=p1",
+                                   ttl_service("ent-2"))
+            self.assertEqual(status, 200)
+            self.assertIn("ns=team-a", sim.log()[-1]["query"])
+        finally:
+            sim.stop()
+
+
 class TestFreshAgentIndexes(unittest.TestCase):
     def test_empty_tables_answer_index_one_never_zero(self):
         sim = Sim()

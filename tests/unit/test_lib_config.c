@@ -313,6 +313,61 @@ Test(lib_env, token_file_wins_over_token)
 	free(path);
 }
 
+/* CONSUL_NAMESPACE, CONSUL_PARTITION and CONSUL_HTTP_AUTH, as the Go
+ * client reads them (api/api.go DefaultConfig). */
+Test(lib_env, namespace_partition_and_basic_auth)
+{
+	static const char *const env[] = {
+		"CONSUL_NAMESPACE", "team-a", "CONSUL_PARTITION", "part-1", "CONSUL_HTTP_AUTH",
+		"user:pa:ss",       NULL
+	};
+	consul_config cfg, copy;
+
+	cr_assert_eq(from_env(&cfg, env, NULL, NULL), 0);
+	cr_assert_str_eq(cfg.ns, "team-a");
+	cr_assert_str_eq(cfg.partition, "part-1");
+	cr_assert_str_eq(cfg.http_auth, "user:pa:ss");
+	cr_assert_eq(consul_config_copy(&copy, &cfg), 0);
+	cr_assert_str_eq(copy.http_auth, "user:pa:ss");
+	cr_assert_neq(copy.http_auth, cfg.http_auth);
+	consul_config_free(&copy);
+	consul_config_free(&cfg);
+}
+
+/* Every variable read is listed, for a program to name the others. */
+Test(lib_env, names_lists_what_is_read)
+{
+	const char *const *names = consul_config_env_names();
+	static const char *const expected[] = { "CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN_FILE",
+		                                "CONSUL_HTTP_AUTH", "CONSUL_NAMESPACE",
+		                                "CONSUL_PARTITION", "CONSUL_TLS_SERVER_NAME" };
+
+	for (size_t e = 0; e < sizeof expected / sizeof expected[0]; e++) {
+		bool found = false;
+
+		for (size_t i = 0; names[i] != NULL; i++)
+			found = found || strcmp(names[i], expected[e]) == 0;
+		cr_assert(found, "%s is not listed", expected[e]);
+	}
+}
+
+/* An empty token file means no token, with a warning (never the contents). */
+Test(lib_env, empty_token_file_is_no_token_with_a_warning)
+{
+	char *path = write_temp_file(" \n");
+	const char *const env[] = { "CONSUL_HTTP_TOKEN_FILE", path, NULL };
+	struct warnings w = { 0 };
+	consul_config cfg;
+
+	cr_assert_eq(from_env(&cfg, env, &w, NULL), 0);
+	cr_assert_null(cfg.token);
+	cr_assert_eq(w.count, 1);
+	cr_assert(strstr(w.last, "is empty"), "%s", w.last);
+	consul_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
 Test(lib_env, unreadable_token_file_fails_and_keeps_config)
 {
 	static const char *const env[] = { "CONSUL_HTTP_TOKEN",
@@ -584,8 +639,10 @@ Test(lib_token, empty_directory_and_oversized_files_fail)
 	big_path = write_temp_file(big);
 	consul_config_init(&cfg);
 
-	cr_assert_eq(consul_config_load_token_file(&cfg, blank, &err), -1);
-	cr_assert(strstr(err.text, "empty"), "%s", err.text);
+	/* An empty file is no token, as in the Go client (api/api.go). */
+	cr_assert_eq(consul_config_load_token_file(&cfg, blank, &err), 0, "%s", err.text);
+	cr_assert_null(cfg.token);
+	cr_assert_str_eq(cfg.token_file, blank);
 	cr_assert_eq(consul_config_load_token_file(&cfg, "/tmp", &err), -1);
 	cr_assert(strstr(err.text, "/tmp: not a regular file"), "%s", err.text);
 	cr_assert_eq(consul_config_load_token_file(&cfg, big_path, &err), -1);

@@ -546,3 +546,52 @@ Test(options, check_config_flag, .fini = suite_fini)
 	conf_free(&o);
 	unlink(path);
 }
+
+/* --namespace and --partition override CONSUL_NAMESPACE / CONSUL_PARTITION. */
+Test(options, namespace_and_partition_flags_override_the_environment, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	const char *env[] = { "CONSUL_NAMESPACE=from-env", "CONSUL_PARTITION=part-env", NULL };
+	char **argv = make_argv("--namespace", "from-flag", "web", "--", "true", NULL);
+
+	cr_assert_eq(parse(&o, &err, env, argv), 0, "%s: %s", err.source, err.text);
+	cr_assert_str_eq(o.consul.ns, "from-flag");
+	cr_assert_str_eq(o.consul.partition, "part-env");
+	conf_free(&o);
+}
+
+/* Every CONSUL_* variable nothing reads is named once; the others are not. */
+Test(options, unknown_consul_variables_are_named)
+{
+	char *const envp[] = { "CONSUL_HTTP_ADDR=x", "CONSUL_DATACENTRE=dc1", "HOME=/root",
+		               "CONSUL_GRPC_ADDR=y", "CONSUL_NAMESPACE=a", NULL };
+
+	warnings[0] = '\0';
+	options_warn_unknown_env(envp, collect_warning);
+	cr_assert(strstr(warnings, "CONSUL_DATACENTRE is set but ostiary does not use it"), "%s",
+	          warnings);
+	cr_assert(strstr(warnings, "CONSUL_GRPC_ADDR is set"), "%s", warnings);
+	cr_assert_null(strstr(warnings, "CONSUL_HTTP_ADDR is"), "%s", warnings);
+	cr_assert_null(strstr(warnings, "CONSUL_NAMESPACE is"), "%s", warnings);
+}
+
+/* An empty --token-file means no token, as the Go client reads it, said once. */
+Test(options, empty_token_file_warns_and_sends_no_token, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+	char path[] = "/tmp/ostiary-empty-token-XXXXXX";
+	int fd = mkstemp(path);
+	char **argv;
+
+	cr_assert_geq(fd, 0);
+	fchmod(fd, 0600);
+	close(fd);
+	argv = make_argv("--token-file", path, "web", "--", "true", NULL);
+	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s: %s", err.source, err.text);
+	cr_assert_null(o.consul.token);
+	cr_assert(strstr(warnings, "is empty: requests carry no ACL token"), "%s", warnings);
+	conf_free(&o);
+	unlink(path);
+}
