@@ -23,7 +23,7 @@
 /* Consul raises intervals below 1s to 1s (checks.MinInterval); ostiary
  * allows down to 100ms, which its own tests use. */
 #define CONF_MIN_INTERVAL_MS 100
-#define CONF_DEFAULT_TTL_MS 10000          /* the process check, as on the command line */
+#define CONF_DEFAULT_TTL_MS 10000 /* the process check, as on the command line */
 #define CONF_DEFAULT_DEREGISTER_AFTER_MS (10 * 60 * 1000)
 #define CONF_DEFAULT_KILL_TIMEOUT_MS 7000
 #define CONF_DEFAULT_RETRY_MAX_MS 10000
@@ -36,6 +36,8 @@
 /* Meta key marking what this ostiary registered, to clean up after a crash. */
 #define CONF_OWNER_META_KEY "ostiary-owner"
 #define CONF_DEFAULT_PATH "/etc/ostiary/ostiary.conf"
+/* Signal numbers a --rewrite can name: 1 to CONF_NSIG - 1. */
+#define CONF_NSIG 65
 /* "Not set" for settings where 0 means something (off, no spread). */
 #define CONF_UNSET (-1)
 
@@ -158,6 +160,8 @@ struct conf {
 	enum conf_drain drain;
 	int64_t drain_delay_ms; /* between the drain step and the stop signal */
 	int stop_signal;        /* sent to the child; 0 = the signal ostiary received */
+	bool single_child;      /* signal the command alone, not its whole process group */
+	int rewrite[CONF_NSIG]; /* signal N reaches the command as rewrite[N]; 0 = dropped */
 
 	/* readiness */
 	int ready_after; /* consecutive passes before a probe first reports passing (>= 1) */
@@ -169,12 +173,14 @@ struct conf {
 	int64_t restart_max_delay_ms; /* cap of that delay */
 
 	/* agent faults */
-	int64_t fail_closed_ms;     /* stop the child after this long without the agent; 0 = never */
+	int64_t fail_closed_ms; /* stop the child after this long without the agent; 0 = never */
 	int64_t verify_interval_ms; /* read back what is on the agent this often; 0 = never */
-	char *owner; /* CONF_OWNER_META_KEY value; default: the first service's ID */
+	char *owner;                /* CONF_OWNER_META_KEY value; default: the first service's ID */
 };
 
 void conf_init(struct conf *conf);
+/* What the command gets for signal signo (--rewrite); 0: nothing. */
+int conf_rewrite(const struct conf *conf, int signo);
 void conf_free(struct conf *conf);
 
 /* Append an empty, default-initialised service / check; NULL on no memory. */
