@@ -313,6 +313,7 @@ Test(groups, rewrite_hup_to_0_keeps_the_command_alive)
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_recorder_ready(rec, DEADLINE_MS));
+	cr_assert(wait_check_status(&s, "service:svc", "passing", DEADLINE_MS));
 	kill(p.pid, SIGHUP);
 	/* Signals are passed on in order: once WINCH is there (sh ignores it),
 	 * HUP was judged. */
