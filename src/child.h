@@ -34,6 +34,11 @@ bool child_update(struct child *child, int wait_status);
 
 /* Send a signal; a child that is already gone is not an error. */
 void child_signal(const struct child *child, int signo);
+/* The same to the child's process group (started with own_group), which
+ * may outlive the child itself. */
+void child_signal_group(const struct child *child, int signo);
+/* Is any process left in the child's process group (zombies aside)? */
+bool child_group_alive(const struct child *child);
 
 /* The exit code ostiary reports for the child (0..255). */
 int child_exit_code(const struct child *child);

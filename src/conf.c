@@ -36,6 +36,14 @@ conf_init(struct conf *conf)
 	conf->restart_delay_ms = CONF_DEFAULT_RESTART_DELAY_MS;
 	conf->restart_max_delay_ms = CONF_DEFAULT_RESTART_MAX_DELAY_MS;
 	conf->verify_interval_ms = CONF_DEFAULT_VERIFY_INTERVAL_MS;
+	for (int i = 0; i < CONF_NSIG; i++)
+		conf->rewrite[i] = i;
+}
+
+int
+conf_rewrite(const struct conf *conf, int signo)
+{
+	return signo > 0 && signo < CONF_NSIG ? conf->rewrite[signo] : signo;
 }
 
 void

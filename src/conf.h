@@ -38,6 +38,8 @@
 /* Meta key marking what this ostiary registered, to clean up after a crash. */
 #define CONF_OWNER_META_KEY "ostiary-owner"
 #define CONF_DEFAULT_PATH "/etc/ostiary/ostiary.conf"
+/* Signal numbers a --rewrite can name: 1 to CONF_NSIG - 1. */
+#define CONF_NSIG 65
 /* "Not set" for settings where 0 means something (off, no spread). */
 #define CONF_UNSET (-1)
 
@@ -165,6 +167,8 @@ struct conf {
 	enum conf_drain drain;
 	int64_t drain_delay_ms; /* between the drain step and the stop signal */
 	int stop_signal;        /* sent to the child; 0 = the signal ostiary received */
+	bool single_child;      /* signal the command alone, not its whole process group */
+	int rewrite[CONF_NSIG]; /* signal N reaches the command as rewrite[N]; 0 = dropped */
 
 	/* readiness */
 	int ready_after; /* consecutive passes before a probe first reports passing (>= 1) */
@@ -182,6 +186,8 @@ struct conf {
 };
 
 void conf_init(struct conf *conf);
+/* What the command gets for signal signo (--rewrite); 0: nothing. */
+int conf_rewrite(const struct conf *conf, int signo);
 void conf_free(struct conf *conf);
 
 /* Append an empty, default-initialised service / check; NULL on no memory. */

@@ -1076,6 +1076,29 @@ conf_file_stop_signal(struct conf_file *cf, const config_setting_t *s, void *tar
 	return 0;
 }
 
+/* rewrite = [ "HUP:0", "TERM:QUIT" ]; as --rewrite. */
+static int
+conf_file_rewrite(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	char **list = NULL, why[200];
+	size_t n = 0;
+	int from, to;
+
+	if (conf_file_strv(cf, s, &list, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (sig_parse_rewrite(list[i], &from, &to, why, sizeof(why)) < 0) {
+			conf_strv_free(list);
+			return conf_file_error(cf, config_setting_get_elem(s, (unsigned)i), "%s",
+			                       why);
+		}
+		conf->rewrite[from] = to;
+	}
+	conf_strv_free(list);
+	return 0;
+}
+
 static int
 conf_file_ready_after(struct conf_file *cf, const config_setting_t *s, void *target)
 {
@@ -1096,6 +1119,8 @@ static const struct conf_file_key conf_file_top_keys[] = {
 	{ "drain", CONF_FILE_CUSTOM, 0, conf_file_drain },
 	{ "drain_delay", CONF_FILE_DURATION, offsetof(struct conf, drain_delay_ms), NULL },
 	{ "stop_signal", CONF_FILE_CUSTOM, 0, conf_file_stop_signal },
+	{ "single_child", CONF_FILE_BOOL, offsetof(struct conf, single_child), NULL },
+	{ "rewrite", CONF_FILE_CUSTOM, 0, conf_file_rewrite },
 	{ "ready_after", CONF_FILE_CUSTOM, 0, conf_file_ready_after },
 	{ "notify", CONF_FILE_BOOL, offsetof(struct conf, notify), NULL },
 	{ "restart", CONF_FILE_CUSTOM, 0, conf_file_restart },

@@ -46,6 +46,8 @@ enum {
 	OPT_FAIL_CLOSED,
 	OPT_VERIFY_INTERVAL,
 	OPT_OWNER,
+	OPT_SINGLE_CHILD,
+	OPT_REWRITE,
 };
 
 static void options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -86,6 +88,8 @@ static const struct option options_long[] = {
 	{ "fail-closed", required_argument, NULL, OPT_FAIL_CLOSED },
 	{ "verify-interval", required_argument, NULL, OPT_VERIFY_INTERVAL },
 	{ "owner", required_argument, NULL, OPT_OWNER },
+	{ "single-child", no_argument, NULL, OPT_SINGLE_CHILD },
+	{ "rewrite", required_argument, NULL, OPT_REWRITE },
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -133,6 +137,9 @@ options_usage(FILE *out)
 	      "  --drain MODE            maintenance (default), critical, deregister or none\n"
 	      "  --drain-delay D         wait after draining before the stop signal (default 1s)\n"
 	      "  --stop-signal SIG       signal for COMMAND (default: the one received)\n"
+	      "  --single-child          signal COMMAND alone, not its whole process group\n"
+	      "  --rewrite FROM:TO       COMMAND gets signal TO for FROM, 0 = not at all\n"
+	      "                          (repeatable; e.g. HUP:0, TERM:QUIT)\n"
 	      "Readiness and restarts:\n"
 	      "  --ready-after N         probe passes in a row before a check first passes\n"
 	      "                          (default 1)\n"
@@ -184,7 +191,9 @@ struct options_cli {
 	const char *agent_timeout, *retry_max, *kill_timeout, *ttl, *heartbeat;
 	const char *drain, *drain_delay, *stop_signal, *ready_after, *restart, *restart_delay,
 	        *restart_max_delay, *fail_closed, *verify_interval, *owner;
-	bool notify;
+	bool notify, single_child;
+	const char **rewrites;
+	size_t nrewrites;
 
 	const char *service; /* the SERVICE argument */
 	const char *id, *address, *port, *deregister_after;
@@ -204,6 +213,7 @@ options_cli_free(struct options_cli *cli)
 	free(cli->service_files);
 	free(cli->tags);
 	free(cli->meta);
+	free(cli->rewrites);
 }
 
 static int
@@ -338,6 +348,11 @@ options_one(struct options_cli *cli, struct options_request *req, int c, const c
 	case OPT_OWNER:
 		cli->owner = value;
 		break;
+	case OPT_SINGLE_CHILD:
+		cli->single_child = true;
+		break;
+	case OPT_REWRITE:
+		return options_push(&cli->rewrites, &cli->nrewrites, value, flag, err);
 	default:
 		return consul_error_set(err, flag, "unknown option (see ostiary --help)");
 	}
@@ -600,6 +615,21 @@ options_count(const char *flag, const char *value, int *out, consul_error *err)
 	return 0;
 }
 
+/* After the file's: for the same signal, the command line wins. */
+static int
+options_rewrites(struct conf *conf, const struct options_cli *cli, consul_error *err)
+{
+	char why[200];
+	int from, to;
+
+	for (size_t i = 0; i < cli->nrewrites; i++) {
+		if (sig_parse_rewrite(cli->rewrites[i], &from, &to, why, sizeof(why)) < 0)
+			return consul_error_set(err, "--rewrite", "%s", why);
+		conf->rewrite[from] = to;
+	}
+	return 0;
+}
+
 /* Stopping, readiness, restarts and agent-fault policy. */
 static int
 options_apply_lifecycle(struct conf *conf, const struct options_cli *cli, consul_error *err)
@@ -636,7 +666,8 @@ options_apply_lifecycle(struct conf *conf, const struct options_cli *cli, consul
 		        err, cli->restart_max_delay ? "--restart-max-delay" : "--restart-delay",
 		        "the restart delay cap is shorter than the first delay");
 	conf->notify = conf->notify || cli->notify;
-	return 0;
+	conf->single_child = conf->single_child || cli->single_child;
+	return options_rewrites(conf, cli, err);
 }
 
 static bool

@@ -15,10 +15,15 @@ static int sig_pipe[2] = { -1, -1 };
 /* Stop the child: deregister first, then pass the signal on. */
 static const int sig_terminating[] = { SIGTERM, SIGINT, SIGQUIT };
 /* Passed on as they are: reload, log rotation, window size, and the rest
- * a daemon may use.  Job-control stops (TSTP, TTIN, TTOU) keep their
- * default so ostiary can be suspended from a shell like any program. */
-static const int sig_forwarded[] = { SIGHUP, SIGUSR1,   SIGUSR2, SIGWINCH, SIGALRM,
-	                             SIGURG, SIGVTALRM, SIGPROF, SIGXCPU,  SIGXFSZ };
+ * a daemon may use. */
+static const int sig_forwarded[] = { SIGHUP,    SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGURG,
+	                             SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,  SIGCONT };
+/* The command runs in a process group of its own, which the terminal's
+ * Ctrl-Z does not reach: ostiary passes it on, then stops itself (and
+ * SIGCONT above wakes both).  TTIN and TTOU keep their default: the kernel
+ * sends them to whoever touched the terminal, and a caught one would make
+ * that read or write restart and be signalled again, forever. */
+static const int sig_job_stops[] = { SIGTSTP };
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -60,6 +65,9 @@ sig_init(void)
 	for (size_t i = 0; i < NELEMS(sig_forwarded); i++)
 		if (sig_catch(sig_forwarded[i]) < 0)
 			return -1;
+	for (size_t i = 0; i < NELEMS(sig_job_stops); i++)
+		if (sig_catch(sig_job_stops[i]) < 0)
+			return -1;
 	if (sig_catch(SIGCHLD) < 0)
 		return -1;
 	/* Writes to a closed agent connection must be errors, not death. */
@@ -91,6 +99,8 @@ sig_reset_for_child(void)
 		signal(sig_terminating[i], SIG_DFL);
 	for (size_t i = 0; i < NELEMS(sig_forwarded); i++)
 		signal(sig_forwarded[i], SIG_DFL);
+	for (size_t i = 0; i < NELEMS(sig_job_stops); i++)
+		signal(sig_job_stops[i], SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	/* An ignored disposition survives exec: give the child a clean one. */
 	signal(SIGPIPE, SIG_DFL);
@@ -117,6 +127,12 @@ bool
 sig_is_forwarded(int signo)
 {
 	return sig_in(signo, sig_forwarded, NELEMS(sig_forwarded));
+}
+
+bool
+sig_is_job_stop(int signo)
+{
+	return sig_in(signo, sig_job_stops, NELEMS(sig_job_stops));
 }
 
 /* A table rather than sigabbrev_np(3), which is glibc-only. */
@@ -165,4 +181,52 @@ sig_parse(const char *text)
 		if (strcasecmp(text, sig_names[i].name + 3) == 0)
 			return sig_names[i].signo;
 	return -1;
+}
+
+/* One side of FROM:TO; TO may be 0. */
+static int
+sig_parse_side(const char *text, size_t len, bool zero_ok)
+{
+	char buf[32];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	if (zero_ok && strcmp(buf, "0") == 0)
+		return 0;
+	return sig_parse(buf);
+}
+
+int
+sig_parse_rewrite(const char *text, int *from, int *to, char *why, unsigned len)
+{
+	const char *colon = strchr(text, ':');
+	char name[32];
+
+	if (colon == NULL || strchr(colon + 1, ':') != NULL) {
+		snprintf(why, len, "invalid \"%s\" (use FROM:TO, e.g. HUP:0 or TERM:QUIT)", text);
+		return -1;
+	}
+	if ((*from = sig_parse_side(text, (size_t)(colon - text), false)) < 0) {
+		snprintf(why, len,
+		         "unknown signal \"%.*s\" in \"%s\" (use a name such as HUP or a number)",
+		         (int)(colon - text), text, text);
+		return -1;
+	}
+	if ((*to = sig_parse_side(colon + 1, strlen(colon + 1), true)) < 0) {
+		snprintf(why, len,
+		         "unknown signal \"%s\" in \"%s\" (use a name such as QUIT, a number, or 0 "
+		         "to drop the signal)",
+		         colon + 1, text);
+		return -1;
+	}
+	/* Only what reaches ostiary and is passed on can be rewritten. */
+	if (*from == SIGKILL || *from == SIGSTOP || *from == SIGCHLD || *from == SIGPIPE) {
+		snprintf(why, len,
+		         "%s is never passed on to the command, so it cannot be rewritten",
+		         sig_name(*from, name, sizeof(name)));
+		return -1;
+	}
+	return 0;
 }

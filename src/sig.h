@@ -25,5 +25,12 @@ bool sig_is_forwarded(int signo);
 const char *sig_name(int signo, char *buf, unsigned len);
 /* "TERM", "SIGTERM", "sigterm" or "15": the signal number; -1 if unknown. */
 int sig_parse(const char *text);
+/* SIGTSTP (Ctrl-Z): passed on, then ostiary stops itself. */
+bool sig_is_job_stop(int signo);
+/*
+ * --rewrite's "FROM:TO" (names or numbers; TO may be 0: drop).  Returns 0,
+ * or -1 with what is wrong in why.
+ */
+int sig_parse_rewrite(const char *text, int *from, int *to, char *why, unsigned len);
 
 #endif

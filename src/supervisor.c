@@ -29,6 +29,7 @@ enum sup_state {
 	SUP_DRAINING,   /* terminating signal received; drain step done, drain delay running */
 	SUP_STOPPING,   /* child signalled; kill timer armed */
 	SUP_KILLING,    /* SIGKILL sent */
+	SUP_CLEANING,   /* child gone; what is left of its process group is being stopped */
 	SUP_EXITING,    /* child gone for good; deregistering */
 	SUP_DONE,
 	SUP_NSTATES
@@ -43,6 +44,7 @@ enum sup_event {
 	SUP_EV_KILL_TIMEOUT,
 	SUP_EV_AGENT_LOST,   /* unreachable past the fail-closed limit */
 	SUP_EV_DEREGISTERED, /* the agent session finished its shutdown */
+	SUP_EV_GROUP_LEFT,   /* the child is gone, members of its process group are not */
 	SUP_NEVENTS
 };
 
@@ -69,6 +71,13 @@ struct supervisor {
 	ev_timer drain_step_timer; /* bounds the wait for the drain step to reach the agent */
 	bool drain_delay_over, drain_step_done;
 	ev_timer restart_timer;
+
+	/* the child's process group, once the child is gone */
+	enum sup_event after_clean; /* CHILD_EXITED or CHILD_RESTART, once it is empty */
+	bool group_stopped;         /* it got the stop signal */
+	int64_t clean_until;        /* ev time: stop waiting for it to empty */
+	ev_timer group_timer;       /* looks whether it is empty */
+
 	ev_io signal_io;
 	ev_child child_watcher;
 };
@@ -83,11 +92,14 @@ static void sup_kill_child(struct supervisor *sup);
 static void sup_schedule_restart(struct supervisor *sup);
 static void sup_restart_child(struct supervisor *sup);
 static void sup_finish(struct supervisor *sup);
+static void sup_clean_group(struct supervisor *sup);
+static void sup_kill_group(struct supervisor *sup);
+static void sup_no_restart(struct supervisor *sup);
 
 static const char *const sup_state_names[SUP_NSTATES] = {
 	[SUP_SAME] = "same",         [SUP_RUNNING] = "running",   [SUP_RESTARTING] = "restarting",
 	[SUP_DRAINING] = "draining", [SUP_STOPPING] = "stopping", [SUP_KILLING] = "killing",
-	[SUP_EXITING] = "exiting",   [SUP_DONE] = "done",
+	[SUP_EXITING] = "exiting",   [SUP_DONE] = "done",         [SUP_CLEANING] = "cleaning",
 };
 
 /* The whole lifecycle. Pairs not listed are ignored. */
@@ -101,6 +113,7 @@ static const struct sup_transition {
 		[SUP_EV_CHILD_RESTART] = { SUP_RESTARTING, sup_schedule_restart },
 		/* Fail-closed: nobody can be drained through a lost agent. */
 		[SUP_EV_AGENT_LOST] = { SUP_STOPPING, sup_stop_child },
+		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	[SUP_RESTARTING] = {
 		[SUP_EV_RESTART_DUE] = { SUP_RUNNING, sup_restart_child },
@@ -113,16 +126,27 @@ static const struct sup_transition {
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	[SUP_STOPPING] = {
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_signal_again },
 		[SUP_EV_KILL_TIMEOUT] = { SUP_KILLING, sup_kill_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	[SUP_KILLING] = {
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
+	},
+	/* Nothing the command started outlives it (but what left its group). */
+	[SUP_CLEANING] = {
+		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RESTART] = { SUP_RESTARTING, sup_schedule_restart },
+		[SUP_EV_KILL_TIMEOUT] = { SUP_CLEANING, sup_kill_group },
+		[SUP_EV_TERMINATE] = { SUP_CLEANING, sup_no_restart },
+		[SUP_EV_AGENT_LOST] = { SUP_CLEANING, sup_no_restart },
 	},
 	[SUP_EXITING] = {
 		[SUP_EV_DEREGISTERED] = { SUP_DONE, sup_finish },
@@ -159,6 +183,9 @@ sup_update_hold(struct supervisor *sup)
 		return; /* the checks are stopped; the services are leaving */
 	if (sup->state == SUP_RESTARTING)
 		snprintf(reason, sizeof(reason), "%s", sup->restart_note);
+	else if (sup->state == SUP_CLEANING)
+		snprintf(reason, sizeof(reason),
+		         "%s is gone; stopping what is left of its process group", name);
 	else if (sup->state != SUP_RUNNING && sup->env.conf->drain == CONF_DRAIN_CRITICAL)
 		snprintf(reason, sizeof(reason), "draining: ostiary is stopping %s (%s)", name,
 		         sup->cause);
@@ -248,17 +275,40 @@ sup_drain(struct supervisor *sup)
 	}
 }
 
+/* Whom a signal for the command reaches: its whole process group, so that
+ * a server behind a wrapper script is signalled too, or with
+ * --single-child the command alone. */
+static void
+sup_signal_command(struct supervisor *sup, int signo)
+{
+	if (sup->env.conf->single_child)
+		child_signal(sup->child, signo);
+	else
+		child_signal_group(sup->child, signo);
+}
+
 static void
 sup_send_stop_signal(struct supervisor *sup)
 {
-	char name[32];
+	const char *whom = sup->env.conf->single_child ? "" : " and its process group";
+	int signo = conf_rewrite(sup->env.conf, sup->stop_signal);
+	char name[32], timeout[32];
 
-	log_notice("sending %s to %s (pid %d)", sig_name(sup->stop_signal, name, sizeof(name)),
-	           sup->child->name, (int)sup->child->pid);
-	child_signal(sup->child, sup->stop_signal);
+	if (signo == 0) {
+		consul_duration_format(sup->env.conf->kill_timeout_ms, timeout, sizeof(timeout));
+		log_notice("not sending %s to %s (pid %d): --rewrite drops it; SIGKILL in %s",
+		           sig_name(sup->stop_signal, name, sizeof(name)), sup->child->name,
+		           (int)sup->child->pid, timeout);
+		sup->group_stopped = !sup->env.conf->single_child;
+		return;
+	}
+	log_notice("sending %s to %s (pid %d)%s", sig_name(signo, name, sizeof(name)),
+	           sup->child->name, (int)sup->child->pid, whom);
+	sup_signal_command(sup, signo);
+	sup->group_stopped = !sup->env.conf->single_child;
 	/* A stopped process cannot act on the signal until it runs again. */
 	if (sup->child->state == CHILD_STOPPED)
-		child_signal(sup->child, SIGCONT);
+		sup_signal_command(sup, SIGCONT);
 }
 
 static void
@@ -282,7 +332,78 @@ sup_kill_child(struct supervisor *sup)
 	log_warnx("%s (pid %d) still running %lld ms after the stop signal; sending SIGKILL",
 	          sup->child->name, (int)sup->child->pid,
 	          (long long)sup->env.conf->kill_timeout_ms);
-	child_signal(sup->child, SIGKILL);
+	sup_signal_command(sup, SIGKILL);
+}
+
+/* ------------------------------------------------------ the group left */
+
+/* Polls while it waits: the group's members need not be our children. */
+#define SUP_GROUP_POLL_MS 20
+/* After SIGKILL, how long the group may take to empty before we go on. */
+#define SUP_GROUP_KILL_WAIT_MS 1000
+
+/*
+ * The command is gone but members of its process group are not (a server
+ * behind a wrapper script that did not exec, a daemon that did not call
+ * setsid): they get the stop signal, SIGKILL after the kill timeout, and
+ * only then is the service deregistered or the command restarted.
+ */
+static void
+sup_clean_group(struct supervisor *sup)
+{
+	int signo = conf_rewrite(sup->env.conf, sup->stop_signal);
+	char name[32];
+
+	ev_timer_stop(sup->env.loop, &sup->drain_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
+	sup->clean_until =
+	        ev_now(sup->env.loop) + sup->env.conf->kill_timeout_ms + SUP_GROUP_KILL_WAIT_MS;
+	if (!sup->group_stopped) {
+		log_notice("%s (pid %d) is gone; sending %s to what is left of its process group",
+		           sup->child->name, (int)sup->child->pid,
+		           signo ? sig_name(signo, name, sizeof(name)) : "nothing (--rewrite)");
+		if (signo != 0) {
+			child_signal_group(sup->child, signo);
+			child_signal_group(sup->child, SIGCONT);
+		}
+		sup->group_stopped = true;
+		ev_timer_start(sup->env.loop, &sup->kill_timer, sup->env.conf->kill_timeout_ms);
+	}
+	ev_timer_start(sup->env.loop, &sup->group_timer, SUP_GROUP_POLL_MS);
+	sup_update_hold(sup);
+}
+
+static void
+sup_kill_group(struct supervisor *sup)
+{
+	log_warnx("the process group of %s (%d) still has processes %lld ms after the stop "
+	          "signal; sending SIGKILL",
+	          sup->child->name, (int)sup->child->pid,
+	          (long long)sup->env.conf->kill_timeout_ms);
+	child_signal_group(sup->child, SIGKILL);
+}
+
+/* A stop asked for while the group empties: no restart afterwards. */
+static void
+sup_no_restart(struct supervisor *sup)
+{
+	sup->after_clean = SUP_EV_CHILD_EXITED;
+}
+
+static int64_t
+sup_group_check(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct supervisor *sup = arg;
+
+	if (child_group_alive(sup->child)) {
+		if (ev_now(loop) < sup->clean_until)
+			return SUP_GROUP_POLL_MS;
+		log_warnx("the process group of %s (%d) is still not empty; going on without it",
+		          sup->child->name, (int)sup->child->pid);
+	}
+	ev_timer_stop(loop, &sup->kill_timer);
+	sup_dispatch(sup, sup->after_clean);
+	return EV_TIMER_STOP;
 }
 
 static void
@@ -385,7 +506,8 @@ sup_spawn(struct supervisor *sup)
 		log_warnx("cannot start %s: out of memory", sup->env.conf->command[0]);
 		return OSTIARY_EXIT_INTERNAL;
 	}
-	code = child_spawn(sup->child, sup->env.conf->command, envp, false);
+	/* Its own group: signals reach what it starts, the terminal's do not. */
+	code = child_spawn(sup->child, sup->env.conf->command, envp, true);
 	spawn_env_free(envp);
 	return code;
 }
@@ -484,6 +606,7 @@ sup_child_started(struct supervisor *sup)
 	sup->started_at = ev_now(sup->env.loop);
 	sup->ready = false;
 	sup->stopping = false;
+	sup->group_stopped = false;
 	sup->status[0] = '\0';
 	if (sup->notify != NULL)
 		notify_set_main_pid(sup->notify, sup->child->pid);
@@ -502,8 +625,16 @@ sup_child_started(struct supervisor *sup)
 static void
 sup_child_gone(struct supervisor *sup)
 {
+	enum sup_event event = sup_wants_restart(sup) ? SUP_EV_CHILD_RESTART : SUP_EV_CHILD_EXITED;
+
+	if (child_group_alive(sup->child)) {
+		/* Once it is empty: a stop under way still ends in exiting. */
+		sup->after_clean = sup->state == SUP_RUNNING ? event : SUP_EV_CHILD_EXITED;
+		sup_dispatch(sup, SUP_EV_GROUP_LEFT);
+		return;
+	}
 	ev_timer_stop(sup->env.loop, &sup->kill_timer);
-	sup_dispatch(sup, sup_wants_restart(sup) ? SUP_EV_CHILD_RESTART : SUP_EV_CHILD_EXITED);
+	sup_dispatch(sup, event);
 }
 
 static void
@@ -596,6 +727,26 @@ sup_reload_token(struct supervisor *sup)
 		log_notice("re-read the token file %s: token unchanged", path);
 }
 
+/* A signal passed on, as --rewrite says. */
+static void
+sup_forward(struct supervisor *sup, int signo)
+{
+	int to = conf_rewrite(sup->env.conf, signo);
+	char name[32], as[32];
+
+	sig_name(signo, name, sizeof(name));
+	if (to == 0) {
+		log_info("not forwarding %s to %s: --rewrite drops it", name, sup->child->name);
+		return;
+	}
+	if (to == signo)
+		log_info("forwarding %s to %s", name, sup->child->name);
+	else
+		log_info("forwarding %s to %s as %s", name, sup->child->name,
+		         sig_name(to, as, sizeof(as)));
+	sup_signal_command(sup, to);
+}
+
 static void
 sup_on_signal(struct supervisor *sup, int signo)
 {
@@ -615,11 +766,12 @@ sup_on_signal(struct supervisor *sup, int signo)
 	}
 	if (signo == SIGHUP)
 		sup_reload_token(sup);
-	if (sig_is_forwarded(signo) && sup->child->state != CHILD_EXITED) {
-		log_info("forwarding %s to %s", sig_name(signo, name, sizeof(name)),
-		         sup->child->name);
-		child_signal(sup->child, signo);
-	}
+	if ((sig_is_forwarded(signo) || sig_is_job_stop(signo)) &&
+	    sup->child->state != CHILD_EXITED)
+		sup_forward(sup, signo);
+	/* As the terminal would have stopped us both, had we shared a group. */
+	if (sig_is_job_stop(signo))
+		raise(SIGSTOP);
 }
 
 static void
@@ -668,6 +820,7 @@ sup_stop_watchers(struct supervisor *sup)
 	ev_timer_stop(sup->env.loop, &sup->drain_timer);
 	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
 	ev_timer_stop(sup->env.loop, &sup->restart_timer);
+	ev_timer_stop(sup->env.loop, &sup->group_timer);
 	agent_on_outage(sup->env.agent, NULL, NULL);
 	agent_when_idle(sup->env.agent, NULL, NULL);
 }
@@ -713,7 +866,7 @@ supervisor_run(const struct supervisor_env *env)
 		.env = *env,
 		.child = &child,
 		.state = SUP_RUNNING,
-		.stop_signal = SIGTERM,
+		.stop_signal = env->conf->stop_signal > 0 ? env->conf->stop_signal : SIGTERM,
 		.cause = "stopping",
 	};
 	int code;
@@ -722,6 +875,7 @@ supervisor_run(const struct supervisor_env *env)
 	ev_timer_init(&sup.drain_timer, sup_drain_over, &sup);
 	ev_timer_init(&sup.drain_step_timer, sup_drain_step_overdue, &sup);
 	ev_timer_init(&sup.restart_timer, sup_restart_due, &sup);
+	ev_timer_init(&sup.group_timer, sup_group_check, &sup);
 	ev_io_init(&sup.signal_io, env->signal_fd, POLLIN, sup_signals_ready, &sup);
 	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);
 	if (sup.env.conf->notify && sup_offer_notify(&sup) < 0) {

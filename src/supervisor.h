@@ -11,9 +11,13 @@
  * with its status.  Until the child is ready (READY=1 on NOTIFY_SOCKET when
  * asked for) and while it says STOPPING=1, checks are held critical.
  * SIGHUP re-reads the token file and is forwarded; other signals are
- * forwarded as they come.  Every process that ends up as our child (PID 1
- * or subreaper) is reaped.  An agent unreachable past the fail-closed
- * limit stops the child as a signal would, without the drain step.
+ * forwarded as they come (as --rewrite says).  The child leads a process
+ * group of its own, and signals go to the whole group unless
+ * --single-child; once the child is gone, what is left of the group gets
+ * the stop signal and SIGKILL before anything else happens.  Every process
+ * that ends up as our child (PID 1 or subreaper) is reaped.  An agent
+ * unreachable past the fail-closed limit stops the child as a signal
+ * would, without the drain step.
  */
 #ifndef OSTIARY_SUPERVISOR_H
 #define OSTIARY_SUPERVISOR_H

@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -687,6 +688,45 @@ proc_output_contains(proc *p, const char *needle)
 	return found;
 }
 
+/* The parent of pid from /proc, or -1. */
+static pid_t
+parent_of(const char *pid)
+{
+	char path[300], buf[512], *paren;
+	FILE *f;
+	int ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) != NULL && (paren = strrchr(buf, ')')) != NULL &&
+	    sscanf(paren + 1, " %*c %d", &ppid) != 1)
+		ppid = -1;
+	fclose(f);
+	return ppid;
+}
+
+/* SIGKILL every descendant of pid: ostiary runs its command in a process
+ * group of its own, which killing ostiary's group does not reach. */
+static void
+kill_descendants(pid_t pid)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || parent_of(de->d_name) != pid)
+			continue;
+		/* Stopped first, so it cannot fork behind our back. */
+		kill(atoi(de->d_name), SIGSTOP);
+		kill_descendants(atoi(de->d_name));
+		kill(atoi(de->d_name), SIGKILL);
+	}
+	closedir(dir);
+}
+
 void
 proc_kill(proc *p)
 {
@@ -698,6 +738,10 @@ proc_kill(proc *p)
 	/* Only while it is still our unreaped child (running or zombie) are its
 	 * pid and process group certainly ours to signal. */
 	if (p->pid > 0 && waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
+		if (info.si_pid == 0) {
+			kill(p->pid, SIGSTOP);
+			kill_descendants(p->pid);
+		}
 		kill(-p->pid, SIGKILL);
 		if (info.si_pid == 0)
 			kill(p->pid, SIGKILL); /* in case it left its group */

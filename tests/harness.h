@@ -75,8 +75,9 @@ int proc_wait(proc *p, int timeout_ms);
 /* Read the whole captured output (malloc'd, NUL-terminated) or NULL. */
 char *proc_output(proc *p);
 bool proc_output_contains(proc *p, const char *needle);
-/* SIGKILL + reap if not reaped yet (the whole process group, so whatever the
- * process started dies too), remove the temp file.  Safe to call twice. */
+/* SIGKILL + reap if not reaped yet (its descendants and the whole process
+ * group, so whatever the process started dies too, in process groups of
+ * its own as well), remove the temp file.  Safe to call twice. */
 void proc_kill(proc *p);
 const char *ostiary_bin(void); /* env OSTIARY_BIN, else "build/ostiary" */
 const char *helpers_dir(void); /* env OSTIARY_HELPERS, else "build/tests/helpers" */

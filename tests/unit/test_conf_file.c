@@ -172,6 +172,8 @@ Test(conf_file, lifecycle_settings, .init = tmp_init, .fini = tmp_fini)
 	                              "restart_delay = \"500ms\";\n"
 	                              "restart_max_delay = \"20s\";\n"
 	                              "owner = \"fleet\";\n"
+	                              "single_child = true;\n"
+	                              "rewrite = [ \"HUP:0\", \"TERM:QUIT\" ];\n"
 	                              "services = ( { name = \"web\"; } );\n"));
 	finish_ok();
 	cr_assert_eq(conf.fail_closed_ms, 60000);
@@ -185,6 +187,9 @@ Test(conf_file, lifecycle_settings, .init = tmp_init, .fini = tmp_fini)
 	cr_assert_eq(conf.restart_delay_ms, 500);
 	cr_assert_eq(conf.restart_max_delay_ms, 20000);
 	cr_assert_str_eq(conf.owner, "fleet");
+	cr_assert(conf.single_child);
+	cr_assert_eq(conf_rewrite(&conf, SIGHUP), 0);
+	cr_assert_eq(conf_rewrite(&conf, SIGTERM), SIGQUIT);
 }
 
 Test(conf_file, top_level_and_agent_settings, .init = tmp_init, .fini = tmp_fini)
@@ -374,6 +379,9 @@ static const struct bad_file bad_files[] = {
 	{ "drain mode", CMD "\ndrain = \"slowly\";\n", 3, "unknown drain mode \"slowly\"" },
 	{ "restart policy", CMD "restart = \"maybe\";\n", 2, "unknown restart policy" },
 	{ "stop signal", CMD "stop_signal = \"SIGFOO\";\n", 2, "unknown signal" },
+	{ "rewrite", CMD "rewrite = [ \"HUP:0\",\n \"TERM\" ];\n", 3,
+	  "rewrite.[1]: invalid \"TERM\" (use FROM:TO" },
+	{ "rewrite signal", CMD "rewrite = [ \"CHLD:HUP\" ];\n", 2, "SIGCHLD is never passed on" },
 	{ "ready_after", CMD "ready_after = 0;\n", 2, "from 1 to" },
 	{ "syntax error", CMD "services = (\n  { name = \"web\"; }\n  { name = \"x\"; }\n);\n", 4,
 	  "syntax error" },

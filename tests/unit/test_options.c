@@ -195,14 +195,14 @@ Test(options, lifecycle_flags, .fini = suite_fini)
 	struct conf o;
 	consul_error err = { 0 };
 
-	cr_assert_eq(parse(&o, &err, NULL,
-	                   make_argv("--drain", "critical", "--drain-delay", "5s", "--stop-signal",
-	                             "SIGQUIT", "--ready-after", "3", "--notify", "--restart",
-	                             "on-failure", "--restart-delay", "200ms",
-	                             "--restart-max-delay", "1m", "--fail-closed", "30s",
-	                             "--verify-interval", "0", "--owner", "fleet-a", "svc", "--",
-	                             "true", NULL)),
-	             0, "%s: %s", err.source, err.text);
+	cr_assert_eq(
+	        parse(&o, &err, NULL,
+	              make_argv("--drain", "critical", "--drain-delay", "5s", "--stop-signal",
+	                        "SIGQUIT", "--ready-after", "3", "--notify", "--restart",
+	                        "on-failure", "--restart-delay", "200ms", "--restart-max-delay",
+	                        "1m", "--fail-closed", "30s", "--verify-interval", "0", "--owner",
+	                        "fleet-a", "svc", "--", "true", NULL)),
+	        0, "%s: %s", err.source, err.text);
 	cr_assert_eq(o.drain, CONF_DRAIN_CRITICAL);
 	cr_assert_eq(o.drain_delay_ms, 5000);
 	cr_assert_eq(o.stop_signal, SIGQUIT);
@@ -215,9 +215,33 @@ Test(options, lifecycle_flags, .fini = suite_fini)
 	cr_assert_eq(o.verify_interval_ms, 0, "0 turns the read-back off");
 	cr_assert_str_eq(o.owner, "fleet-a");
 	conf_free(&o);
-	cr_assert_eq(parse(&o, &err, NULL, make_argv("--stop-signal", "15", "svc", "--", "true", NULL)),
-	             0);
+	cr_assert_eq(
+	        parse(&o, &err, NULL, make_argv("--stop-signal", "15", "svc", "--", "true", NULL)),
+	        0);
 	cr_assert_eq(o.stop_signal, SIGTERM, "a number works too");
+	conf_free(&o);
+}
+
+Test(options, single_child_and_rewrites, .fini = suite_fini)
+{
+	struct conf o;
+	consul_error err = { 0 };
+
+	cr_assert_eq(parse(&o, &err, NULL, make_argv("svc", "--", "true", NULL)), 0);
+	cr_assert_not(o.single_child, "the whole process group by default");
+	cr_assert_eq(conf_rewrite(&o, SIGHUP), SIGHUP, "no rewrite by default");
+	conf_free(&o);
+	cr_assert_eq(parse(&o, &err, NULL,
+	                   make_argv("--single-child", "--rewrite", "HUP:0", "--rewrite",
+	                             "SIGTERM:quit", "--rewrite", "10:12", "--rewrite", "USR2:1",
+	                             "--rewrite", "USR2:2", "svc", "--", "true", NULL)),
+	             0, "%s: %s", err.source, err.text);
+	cr_assert(o.single_child);
+	cr_assert_eq(conf_rewrite(&o, SIGHUP), 0, "0 drops the signal");
+	cr_assert_eq(conf_rewrite(&o, SIGTERM), SIGQUIT);
+	cr_assert_eq(conf_rewrite(&o, SIGUSR1), SIGUSR2, "numbers work too");
+	cr_assert_eq(conf_rewrite(&o, SIGUSR2), SIGINT, "the last one for a signal wins");
+	cr_assert_eq(conf_rewrite(&o, SIGINT), SIGINT, "others stay as they are");
 	conf_free(&o);
 }
 
@@ -232,14 +256,16 @@ Test(options, readable_token_file_is_warned_about, .fini = suite_fini)
 	cr_assert_eq(write(fd, "abc\n", 4), 4);
 	close(fd);
 	cr_assert_eq(chmod(path, 0600), 0);
-	cr_assert_eq(parse(&o, &err, NULL, make_argv("--token-file", path, "svc", "--", "true", NULL)),
-	             0);
+	cr_assert_eq(
+	        parse(&o, &err, NULL, make_argv("--token-file", path, "svc", "--", "true", NULL)),
+	        0);
 	cr_assert_null(strstr(warnings, "token file"), "0600 is fine: %s", warnings);
 	cr_assert_str_eq(o.consul.token_file, path, "kept for re-reads on SIGHUP");
 	conf_free(&o);
 	cr_assert_eq(chmod(path, 0640), 0);
-	cr_assert_eq(parse(&o, &err, NULL, make_argv("--token-file", path, "svc", "--", "true", NULL)),
-	             0);
+	cr_assert_eq(
+	        parse(&o, &err, NULL, make_argv("--token-file", path, "svc", "--", "true", NULL)),
+	        0);
 	cr_assert_not_null(strstr(warnings, "readable by its group"), "%s", warnings);
 	cr_assert_null(strstr(warnings, "abc"), "the warning holds the token");
 	conf_free(&o);
@@ -285,6 +311,13 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
+	{ { "--rewrite", "HUP", "svc", "--", "true" }, "--rewrite", "use FROM:TO" },
+	{ { "--rewrite", "FOO:0", "svc", "--", "true" }, "--rewrite", "unknown signal \"FOO\"" },
+	{ { "--rewrite", "TERM:BAR", "svc", "--", "true" }, "--rewrite", "0 to drop the signal" },
+	{ { "--rewrite", "KILL:TERM", "svc", "--", "true" },
+	  "--rewrite",
+	  "SIGKILL is never passed on" },
+	{ { "--rewrite", "HUP:0:1", "svc", "--", "true" }, "--rewrite", "use FROM:TO" },
 	{ { "--ttl", "10x", "svc", "--", "true" }, "--ttl", "10x" },
 	{ { "--ttl", "5s", "--heartbeat", "5s", "svc", "--", "true" }, "--heartbeat", "shorter" },
 	{ { "--port", "70000", "svc", "--", "true" }, "--port", "65535" },
@@ -447,19 +480,20 @@ conf_file(const char *text)
 	return path;
 }
 
-static const char *const two_services = "agent: { address = \"10.0.0.1:8500\"; };\n"
-                                        "command = [\"/usr/bin/web\"];\n"
-                                        "ttl = \"20s\";\n"
-                                        "services = ( { name = \"web\"; port = 80; tags = [\"a\"]; },\n"
-                                        "             { name = \"admin\"; port = 81; } );\n";
+static const char *const two_services =
+        "agent: { address = \"10.0.0.1:8500\"; };\n"
+        "command = [\"/usr/bin/web\"];\n"
+        "ttl = \"20s\";\n"
+        "services = ( { name = \"web\"; port = 80; tags = [\"a\"]; },\n"
+        "             { name = \"admin\"; port = 81; } );\n";
 
 Test(options, flags_override_the_file_for_the_named_service, .fini = suite_fini)
 {
 	struct conf o;
 	consul_error err = { 0 };
 	const char *path = conf_file(two_services);
-	char **argv = make_argv("-c", path, "--port", "8080", "--tags", "b", "--ttl", "30s", "web",
-	                        NULL);
+	char **argv =
+	        make_argv("-c", path, "--port", "8080", "--tags", "b", "--ttl", "30s", "web", NULL);
 
 	cr_assert_eq(parse(&o, &err, NULL, argv), 0, "%s: %s", err.source, err.text);
 	cr_assert_eq(o.nservices, 2);
@@ -484,9 +518,9 @@ Test(options, environment_beats_the_file_and_flags_beat_both, .fini = suite_fini
 	cr_assert_eq(parse(&o, &err, env, make_argv("-c", path, NULL)), 0, "%s", err.text);
 	cr_assert_str_eq(o.consul.host, "10.0.0.2");
 	conf_free(&o);
-	cr_assert_eq(parse(&o, &err, env,
-	                   make_argv("-c", path, "--http-addr", "10.0.0.3:8500", NULL)),
-	             0, "%s", err.text);
+	cr_assert_eq(
+	        parse(&o, &err, env, make_argv("-c", path, "--http-addr", "10.0.0.3:8500", NULL)),
+	        0, "%s", err.text);
 	cr_assert_str_eq(o.consul.host, "10.0.0.3");
 	conf_free(&o);
 	unlink(path);
