@@ -25,12 +25,14 @@ extern char **environ;
 enum sup_state {
 	SUP_SAME = 0, /* table filler: "no transition" */
 	SUP_RUNNING,
-	SUP_RESTARTING, /* child gone; waiting out the restart delay, still registered */
-	SUP_DRAINING,   /* terminating signal received; drain step done, drain delay running */
-	SUP_STOPPING,   /* child signalled; kill timer armed */
-	SUP_KILLING,    /* SIGKILL sent */
-	SUP_CLEANING,   /* child gone; what is left of its process group is being stopped */
-	SUP_EXITING,    /* child gone for good; deregistering */
+	SUP_RESTARTING,  /* child gone; waiting out the restart delay, still registered */
+	SUP_DRAINING,    /* terminating signal received; drain step and drain delay running */
+	SUP_DRAIN_DELAY, /* the drain step reached the agent; the drain delay runs on */
+	SUP_DRAIN_STEP,  /* the drain delay is over; the drain step has not reached the agent */
+	SUP_STOPPING,    /* child signalled; kill timer armed */
+	SUP_KILLING,     /* SIGKILL sent */
+	SUP_CLEANING,    /* child gone; what is left of its process group is being stopped */
+	SUP_EXITING,     /* child gone for good; deregistering */
 	SUP_DONE,
 	SUP_NSTATES
 };
@@ -40,7 +42,8 @@ enum sup_event {
 	SUP_EV_CHILD_EXITED,  /* ... and is not to be restarted */
 	SUP_EV_CHILD_RESTART, /* ... and the restart policy wants it back */
 	SUP_EV_RESTART_DUE,
-	SUP_EV_DRAIN_OVER,
+	SUP_EV_DRAIN_OVER, /* the drain delay has passed */
+	SUP_EV_DRAIN_STEP, /* the drain step reached the agent (or its bound passed) */
 	SUP_EV_KILL_TIMEOUT,
 	SUP_EV_AGENT_LOST,   /* unreachable past the fail-closed limit */
 	SUP_EV_DEREGISTERED, /* the agent session finished its shutdown */
@@ -66,11 +69,9 @@ struct supervisor {
 	bool stopping;
 	char status[1024];
 
-	ev_timer kill_timer;
-	ev_timer drain_timer;      /* the drain delay */
-	ev_timer drain_step_timer; /* bounds the wait for the drain step to reach the agent */
-	bool drain_delay_over, drain_step_done;
-	ev_timer restart_timer;
+	/* The state's deadline (s6-supervise's): its event is sup_deadline_event. */
+	ev_timer deadline;
+	ev_timer drain_step_bound; /* the drain step may take AGENT_SHUTDOWN_TIMEOUT_MS */
 
 	/* the child's process group, once the child is gone */
 	enum sup_event after_clean; /* CHILD_EXITED or CHILD_RESTART, once it is empty */
@@ -97,9 +98,33 @@ static void sup_kill_group(struct supervisor *sup);
 static void sup_no_restart(struct supervisor *sup);
 
 static const char *const sup_state_names[SUP_NSTATES] = {
-	[SUP_SAME] = "same",         [SUP_RUNNING] = "running",   [SUP_RESTARTING] = "restarting",
-	[SUP_DRAINING] = "draining", [SUP_STOPPING] = "stopping", [SUP_KILLING] = "killing",
-	[SUP_EXITING] = "exiting",   [SUP_DONE] = "done",         [SUP_CLEANING] = "cleaning",
+	[SUP_SAME] = "same",
+	[SUP_RUNNING] = "running",
+	[SUP_RESTARTING] = "restarting",
+	[SUP_DRAINING] = "draining",
+	[SUP_STOPPING] = "stopping",
+	[SUP_KILLING] = "killing",
+	[SUP_EXITING] = "exiting",
+	[SUP_DONE] = "done",
+	[SUP_CLEANING] = "cleaning",
+	[SUP_DRAIN_DELAY] = "draining (step done)",
+	[SUP_DRAIN_STEP] = "draining (delay over)",
+};
+
+/* What each state's deadline means; states without one have SUP_NEVENTS.
+ * Entering actions arm it; a state with another deadline event stops it. */
+static const enum sup_event sup_deadline_event[SUP_NSTATES] = {
+	[SUP_SAME] = SUP_NEVENTS,
+	[SUP_RUNNING] = SUP_NEVENTS,
+	[SUP_RESTARTING] = SUP_EV_RESTART_DUE,
+	[SUP_DRAINING] = SUP_EV_DRAIN_OVER,
+	[SUP_DRAIN_DELAY] = SUP_EV_DRAIN_OVER,
+	[SUP_DRAIN_STEP] = SUP_NEVENTS,
+	[SUP_STOPPING] = SUP_EV_KILL_TIMEOUT,
+	[SUP_KILLING] = SUP_NEVENTS,
+	[SUP_CLEANING] = SUP_EV_KILL_TIMEOUT,
+	[SUP_EXITING] = SUP_NEVENTS,
+	[SUP_DONE] = SUP_NEVENTS,
 };
 
 /* The whole lifecycle. Pairs not listed are ignored. */
@@ -120,9 +145,26 @@ static const struct sup_transition {
 		[SUP_EV_TERMINATE] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_AGENT_LOST] = { SUP_EXITING, sup_deregister },
 	},
+	/* The stop signal waits for both the drain delay and the drain step: a
+	 * zero delay must not let it overtake the step. */
 	[SUP_DRAINING] = {
-		[SUP_EV_DRAIN_OVER] = { SUP_STOPPING, sup_stop_child },
+		[SUP_EV_DRAIN_OVER] = { SUP_DRAIN_STEP, NULL },
+		[SUP_EV_DRAIN_STEP] = { SUP_DRAIN_DELAY, NULL },
 		/* Asked twice: the operator will not wait for the drain. */
+		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
+		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
+	},
+	[SUP_DRAIN_DELAY] = {
+		[SUP_EV_DRAIN_OVER] = { SUP_STOPPING, sup_stop_child },
+		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
+		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
+	},
+	[SUP_DRAIN_STEP] = {
+		[SUP_EV_DRAIN_STEP] = { SUP_STOPPING, sup_stop_child },
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
@@ -153,6 +195,13 @@ static const struct sup_transition {
 	},
 };
 
+/* Arm the state's deadline: its event comes after ms. */
+static void
+sup_set_deadline(struct supervisor *sup, int64_t ms)
+{
+	ev_timer_start(sup->env.loop, &sup->deadline, ms);
+}
+
 static void
 sup_dispatch(struct supervisor *sup, enum sup_event event)
 {
@@ -164,6 +213,8 @@ sup_dispatch(struct supervisor *sup, enum sup_event event)
 		return;
 	}
 	log_debug("supervisor: %s -> %s", sup_state_names[sup->state], sup_state_names[t->next]);
+	if (sup_deadline_event[t->next] != sup_deadline_event[sup->state])
+		ev_timer_stop(sup->env.loop, &sup->deadline);
 	sup->state = t->next;
 	if (t->action != NULL)
 		t->action(sup);
@@ -212,31 +263,19 @@ sup_deregistered(void *arg)
 static void
 sup_deregister(struct supervisor *sup)
 {
-	ev_timer_stop(sup->env.loop, &sup->drain_timer);
-	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
-	ev_timer_stop(sup->env.loop, &sup->restart_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_bound);
 	checks_stop(sup->env.checks);
 	agent_shutdown(sup->env.agent, sup_deregistered, sup);
 }
 
-/* The child is signalled once the drain delay is over and the drain step
- * has reached the agent (or failed, or taken AGENT_SHUTDOWN_TIMEOUT_MS):
- * a zero delay must not let the signal overtake the step. */
-static void
-sup_drain_progress(struct supervisor *sup)
-{
-	if (sup->state == SUP_DRAINING && sup->drain_delay_over && sup->drain_step_done)
-		sup_dispatch(sup, SUP_EV_DRAIN_OVER);
-}
-
+/* The drain step reached the agent (or failed): see the DRAINING states. */
 static void
 sup_drain_step_reached(void *arg)
 {
 	struct supervisor *sup = arg;
 
-	sup->drain_step_done = true;
-	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
-	sup_drain_progress(sup);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_bound);
+	sup_dispatch(sup, SUP_EV_DRAIN_STEP);
 }
 
 /* First step of a graceful stop: take the service out of rotation while
@@ -254,8 +293,8 @@ sup_drain(struct supervisor *sup)
 	else
 		log_notice("draining (%s) for %s before stopping %s",
 		           conf_drain_name(sup->env.conf->drain), delay, sup->child->name);
-	ev_timer_start(sup->env.loop, &sup->drain_timer, sup->env.conf->drain_delay_ms);
-	ev_timer_start(sup->env.loop, &sup->drain_step_timer, AGENT_SHUTDOWN_TIMEOUT_MS);
+	sup_set_deadline(sup, sup->env.conf->drain_delay_ms);
+	ev_timer_start(sup->env.loop, &sup->drain_step_bound, AGENT_SHUTDOWN_TIMEOUT_MS);
 	switch (sup->env.conf->drain) {
 	case CONF_DRAIN_MAINTENANCE:
 		agent_drain(sup->env.agent, reason);
@@ -314,10 +353,9 @@ sup_send_stop_signal(struct supervisor *sup)
 static void
 sup_stop_child(struct supervisor *sup)
 {
-	ev_timer_stop(sup->env.loop, &sup->drain_timer);
-	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_bound);
 	sup_send_stop_signal(sup);
-	ev_timer_start(sup->env.loop, &sup->kill_timer, sup->env.conf->kill_timeout_ms);
+	sup_set_deadline(sup, sup->env.conf->kill_timeout_ms);
 }
 
 static void
@@ -354,8 +392,7 @@ sup_clean_group(struct supervisor *sup)
 	int signo = conf_rewrite(sup->env.conf, sup->stop_signal);
 	char name[32];
 
-	ev_timer_stop(sup->env.loop, &sup->drain_timer);
-	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_bound);
 	sup->clean_until =
 	        ev_now(sup->env.loop) + sup->env.conf->kill_timeout_ms + SUP_GROUP_KILL_WAIT_MS;
 	if (!sup->group_stopped) {
@@ -367,7 +404,7 @@ sup_clean_group(struct supervisor *sup)
 			child_signal_group(sup->child, SIGCONT);
 		}
 		sup->group_stopped = true;
-		ev_timer_start(sup->env.loop, &sup->kill_timer, sup->env.conf->kill_timeout_ms);
+		sup_set_deadline(sup, sup->env.conf->kill_timeout_ms);
 	}
 	ev_timer_start(sup->env.loop, &sup->group_timer, SUP_GROUP_POLL_MS);
 	sup_update_hold(sup);
@@ -401,7 +438,6 @@ sup_group_check(ev_loop *loop, ev_timer *timer, void *arg)
 		log_warnx("the process group of %s (%d) is still not empty; going on without it",
 		          sup->child->name, (int)sup->child->pid);
 	}
-	ev_timer_stop(loop, &sup->kill_timer);
 	sup_dispatch(sup, sup->after_clean);
 	return EV_TIMER_STOP;
 }
@@ -468,7 +504,7 @@ sup_schedule_restart(struct supervisor *sup)
 	         how);
 	log_notice("%s", sup->restart_note);
 	sup_update_hold(sup);
-	ev_timer_start(sup->env.loop, &sup->restart_timer, delay);
+	sup_set_deadline(sup, delay);
 }
 
 static void sup_child_started(struct supervisor *sup);
@@ -532,19 +568,12 @@ sup_restart_child(struct supervisor *sup)
 }
 
 static int64_t
-sup_restart_due(ev_loop *loop, ev_timer *timer, void *arg)
-{
-	sup_dispatch(arg, SUP_EV_RESTART_DUE);
-	return EV_TIMER_STOP;
-}
-
-static int64_t
-sup_drain_over(ev_loop *loop, ev_timer *timer, void *arg)
+sup_deadline_passed(ev_loop *loop, ev_timer *timer, void *arg)
 {
 	struct supervisor *sup = arg;
 
-	sup->drain_delay_over = true;
-	sup_drain_progress(sup);
+	if (sup_deadline_event[sup->state] != SUP_NEVENTS)
+		sup_dispatch(sup, sup_deadline_event[sup->state]);
 	return EV_TIMER_STOP;
 }
 
@@ -554,13 +583,6 @@ sup_drain_step_overdue(ev_loop *loop, ev_timer *timer, void *arg)
 	log_info("the drain step has not reached the agent in %d ms; going on",
 	         AGENT_SHUTDOWN_TIMEOUT_MS);
 	sup_drain_step_reached(arg);
-	return EV_TIMER_STOP;
-}
-
-static int64_t
-sup_kill_timeout(ev_loop *loop, ev_timer *timer, void *arg)
-{
-	sup_dispatch(arg, SUP_EV_KILL_TIMEOUT);
 	return EV_TIMER_STOP;
 }
 
@@ -633,7 +655,6 @@ sup_child_gone(struct supervisor *sup)
 		sup_dispatch(sup, SUP_EV_GROUP_LEFT);
 		return;
 	}
-	ev_timer_stop(sup->env.loop, &sup->kill_timer);
 	sup_dispatch(sup, event);
 }
 
@@ -816,10 +837,8 @@ sup_stop_watchers(struct supervisor *sup)
 {
 	ev_io_stop(sup->env.loop, &sup->signal_io);
 	ev_child_stop(sup->env.loop, &sup->child_watcher);
-	ev_timer_stop(sup->env.loop, &sup->kill_timer);
-	ev_timer_stop(sup->env.loop, &sup->drain_timer);
-	ev_timer_stop(sup->env.loop, &sup->drain_step_timer);
-	ev_timer_stop(sup->env.loop, &sup->restart_timer);
+	ev_timer_stop(sup->env.loop, &sup->deadline);
+	ev_timer_stop(sup->env.loop, &sup->drain_step_bound);
 	ev_timer_stop(sup->env.loop, &sup->group_timer);
 	agent_on_outage(sup->env.agent, NULL, NULL);
 	agent_when_idle(sup->env.agent, NULL, NULL);
@@ -871,10 +890,8 @@ supervisor_run(const struct supervisor_env *env)
 	};
 	int code;
 
-	ev_timer_init(&sup.kill_timer, sup_kill_timeout, &sup);
-	ev_timer_init(&sup.drain_timer, sup_drain_over, &sup);
-	ev_timer_init(&sup.drain_step_timer, sup_drain_step_overdue, &sup);
-	ev_timer_init(&sup.restart_timer, sup_restart_due, &sup);
+	ev_timer_init(&sup.deadline, sup_deadline_passed, &sup);
+	ev_timer_init(&sup.drain_step_bound, sup_drain_step_overdue, &sup);
 	ev_timer_init(&sup.group_timer, sup_group_check, &sup);
 	ev_io_init(&sup.signal_io, env->signal_fd, POLLIN, sup_signals_ready, &sup);
 	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);
