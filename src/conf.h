@@ -1,7 +1,7 @@
 /*
  * conf.h - what ostiary is asked to do, whichever front end said it.
  *
- * The command line (options.c), a libconfig file (conf_file.c) and Consul's
+ * The command line (conf_options.c), a libconfig file (conf_file.c) and Consul's
  * own JSON service definitions (conf_consul.c) all fill this one model; the
  * engine reads only this.  Every string is owned by the model (malloc'd)
  * and freed by conf_free().  `origin` fields say where a definition came

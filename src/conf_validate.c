@@ -1,7 +1,7 @@
 /*
  * conf_validate.c - the configuration model's defaults and validation.
  *
- * The front ends (options.c, conf_file.c, conf_consul.c) only record what
+ * The front ends (conf_options.c, conf_file.c, conf_consul.c) only record what
  * they were told; conf_finish() is the single place that fills in defaults
  * and decides what is valid, so every front end gets the same rules.
  */

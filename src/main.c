@@ -19,7 +19,7 @@
 #include "exitcode.h"
 #include "fdlimit.h"
 #include "log.h"
-#include "options.h"
+#include "conf_options.h"
 #include "progcheck.h"
 #include "service.h"
 #include "sig.h"
@@ -169,7 +169,7 @@ int
 main(int argc, char **argv)
 {
 	struct conf conf;
-	struct options_request req;
+	struct conf_options_request req;
 	consul_error err = { 0 };
 	int code;
 
@@ -179,18 +179,18 @@ main(int argc, char **argv)
 		return OSTIARY_EXIT_INTERNAL;
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-	if (options_parse(&conf, &req, argc, argv, main_getenv, main_warn, &err) < 0) {
+	if (conf_options_parse(&conf, &req, argc, argv, main_getenv, main_warn, &err) < 0) {
 		main_report_error(&err);
 		code = OSTIARY_EXIT_USAGE;
 	} else if (req.help) {
-		options_usage(stdout);
+		conf_options_usage(stdout);
 		code = 0;
 	} else if (req.version) {
 		printf("ostiary %s\n", OSTIARY_VERSION);
 		code = 0;
 	} else {
 		log_init(conf.verbosity);
-		options_warn_unknown_env(environ, main_warn);
+		conf_options_warn_unknown_env(environ, main_warn);
 		code = main_run(&conf, req.check_only);
 	}
 	log_flush();

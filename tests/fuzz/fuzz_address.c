@@ -28,7 +28,7 @@
 
 typedef int (*set_fn)(consul_config *, const char *, const char *, consul_error *);
 
-/* src/options.c options_set_agent (the tool's --consul-agent), which this
+/* src/conf_options.c conf_options_set_agent (the tool's --consul-agent), which this
  * library-only target cannot link: set_addr, then port 8500 when none. */
 static int
 set_agent(consul_config *cfg, const char *hostport, const char *source, consul_error *err)

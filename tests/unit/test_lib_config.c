@@ -576,7 +576,7 @@ Test(lib_token, missing_file_names_the_file_not_the_token)
 	consul_config_free(&cfg);
 }
 
-/* consul_config_warn_token_file_mode (was the tool's options.c). */
+/* consul_config_warn_token_file_mode (was the tool's conf_options.c). */
 static char mode_warning[512];
 static int mode_warnings;
 

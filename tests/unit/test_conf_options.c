@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "options.h"
+#include "conf_options.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -69,14 +69,14 @@ suite_fini(void)
 	free_argv();
 }
 
-static struct options_request req;
+static struct conf_options_request req;
 
 static int
 parse(struct conf *o, consul_error *err, const char *const *env, char **argv)
 {
 	fake_env = env;
 	warnings[0] = '\0';
-	return options_parse(o, &req, argc_store, argv, fake_getenv, collect_warning, err);
+	return conf_options_parse(o, &req, argc_store, argv, fake_getenv, collect_warning, err);
 }
 
 /* The first (command-line) service and its process check. */
@@ -132,7 +132,8 @@ Test(options, agent_flag_defaults_to_8500)
 		consul_config cfg;
 
 		consul_config_init(&cfg);
-		cr_assert_eq(options_set_agent(&cfg, agents[i].arg, "--consul-agent", NULL), 0);
+		cr_assert_eq(conf_options_set_agent(&cfg, agents[i].arg, "--consul-agent", NULL),
+		             0);
 		cr_assert_str_eq(cfg.host, agents[i].host);
 		cr_assert_eq(cfg.port, agents[i].port, "%s", agents[i].arg);
 		consul_config_free(&cfg);
@@ -145,17 +146,19 @@ Test(options, agent_flag_keeps_given_ports_and_sockets)
 	consul_config cfg;
 
 	consul_config_init(&cfg);
-	cr_assert_eq(options_set_agent(&cfg, "[fe80::1]:9000", "--consul-agent", NULL), 0);
+	cr_assert_eq(conf_options_set_agent(&cfg, "[fe80::1]:9000", "--consul-agent", NULL), 0);
 	cr_assert_str_eq(cfg.host, "fe80::1");
 	cr_assert_eq(cfg.port, 9000);
-	cr_assert_eq(options_set_agent(&cfg, "https://agent/consul", "--consul-agent", NULL), 0);
+	cr_assert_eq(conf_options_set_agent(&cfg, "https://agent/consul", "--consul-agent", NULL),
+	             0);
 	cr_assert(cfg.https);
 	cr_assert_eq(cfg.port, 8500, "8500, not https's 443");
 	cr_assert_str_eq(cfg.path_prefix, "/consul");
-	cr_assert_eq(options_set_agent(&cfg, "unix:///run/consul.sock", "--consul-agent", NULL), 0);
+	cr_assert_eq(
+	        conf_options_set_agent(&cfg, "unix:///run/consul.sock", "--consul-agent", NULL), 0);
 	cr_assert_eq(cfg.transport, CONSUL_TRANSPORT_UNIX);
 	cr_assert_str_eq(cfg.socket_path, "/run/consul.sock");
-	cr_assert_neq(options_set_agent(&cfg, "[::1", "--consul-agent", NULL), 0);
+	cr_assert_neq(conf_options_set_agent(&cfg, "[::1", "--consul-agent", NULL), 0);
 	consul_config_free(&cfg);
 }
 
@@ -599,10 +602,10 @@ Test(options, namespace_and_partition_flags_override_the_environment, .fini = su
 Test(options, unknown_consul_variables_are_named)
 {
 	char *const envp[] = { "CONSUL_HTTP_ADDR=x", "CONSUL_DATACENTRE=dc1", "HOME=/root",
-		               "CONSUL_GRPC_ADDR=y", "CONSUL_NAMESPACE=a", NULL };
+		               "CONSUL_GRPC_ADDR=y", "CONSUL_NAMESPACE=a",    NULL };
 
 	warnings[0] = '\0';
-	options_warn_unknown_env(envp, collect_warning);
+	conf_options_warn_unknown_env(envp, collect_warning);
 	cr_assert(strstr(warnings, "CONSUL_DATACENTRE is set but ostiary does not use it"), "%s",
 	          warnings);
 	cr_assert(strstr(warnings, "CONSUL_GRPC_ADDR is set"), "%s", warnings);

@@ -1,5 +1,5 @@
-/* options.c - command line and environment (see options.h). */
-#include "options.h"
+/* conf_options.c - command line and environment (see conf_options.h). */
+#include "conf_options.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -50,9 +50,9 @@ enum {
 	OPT_REWRITE,
 };
 
-static void options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void conf_options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
-static const struct option options_long[] = {
+static const struct option conf_options_long[] = {
 	{ "consul-agent", required_argument, NULL, OPT_CONSUL_AGENT },
 	{ "http-addr", required_argument, NULL, OPT_HTTP_ADDR },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
@@ -99,7 +99,7 @@ static const struct option options_long[] = {
 };
 
 void
-options_usage(FILE *out)
+conf_options_usage(FILE *out)
 {
 	fputs("usage: ostiary [options] SERVICE -- COMMAND [ARGS...]\n"
 	      "       ostiary -c FILE [options] [SERVICE] [-- COMMAND [ARGS...]]\n"
@@ -180,7 +180,7 @@ options_usage(FILE *out)
 
 /* Everything the command line said, kept as given until the files are
  * read: flags are applied last, so they override the files. */
-struct options_cli {
+struct conf_options_cli {
 	const char *config;
 	const char **service_files;
 	size_t nservice_files;
@@ -208,7 +208,7 @@ struct options_cli {
 };
 
 static void
-options_cli_free(struct options_cli *cli)
+conf_options_cli_free(struct conf_options_cli *cli)
 {
 	free(cli->service_files);
 	free(cli->tags);
@@ -217,7 +217,7 @@ options_cli_free(struct options_cli *cli)
 }
 
 static int
-options_push(void *array, size_t *n, const void *value, const char *flag, consul_error *err)
+conf_options_push(void *array, size_t *n, const void *value, const char *flag, consul_error *err)
 {
 	const void ***p = array;
 	const void **grown = realloc(*p, (*n + 1) * sizeof(void *));
@@ -231,8 +231,8 @@ options_push(void *array, size_t *n, const void *value, const char *flag, consul
 
 /* One flag into cli; returns 0, or -1 with err filled. */
 static int
-options_one(struct options_cli *cli, struct options_request *req, int c, const char *flag,
-            char *value, consul_error *err)
+conf_options_one(struct conf_options_cli *cli, struct conf_options_request *req, int c,
+                 const char *flag, char *value, consul_error *err)
 {
 	switch (c) {
 	case 'c':
@@ -251,7 +251,8 @@ options_one(struct options_cli *cli, struct options_request *req, int c, const c
 		cli->verbosity++;
 		break;
 	case OPT_SERVICE_FILE:
-		return options_push(&cli->service_files, &cli->nservice_files, value, flag, err);
+		return conf_options_push(&cli->service_files, &cli->nservice_files, value, flag,
+		                         err);
 	case OPT_CONSUL_AGENT:
 	case OPT_HTTP_ADDR:
 		cli->addr = value;
@@ -309,9 +310,9 @@ options_one(struct options_cli *cli, struct options_request *req, int c, const c
 		cli->port = value;
 		break;
 	case OPT_TAGS:
-		return options_push(&cli->tags, &cli->ntags, value, flag, err);
+		return conf_options_push(&cli->tags, &cli->ntags, value, flag, err);
 	case OPT_META:
-		return options_push(&cli->meta, &cli->nmeta, value, flag, err);
+		return conf_options_push(&cli->meta, &cli->nmeta, value, flag, err);
 	case OPT_SUBREAPER:
 		cli->subreaper = true;
 		break;
@@ -352,7 +353,7 @@ options_one(struct options_cli *cli, struct options_request *req, int c, const c
 		cli->single_child = true;
 		break;
 	case OPT_REWRITE:
-		return options_push(&cli->rewrites, &cli->nrewrites, value, flag, err);
+		return conf_options_push(&cli->rewrites, &cli->nrewrites, value, flag, err);
 	default:
 		return consul_error_set(err, flag, "unknown option (see ostiary --help)");
 	}
@@ -360,9 +361,9 @@ options_one(struct options_cli *cli, struct options_request *req, int c, const c
 }
 
 static const char *
-options_flag_name(int c, char *buf, size_t len)
+conf_options_flag_name(int c, char *buf, size_t len)
 {
-	for (const struct option *o = options_long; o->name != NULL; o++) {
+	for (const struct option *o = conf_options_long; o->name != NULL; o++) {
 		if (o->val == c) {
 			snprintf(buf, len, "--%s", o->name);
 			return buf;
@@ -374,7 +375,7 @@ options_flag_name(int c, char *buf, size_t len)
 
 /* Where "--" is: everything after it is the command, never our options. */
 static int
-options_find_separator(int argc, char **argv)
+conf_options_find_separator(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0)
@@ -383,17 +384,17 @@ options_find_separator(int argc, char **argv)
 }
 
 static int
-options_scan(struct options_cli *cli, struct options_request *req, int argc, char **argv,
-             consul_error *err)
+conf_options_scan(struct conf_options_cli *cli, struct conf_options_request *req, int argc,
+                  char **argv, consul_error *err)
 {
-	int sep = options_find_separator(argc, argv);
+	int sep = conf_options_find_separator(argc, argv);
 	int nopt = sep < 0 ? argc : sep;
 	char flag[64];
 	int c;
 
 	optind = 1;
 	opterr = 0; /* we say what is wrong ourselves, naming the flag */
-	while ((c = getopt_long(nopt, argv, ":c:tvhV", options_long, NULL)) != -1) {
+	while ((c = getopt_long(nopt, argv, ":c:tvhV", conf_options_long, NULL)) != -1) {
 		/* Name the flag as the user typed it: "-x" for a short one. */
 		char shortopt[3] = { '-', (char)optopt, '\0' };
 		bool short_flag = optopt > 0 && optopt < 128 && argv[optind - 1][1] != '-';
@@ -403,8 +404,8 @@ options_scan(struct options_cli *cli, struct options_request *req, int argc, cha
 			return consul_error_set(err, given, "unknown option (see ostiary --help)");
 		if (c == ':')
 			return consul_error_set(err, given, "needs a value (see ostiary --help)");
-		if (options_one(cli, req, c, options_flag_name(c, flag, sizeof(flag)), optarg,
-		                err) < 0)
+		if (conf_options_one(cli, req, c, conf_options_flag_name(c, flag, sizeof(flag)),
+		                     optarg, err) < 0)
 			return -1;
 	}
 	if (optind < nopt)
@@ -427,13 +428,13 @@ options_scan(struct options_cli *cli, struct options_request *req, int argc, cha
  * replaces is never parsed (in Consul's CLI the flag value replaces the
  * variable's before the address is parsed).  Option parsing runs once, on
  * one thread, so a file-scope view is enough. */
-static const struct options_cli *options_given;
-static consul_getenv_fn options_real_getenv;
+static const struct conf_options_cli *conf_options_given;
+static consul_getenv_fn conf_options_real_getenv;
 
 static bool
-options_flag_overrides(const char *name)
+conf_options_flag_overrides(const char *name)
 {
-	const struct options_cli *f = options_given;
+	const struct conf_options_cli *f = conf_options_given;
 
 	if (strcmp(name, "CONSUL_HTTP_ADDR") == 0)
 		return f->addr != NULL;
@@ -455,16 +456,16 @@ options_flag_overrides(const char *name)
 }
 
 static const char *
-options_getenv(const char *name)
+conf_options_getenv(const char *name)
 {
-	return options_flag_overrides(name) ? NULL : options_real_getenv(name);
+	return conf_options_flag_overrides(name) ? NULL : conf_options_real_getenv(name);
 }
 
 /* --------------------------------------------------------------- values */
 
 /* Replace *slot with a copy of value. */
 static int
-options_set_string(char **slot, const char *value, const char *flag, consul_error *err)
+conf_options_set_string(char **slot, const char *value, const char *flag, consul_error *err)
 {
 	char *copy = strdup(value);
 
@@ -476,7 +477,7 @@ options_set_string(char **slot, const char *value, const char *flag, consul_erro
 }
 
 static int
-options_duration(const char *flag, const char *value, int64_t *out, consul_error *err)
+conf_options_duration(const char *flag, const char *value, int64_t *out, consul_error *err)
 {
 	if (value == NULL)
 		return 0;
@@ -488,9 +489,9 @@ options_duration(const char *flag, const char *value, int64_t *out, consul_error
 }
 
 static int
-options_positive(const char *flag, const char *value, int64_t *out, consul_error *err)
+conf_options_positive(const char *flag, const char *value, int64_t *out, consul_error *err)
 {
-	if (options_duration(flag, value, out, err) < 0)
+	if (conf_options_duration(flag, value, out, err) < 0)
 		return -1;
 	if (value != NULL && *out <= 0)
 		return consul_error_set(err, flag, "must be more than 0");
@@ -498,7 +499,7 @@ options_positive(const char *flag, const char *value, int64_t *out, consul_error
 }
 
 static int
-options_port(const char *value, int *out, consul_error *err)
+conf_options_port(const char *value, int *out, consul_error *err)
 {
 	char *end;
 	long port = strtol(value, &end, 10);
@@ -516,7 +517,8 @@ options_port(const char *value, int *out, consul_error *err)
  * for "the scheme's default" and never accepts an explicit 0, so a TCP
  * address with port 0 afterwards is one given without a port. */
 int
-options_set_agent(consul_config *cfg, const char *hostport, const char *source, consul_error *err)
+conf_options_set_agent(consul_config *cfg, const char *hostport, const char *source,
+                       consul_error *err)
 {
 	if (consul_config_set_addr(cfg, hostport, source, err) < 0)
 		return -1;
@@ -526,18 +528,18 @@ options_set_agent(consul_config *cfg, const char *hostport, const char *source, 
 }
 
 static int
-options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_getenv_fn getenv_fn,
-                    consul_warn_fn warn, consul_error *err)
+conf_options_apply_agent(struct conf *conf, const struct conf_options_cli *cli,
+                         consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
 {
 	consul_config *cfg = &conf->consul;
 	int64_t timeout;
 
-	options_given = cli;
-	options_real_getenv = getenv_fn;
-	if (consul_config_from_env(cfg, options_getenv, warn, NULL, err) < 0)
+	conf_options_given = cli;
+	conf_options_real_getenv = getenv_fn;
+	if (consul_config_from_env(cfg, conf_options_getenv, warn, NULL, err) < 0)
 		return -1;
 	if (cli->addr != NULL &&
-	    (cli->addr_is_ianitor ? options_set_agent(cfg, cli->addr, "--consul-agent", err)
+	    (cli->addr_is_ianitor ? conf_options_set_agent(cfg, cli->addr, "--consul-agent", err)
 	                          : consul_config_set_addr(cfg, cli->addr, "--http-addr", err)) < 0)
 		return -1;
 	if (cli->token_file != NULL &&
@@ -546,26 +548,27 @@ options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_get
 		return -1;
 	}
 	if (cli->token_file != NULL && cfg->token == NULL)
-		options_warn(warn, "--token-file %s is empty: requests carry no ACL token",
-		             cli->token_file);
+		conf_options_warn(warn, "--token-file %s is empty: requests carry no ACL token",
+		                  cli->token_file);
 	if ((cli->cert == NULL) != (cli->key == NULL))
 		return consul_error_set(err, cli->cert ? "--client-cert" : "--client-key",
 		                        "both --client-cert and --client-key must be given");
 	if ((cli->ca_file &&
-	     options_set_string(&cfg->tls.ca_file, cli->ca_file, "--ca-file", err)) ||
+	     conf_options_set_string(&cfg->tls.ca_file, cli->ca_file, "--ca-file", err)) ||
 	    (cli->ca_path &&
-	     options_set_string(&cfg->tls.ca_path, cli->ca_path, "--ca-path", err)) ||
+	     conf_options_set_string(&cfg->tls.ca_path, cli->ca_path, "--ca-path", err)) ||
 	    (cli->cert &&
-	     options_set_string(&cfg->tls.cert_file, cli->cert, "--client-cert", err)) ||
-	    (cli->key && options_set_string(&cfg->tls.key_file, cli->key, "--client-key", err)) ||
-	    (cli->server_name && options_set_string(&cfg->tls.server_name, cli->server_name,
-	                                            "--tls-server-name", err)) ||
-	    (cli->ns && options_set_string(&cfg->ns, cli->ns, "--namespace", err)) ||
+	     conf_options_set_string(&cfg->tls.cert_file, cli->cert, "--client-cert", err)) ||
+	    (cli->key &&
+	     conf_options_set_string(&cfg->tls.key_file, cli->key, "--client-key", err)) ||
+	    (cli->server_name && conf_options_set_string(&cfg->tls.server_name, cli->server_name,
+	                                                 "--tls-server-name", err)) ||
+	    (cli->ns && conf_options_set_string(&cfg->ns, cli->ns, "--namespace", err)) ||
 	    (cli->partition &&
-	     options_set_string(&cfg->partition, cli->partition, "--partition", err)))
+	     conf_options_set_string(&cfg->partition, cli->partition, "--partition", err)))
 		return -1;
 	if (cli->agent_timeout != NULL) {
-		if (options_positive("--agent-timeout", cli->agent_timeout, &timeout, err) < 0)
+		if (conf_options_positive("--agent-timeout", cli->agent_timeout, &timeout, err) < 0)
 			return -1;
 		cfg->timeout_ms = (long)timeout;
 		if (cfg->connect_timeout_ms > timeout)
@@ -575,13 +578,13 @@ options_apply_agent(struct conf *conf, const struct options_cli *cli, consul_get
 }
 
 static int
-options_apply_globals(struct conf *conf, const struct options_cli *cli, consul_error *err)
+conf_options_apply_globals(struct conf *conf, const struct conf_options_cli *cli, consul_error *err)
 {
-	if (options_positive("--ttl", cli->ttl, &conf->ttl_ms, err) < 0 ||
-	    options_positive("--heartbeat", cli->heartbeat, &conf->heartbeat_ms, err) < 0 ||
-	    options_duration("--kill-timeout", cli->kill_timeout, &conf->kill_timeout_ms, err) <
-	            0 ||
-	    options_positive("--retry-max", cli->retry_max, &conf->retry_max_ms, err) < 0)
+	if (conf_options_positive("--ttl", cli->ttl, &conf->ttl_ms, err) < 0 ||
+	    conf_options_positive("--heartbeat", cli->heartbeat, &conf->heartbeat_ms, err) < 0 ||
+	    conf_options_duration("--kill-timeout", cli->kill_timeout, &conf->kill_timeout_ms,
+	                          err) < 0 ||
+	    conf_options_positive("--retry-max", cli->retry_max, &conf->retry_max_ms, err) < 0)
 		return -1;
 	conf->verbosity += cli->verbosity;
 	conf->subreaper = conf->subreaper || cli->subreaper;
@@ -600,7 +603,7 @@ options_apply_globals(struct conf *conf, const struct options_cli *cli, consul_e
 }
 
 static int
-options_count(const char *flag, const char *value, int *out, consul_error *err)
+conf_options_count(const char *flag, const char *value, int *out, consul_error *err)
 {
 	char *end;
 	long n;
@@ -617,7 +620,7 @@ options_count(const char *flag, const char *value, int *out, consul_error *err)
 
 /* After the file's: for the same signal, the command line wins. */
 static int
-options_rewrites(struct conf *conf, const struct options_cli *cli, consul_error *err)
+conf_options_rewrites(struct conf *conf, const struct conf_options_cli *cli, consul_error *err)
 {
 	char why[200];
 	int from, to;
@@ -632,7 +635,8 @@ options_rewrites(struct conf *conf, const struct options_cli *cli, consul_error 
 
 /* Stopping, readiness, restarts and agent-fault policy. */
 static int
-options_apply_lifecycle(struct conf *conf, const struct options_cli *cli, consul_error *err)
+conf_options_apply_lifecycle(struct conf *conf, const struct conf_options_cli *cli,
+                             consul_error *err)
 {
 	if (cli->drain && conf_drain_parse(cli->drain, &conf->drain) < 0)
 		return consul_error_set(
@@ -650,16 +654,18 @@ options_apply_lifecycle(struct conf *conf, const struct options_cli *cli, consul
 		        "unknown signal \"%s\" (use a name such as TERM or QUIT, or "
 		        "a number)",
 		        cli->stop_signal);
-	if (options_duration("--drain-delay", cli->drain_delay, &conf->drain_delay_ms, err) < 0 ||
-	    options_positive("--restart-delay", cli->restart_delay, &conf->restart_delay_ms, err) <
+	if (conf_options_duration("--drain-delay", cli->drain_delay, &conf->drain_delay_ms, err) <
 	            0 ||
-	    options_positive("--restart-max-delay", cli->restart_max_delay,
-	                     &conf->restart_max_delay_ms, err) < 0 ||
-	    options_duration("--fail-closed", cli->fail_closed, &conf->fail_closed_ms, err) < 0 ||
-	    options_duration("--verify-interval", cli->verify_interval, &conf->verify_interval_ms,
-	                     err) < 0 ||
-	    options_count("--ready-after", cli->ready_after, &conf->ready_after, err) < 0 ||
-	    (cli->owner && options_set_string(&conf->owner, cli->owner, "--owner", err) < 0))
+	    conf_options_positive("--restart-delay", cli->restart_delay, &conf->restart_delay_ms,
+	                          err) < 0 ||
+	    conf_options_positive("--restart-max-delay", cli->restart_max_delay,
+	                          &conf->restart_max_delay_ms, err) < 0 ||
+	    conf_options_duration("--fail-closed", cli->fail_closed, &conf->fail_closed_ms, err) <
+	            0 ||
+	    conf_options_duration("--verify-interval", cli->verify_interval,
+	                          &conf->verify_interval_ms, err) < 0 ||
+	    conf_options_count("--ready-after", cli->ready_after, &conf->ready_after, err) < 0 ||
+	    (cli->owner && conf_options_set_string(&conf->owner, cli->owner, "--owner", err) < 0))
 		return -1;
 	if (conf->restart_max_delay_ms < conf->restart_delay_ms)
 		return consul_error_set(
@@ -667,11 +673,11 @@ options_apply_lifecycle(struct conf *conf, const struct options_cli *cli, consul
 		        "the restart delay cap is shorter than the first delay");
 	conf->notify = conf->notify || cli->notify;
 	conf->single_child = conf->single_child || cli->single_child;
-	return options_rewrites(conf, cli, err);
+	return conf_options_rewrites(conf, cli, err);
 }
 
 static bool
-options_has_service_flags(const struct options_cli *cli)
+conf_options_has_service_flags(const struct conf_options_cli *cli)
 {
 	return cli->id || cli->address || cli->port || cli->deregister_after || cli->ntags ||
 	       cli->nmeta;
@@ -680,8 +686,8 @@ options_has_service_flags(const struct options_cli *cli)
 /* The service the flags speak of: SERVICE (found or added), or the only
  * one; *out stays NULL when there is none and no flag needs one. */
 static int
-options_target_service(struct conf *conf, const struct options_cli *cli, struct service_conf **out,
-                       consul_error *err)
+conf_options_target_service(struct conf *conf, const struct conf_options_cli *cli,
+                            struct service_conf **out, consul_error *err)
 {
 	*out = NULL;
 	if (cli->service == NULL) {
@@ -691,7 +697,7 @@ options_target_service(struct conf *conf, const struct options_cli *cli, struct 
 			return consul_error_set(err, "SERVICE",
 			                        "missing service name (usage: ostiary [options] "
 			                        "SERVICE -- COMMAND [ARGS...], or -c FILE)");
-		else if (options_has_service_flags(cli))
+		else if (conf_options_has_service_flags(cli))
 			return consul_error_set(err, "SERVICE",
 			                        "the configuration has %zu services: name the one "
 			                        "the service flags apply to",
@@ -706,14 +712,15 @@ options_target_service(struct conf *conf, const struct options_cli *cli, struct 
 	}
 	if ((*out = conf_add_service(conf)) == NULL)
 		return consul_error_set(err, "SERVICE", "out of memory");
-	if (options_set_string(&(*out)->name, cli->service, "SERVICE", err) < 0 ||
-	    options_set_string(&(*out)->origin, "the command line", "SERVICE", err) < 0)
+	if (conf_options_set_string(&(*out)->name, cli->service, "SERVICE", err) < 0 ||
+	    conf_options_set_string(&(*out)->origin, "the command line", "SERVICE", err) < 0)
 		return -1;
 	return 0;
 }
 
 static int
-options_apply_meta(struct service_conf *svc, const struct options_cli *cli, consul_error *err)
+conf_options_apply_meta(struct service_conf *svc, const struct conf_options_cli *cli,
+                        consul_error *err)
 {
 	struct conf_kv *meta = calloc(cli->nmeta + 1, sizeof(*meta));
 
@@ -742,20 +749,20 @@ options_apply_meta(struct service_conf *svc, const struct options_cli *cli, cons
 }
 
 static int
-options_apply_service(struct conf *conf, const struct options_cli *cli, consul_error *err)
+conf_options_apply_service(struct conf *conf, const struct conf_options_cli *cli, consul_error *err)
 {
 	struct service_conf *svc;
 
-	if (options_target_service(conf, cli, &svc, err) < 0)
+	if (conf_options_target_service(conf, cli, &svc, err) < 0)
 		return -1;
 	if (svc == NULL)
 		return 0;
-	if ((cli->id && options_set_string(&svc->id, cli->id, "--id", err) < 0) ||
+	if ((cli->id && conf_options_set_string(&svc->id, cli->id, "--id", err) < 0) ||
 	    (cli->address &&
-	     options_set_string(&svc->address, cli->address, "--address", err) < 0) ||
-	    (cli->port && options_port(cli->port, &svc->port, err) < 0) ||
-	    options_duration("--deregister-after", cli->deregister_after, &svc->deregister_after_ms,
-	                     err) < 0)
+	     conf_options_set_string(&svc->address, cli->address, "--address", err) < 0) ||
+	    (cli->port && conf_options_port(cli->port, &svc->port, err) < 0) ||
+	    conf_options_duration("--deregister-after", cli->deregister_after,
+	                          &svc->deregister_after_ms, err) < 0)
 		return -1;
 	if (cli->ntags > 0) {
 		char **tags = conf_strv_dup(cli->tags, cli->ntags);
@@ -765,7 +772,7 @@ options_apply_service(struct conf *conf, const struct options_cli *cli, consul_e
 		svc->tags = tags;
 		svc->ntags = cli->ntags;
 	}
-	if (cli->nmeta > 0 && options_apply_meta(svc, cli, err) < 0)
+	if (cli->nmeta > 0 && conf_options_apply_meta(svc, cli, err) < 0)
 		return -1;
 	return 0;
 }
@@ -773,7 +780,7 @@ options_apply_service(struct conf *conf, const struct options_cli *cli, consul_e
 /* The file to read: -c, or the default one when the command line names
  * neither a service nor a command (then it must exist). */
 static const char *
-options_config_path(const struct options_cli *cli)
+conf_options_config_path(const struct conf_options_cli *cli)
 {
 	if (cli->config != NULL)
 		return cli->config;
@@ -783,9 +790,9 @@ options_config_path(const struct options_cli *cli)
 }
 
 static int
-options_load_files(struct conf *conf, const struct options_cli *cli, consul_error *err)
+conf_options_load_files(struct conf *conf, const struct conf_options_cli *cli, consul_error *err)
 {
-	const char *path = options_config_path(cli);
+	const char *path = conf_options_config_path(cli);
 
 	if (path != NULL && conf_file_load(conf, path, err) < 0)
 		return -1;
@@ -796,7 +803,7 @@ options_load_files(struct conf *conf, const struct options_cli *cli, consul_erro
 }
 
 static void
-options_warn(consul_warn_fn warn, const char *fmt, ...)
+conf_options_warn(consul_warn_fn warn, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -810,7 +817,7 @@ options_warn(consul_warn_fn warn, const char *fmt, ...)
 }
 
 void
-options_warn_unknown_env(char *const *envp, consul_warn_fn warn)
+conf_options_warn_unknown_env(char *const *envp, consul_warn_fn warn)
 {
 	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
 		const char *const *known = consul_config_env_names();
@@ -822,13 +829,13 @@ options_warn_unknown_env(char *const *envp, consul_warn_fn warn)
 		for (size_t k = 0; known[k] != NULL && !used; k++)
 			used = strlen(known[k]) == len && strncmp(known[k], envp[i], len) == 0;
 		if (!used)
-			options_warn(warn, "%.*s is set but ostiary does not use it", (int)len,
-			             envp[i]);
+			conf_options_warn(warn, "%.*s is set but ostiary does not use it", (int)len,
+			                  envp[i]);
 	}
 }
 
 static void
-options_warn_short_deregister(const struct conf *conf, consul_warn_fn warn)
+conf_options_warn_short_deregister(const struct conf *conf, consul_warn_fn warn)
 {
 	for (size_t s = 0; warn && s < conf->nservices; s++) {
 		for (size_t c = 0; c < conf->services[s].nchecks; c++) {
@@ -842,30 +849,30 @@ options_warn_short_deregister(const struct conf *conf, consul_warn_fn warn)
 }
 
 int
-options_parse(struct conf *conf, struct options_request *req, int argc, char **argv,
-              consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
+conf_options_parse(struct conf *conf, struct conf_options_request *req, int argc, char **argv,
+                   consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
 {
-	struct options_cli cli = { 0 };
+	struct conf_options_cli cli = { 0 };
 	int rc = -1;
 
 	memset(req, 0, sizeof(*req));
 	conf_init(conf);
-	if (options_scan(&cli, req, argc, argv, err) < 0)
+	if (conf_options_scan(&cli, req, argc, argv, err) < 0)
 		goto out;
 	if (req->help || req->version) {
 		rc = 0;
 		goto out;
 	}
-	if (options_load_files(conf, &cli, err) < 0 ||
-	    options_apply_agent(conf, &cli, getenv_fn, warn, err) < 0 ||
-	    options_apply_globals(conf, &cli, err) < 0 ||
-	    options_apply_lifecycle(conf, &cli, err) < 0 ||
-	    options_apply_service(conf, &cli, err) < 0 || conf_finish(conf, err) < 0)
+	if (conf_options_load_files(conf, &cli, err) < 0 ||
+	    conf_options_apply_agent(conf, &cli, getenv_fn, warn, err) < 0 ||
+	    conf_options_apply_globals(conf, &cli, err) < 0 ||
+	    conf_options_apply_lifecycle(conf, &cli, err) < 0 ||
+	    conf_options_apply_service(conf, &cli, err) < 0 || conf_finish(conf, err) < 0)
 		goto out;
-	options_warn_short_deregister(conf, warn);
+	conf_options_warn_short_deregister(conf, warn);
 	consul_config_warn_token_file_mode(conf->consul.token_file, warn, NULL);
 	rc = 0;
 out:
-	options_cli_free(&cli);
+	conf_options_cli_free(&cli);
 	return rc;
 }
