@@ -561,7 +561,7 @@ class Scenario:
 # ---------------------------------------------------------------------------
 
 SCENARIOS = []
-HOSTILE = set()   # scenarios where a peer misbehaves on purpose: ostiary's work stays bounded
+HOSTILE = set()   # a hostile agent, probe target or file: ostiary's work stays bounded
 
 
 def scenario(name, hostile=False):
@@ -849,6 +849,34 @@ def endless_agent_body(ctx):
     ctx.expect_registered("web")
     ctx.expect_status("service:web", "passing")
     ctx.finish(ost, 128 + signal.SIGTERM, "web")
+
+
+@scenario("hostile-files", hostile=True)
+def hostile_files(ctx):
+    """A directory, a FIFO and a device given as the configuration file or the token
+    file: ostiary exits 125 within a second saying "not a regular file", never hangs
+    reading it and starts nothing."""
+    fifo = ctx.path("fifo")
+    os.mkfifo(fifo)
+    sim = ctx.start_sim()
+    for flag in ("-c", "--token-file"):
+        for path in (ctx.dir, fifo, "/dev/zero"):
+            argv = [ctx.opts.ostiary, "--http-addr", sim.addr, flag, path]
+            argv += ["-t"] if flag == "-c" else ["web", "--", "sleep", "600"]
+            began = time.monotonic()
+            try:
+                done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                      timeout=5, env=clean_env())
+            except subprocess.TimeoutExpired:
+                raise Fail(f"{flag} {path}: ostiary still reading after 5 s")
+            took = time.monotonic() - began
+            said = done.stderr.decode("utf-8", "replace")
+            if done.returncode != 125 or "not a regular file" not in said or took > 1.0:
+                raise Fail(f"{flag} {path}: exit {done.returncode} after {took:.2f}s: "
+                           f"{said.strip()[-200:]}")
+    if sim.has_service("web"):
+        raise Fail("a refused start registered the service")
+    ctx.note("directory, FIFO and /dev/zero refused for -c and --token-file")
 
 
 @scenario("slow-responses")
@@ -1175,7 +1203,7 @@ def main(argv=None):
     failed = len(selected) - passed
     print(f"fault-injection: {len(selected)} scenarios run, {passed} passed, {failed} failed; "
           f"lost: {lost['registration']} registrations, {lost['status']} statuses, "
-          f"{lost['exit']} exit statuses; hostile peers: {hostile_run} run, "
+          f"{lost['exit']} exit statuses; hostile inputs: {hostile_run} run, "
           f"{hostile_bounded} kept bounded", flush=True)
     return 0 if failed == 0 and not any(lost.values()) else 1
 
