@@ -634,6 +634,78 @@ consul_call *consul_event_list_call(consul_client *c, const char *name, const co
 int consul_event_parse(const consul_response *r, consul_events *out, consul_error *err);
 void consul_events_free(consul_events *events);
 
+/* ------------------------------------------------------------------ watches */
+
+/*
+ * A watch keeps one read current with blocking queries (api/watch/plan.go,
+ * with the client rules of Consul's blocking-query documentation):
+ *   - the index of each answer is sent back; one that went backwards resets
+ *     it to 0 (one fresh, non-blocking read), and so does an error (the agent
+ *     may have restarted and never reach the old index); otherwise an index
+ *     below 1 is never sent after the first answer (0 never blocks: an
+ *     answer without an index, or with 0, makes the next request send 1);
+ *   - requests are rate-limited by a token bucket (default burst 2, one token
+ *     per 100 ms) instead of a sleep, so an agent that stops blocking makes a
+ *     bounded poll, not a hot loop;
+ *   - errors back off exponentially with jitter (default 500 ms doubling to
+ *     30 s); the callback hears CONSUL_WATCH_ERROR once when they start and
+ *     CONSUL_WATCH_RECOVERED once when an answer comes again;
+ *   - an answer calls back (CONSUL_WATCH_CHANGED) only when its content (status
+ *     and body bytes) differs from the last one: the first answer always does.
+ *     A 404 that carries an index (a missing KV key) is content too.
+ *
+ * The caller drives it on its own curl multi handle:
+ *   consul_watch_next_ms  ms until the watch wants to start a request (0: now;
+ *                         -1: one is running, or the watch is stopped);
+ *   consul_watch_tick     starts the request if it is due (adds its easy handle
+ *                         to the multi handle);
+ *   consul_watch_done     for each CURLMSG_DONE: true when the handle was the
+ *                         watch's (it is then removed, read, and the callback
+ *                         runs);
+ * or calls consul_watch_loop, a simple blocking driver.  The callback may call
+ * consul_watch_stop or consul_watch_free on its own watch.
+ */
+typedef struct consul_watch consul_watch;
+
+/* Builds the read with the query the watch gives (index, wait set). */
+typedef consul_call *(*consul_watch_build_fn)(consul_client *c, const consul_query *q,
+                                              void *arg);
+
+enum consul_watch_event {
+	CONSUL_WATCH_CHANGED = 0, /* response: the new content (outcome OK, or GONE for a 404) */
+	CONSUL_WATCH_ERROR,       /* response: the first failure of a run of them */
+	CONSUL_WATCH_RECOVERED,   /* response: the first answer after failures */
+};
+
+typedef void (*consul_watch_fn)(consul_watch *w, enum consul_watch_event event,
+                                const consul_response *response, void *arg);
+
+/* base: options copied for every request (NULL = defaults; its strings must
+ * outlive the watch); wait_ms of base 0 = CONSUL_DEFAULT_WAIT_MS. */
+consul_watch *consul_watch_new(consul_client *c, CURLM *multi, consul_watch_build_fn build,
+                               void *build_arg, const consul_query *base, consul_watch_fn fn,
+                               void *fn_arg);
+/* Token bucket: one token every interval_ms, at most burst (>= 1). */
+void consul_watch_set_rate(consul_watch *w, long interval_ms, int burst);
+void consul_watch_set_backoff(consul_watch *w, long base_ms, long max_ms);
+long consul_watch_next_ms(const consul_watch *w);
+void consul_watch_tick(consul_watch *w);
+bool consul_watch_done(consul_watch *w, CURL *easy, CURLcode result);
+/* The index the next request sends, and how many requests were started. */
+uint64_t consul_watch_index(const consul_watch *w);
+unsigned long consul_watch_requests(const consul_watch *w);
+/* Stops it (a running request is removed from the multi handle). */
+void consul_watch_stop(consul_watch *w);
+bool consul_watch_stopped(const consul_watch *w);
+void consul_watch_free(consul_watch *w);
+
+/*
+ * Runs the watches on multi until each is stopped, or stop_fd (>= 0, e.g.
+ * the read end of a self-pipe a signal handler writes to) becomes readable.
+ * 0 then; -1 when the multi handle fails.
+ */
+int consul_watch_loop(CURLM *multi, consul_watch *const *watches, size_t n, int stop_fd);
+
 /* The linked library's version string, e.g. "0.1.0": OSTIARY_VERSION as
  * the library was built (a program may have been built against another). */
 const char *consul_library_version(void);
