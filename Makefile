@@ -92,13 +92,18 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
                 $(BUILD)/tests/helpers/procinfo
 
 LIBRARY := $(BUILD)/libostiary.a
+# The library's examples (src/examples/): small programs against the public
+# header only, run by the integration tests and shown in the README.
+EXAMPLE_NAMES := kv-watch kv-config health-watch kv-put kv-lock
+EXAMPLES := $(EXAMPLE_NAMES:%=$(BUILD)/examples/%)
+EXAMPLE_CFLAGS = -Iinclude $(BASE_CFLAGS)
 PROGRAM := $(BUILD)/ostiary
 PCFILE  := $(BUILD)/ostiary.pc
 
 .PHONY: all deps deps-gates check check-asan unit integration sim-selftest layers versions \
         pkgconfig-test fault valgrind fuzz demo bench install uninstall clean FORCE
 
-all: $(PROGRAM) $(LIBRARY) $(PCFILE)
+all: $(PROGRAM) $(LIBRARY) $(PCFILE) $(EXAMPLES)
 
 # GNU make picks the pattern with the shortest stem: src/lib/ and the
 # library's tests get LIB_CFLAGS, everything else TOOL_CFLAGS.
@@ -131,6 +136,10 @@ FORCE:
 
 $(PROGRAM): $(TOOL_OBJS) $(LIBRARY)
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(LIBRARY) $(DEPLIBS)
+
+$(BUILD)/examples/%: src/examples/%.c src/examples/example.c src/examples/example.h $(LIBRARY)
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) $(LDFLAGS) -o $@ $< src/examples/example.c $(LIBRARY) $(DEPLIBS)
 
 $(BUILD)/tests/unit-tests: $(UNIT_OBJS) $(CORE_OBJS) $(LIBRARY)
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_OBJS) $(LIBRARY) $(DEPLIBS) $(CRITERION)
@@ -240,9 +249,9 @@ pkgconfig-test: all
 # Integration tests start the simulator and the real binary; they find both
 # through these variables.
 RUN_INTEGRATION = OSTIARY_BIN=$(abspath $(PROGRAM)) OSTIARY_SIM=$(abspath tests/sim/consul_sim.py) \
-	OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) \
+	OSTIARY_HELPERS=$(abspath $(BUILD)/tests/helpers) OSTIARY_EXAMPLES=$(abspath $(BUILD)/examples) \
 	$(BUILD)/tests/integration-tests --jobs=2 $(CRITERION_ARGS)
-integration: $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS)
+integration: $(BUILD)/tests/integration-tests $(PROGRAM) $(TEST_HELPERS) $(EXAMPLES)
 	$(call sanitized,integration,$(RUN_INTEGRATION))
 
 # Fault injection: ostiary against a misbehaving agent (tests/fault/run.py).

@@ -360,6 +360,363 @@ const consul_response *consul_call_response(const consul_call *call);
 /* Frees the call and its easy handle (remove it from any multi handle first). */
 void consul_call_free(consul_call *call);
 
+/* ----------------------------------------------------------------- queries */
+
+/*
+ * Options of a read (api/api.go QueryOptions).  Every read constructor takes
+ * one; NULL means all defaults (a non-blocking, default-consistency read of
+ * the agent's datacenter).  Strings belong to the caller.
+ *
+ * index > 0 makes the read a blocking query (agent/blockingquery): the agent
+ * answers when the result's index passes it or the wait runs out.  wait_ms 0
+ * is the agent's default (5 min); the agent caps it at 10 min and adds up to
+ * wait/16.  Such a call gets a total timeout of wait + wait/16 +
+ * CONSUL_BLOCKING_TIMEOUT_MARGIN_MS instead of the configured one.
+ */
+#define CONSUL_DEFAULT_WAIT_MS (5 * 60 * 1000)
+#define CONSUL_MAX_WAIT_MS (10 * 60 * 1000)
+#define CONSUL_BLOCKING_TIMEOUT_MARGIN_MS 5000
+
+typedef struct consul_query {
+	uint64_t index;    /* 0 = answer at once */
+	int64_t wait_ms;   /* with index: 0 = the agent's default */
+	bool stale;        /* ?stale: any server answers */
+	bool consistent;   /* ?consistent (not with stale) */
+	const char *dc;    /* NULL = the agent's datacenter */
+	const char *filter; /* go-bexpr expression, where the endpoint accepts one */
+	const char *ns;        /* Enterprise namespace, NULL = none sent */
+	const char *partition; /* Enterprise admin partition, NULL = none sent */
+} consul_query;
+
+/* The total timeout a read with these options gets (see above). */
+long consul_query_timeout_ms(const consul_query *q, long default_timeout_ms);
+
+/*
+ * Decoding answers.  Every consul_*_parse function reads a finished call's
+ * response, answers 0 and fills its out-parameters, or -1 with err filled
+ * (source "response"): an unsuccessful outcome, a body that is not JSON or
+ * has the wrong types (CONSUL_BAD_RESPONSE material: the agent is never
+ * trusted).  What they return belongs to the caller and is released with the
+ * matching *_free function; everything is copied out of the response, which
+ * may be freed (with its call) right after.
+ */
+
+/* Any JSON answer: *out gets a new reference (json_decref it). */
+int consul_response_json(const consul_response *r, json_t **out, consul_error *err);
+
+/* A JSON array of strings (kv keys, datacenters, status peers). */
+typedef struct consul_strings {
+	char **items;
+	size_t n;
+} consul_strings;
+int consul_strings_parse(const consul_response *r, consul_strings *out, consul_error *err);
+void consul_strings_free(consul_strings *s);
+
+/*
+ * Strict base64 (RFC 4648, standard alphabet, '=' padding required, no
+ * whitespace), as Go's encoding/json writes []byte.  *out is malloc'ed
+ * with one NUL byte past *out_len (values are bytes; the NUL is only a
+ * convenience).  -1 on any malformed input or no memory.
+ */
+int consul_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
+
+/* ---------------------------------------------------------------------- kv */
+
+/* One entry of GET /v1/kv/:key (agent/kvs_endpoint.go, api/kv.go KVPair). */
+typedef struct consul_kv_pair {
+	char *key;
+	unsigned char *value; /* bytes (NUL after value_len); NULL when the value is null */
+	size_t value_len;
+	uint64_t flags;
+	uint64_t create_index;
+	uint64_t modify_index;
+	uint64_t lock_index;
+	char *session; /* the lock holder's session ID, NULL when none */
+} consul_kv_pair;
+
+typedef struct consul_kv_pairs {
+	consul_kv_pair *items; /* in key order, as the agent sends them */
+	size_t n;
+} consul_kv_pairs;
+
+/* GET /v1/kv/:key: one key (a missing key is a 404 that still carries the
+ * index: consul_kv_parse turns it into 0 pairs). */
+consul_call *consul_kv_get_call(consul_client *c, const char *key, const consul_query *q);
+/* GET /v1/kv/:prefix?recurse: every key under prefix ("" = all). */
+consul_call *consul_kv_list_call(consul_client *c, const char *prefix, const consul_query *q);
+/* GET /v1/kv/:prefix?keys[&separator=]: key names only (separator NULL = none). */
+consul_call *consul_kv_keys_call(consul_client *c, const char *prefix, const char *separator,
+                                 const consul_query *q);
+
+enum consul_kv_put_mode {
+	CONSUL_KV_SET = 0, /* plain write */
+	CONSUL_KV_CAS,     /* only if ModifyIndex == cas (0: only if the key is absent) */
+	CONSUL_KV_ACQUIRE, /* take the lock with session */
+	CONSUL_KV_RELEASE, /* give it back */
+};
+
+typedef struct consul_kv_put {
+	enum consul_kv_put_mode mode;
+	uint64_t flags; /* sent when not 0 */
+	uint64_t cas;
+	const char *session; /* for ACQUIRE and RELEASE */
+	const char *dc, *ns, *partition;
+} consul_kv_put;
+
+/* PUT /v1/kv/:key with value bytes as the body (opts NULL = plain set).
+ * The answer is true or false: consul_bool_parse. */
+consul_call *consul_kv_put_call(consul_client *c, const char *key, const void *value,
+                                size_t value_len, const consul_kv_put *opts);
+/* DELETE /v1/kv/:key; recurse deletes every key under the prefix (an empty
+ * prefix with recurse empties the store: refused here); cas > 0 deletes only
+ * at that ModifyIndex (not with recurse). */
+consul_call *consul_kv_delete_call(consul_client *c, const char *key, bool recurse, uint64_t cas,
+                                   const consul_query *q);
+
+/* 200 with entries, or 404 (no key): 0 pairs. */
+int consul_kv_parse(const consul_response *r, consul_kv_pairs *out, consul_error *err);
+void consul_kv_pairs_free(consul_kv_pairs *pairs);
+/* The answer to keys: 404 is an empty list. */
+int consul_kv_keys_parse(const consul_response *r, consul_strings *out, consul_error *err);
+/* A bare true/false answer (KV put/delete, session destroy). */
+int consul_bool_parse(const consul_response *r, bool *out, consul_error *err);
+
+/* ---------------------------------------------------------------- sessions */
+
+enum consul_session_behavior {
+	CONSUL_SESSION_RELEASE = 0, /* default: locks are released on invalidation */
+	CONSUL_SESSION_DELETE,      /* the held keys are deleted */
+};
+
+typedef struct consul_session_def {
+	const char *name;     /* NULL = omitted */
+	const char *node;     /* NULL = the agent's node */
+	int64_t ttl_ms;       /* 0 = no TTL; else 10 s .. 24 h */
+	int64_t lock_delay_ms; /* < 0 = the default (15 s); 0 = none */
+	enum consul_session_behavior behavior;
+	const char *const *checks; /* NodeChecks; NULL = the default (serfHealth) */
+	size_t nchecks;
+} consul_session_def;
+
+typedef struct consul_session {
+	char *id;
+	char *name;
+	char *node;
+	char *behavior; /* "release" or "delete" */
+	char *ttl;      /* as the agent spells it ("15s"), "" when none */
+	int64_t lock_delay_ms;
+	uint64_t create_index;
+	uint64_t modify_index;
+} consul_session;
+
+typedef struct consul_sessions {
+	consul_session *items;
+	size_t n;
+} consul_sessions;
+
+/* PUT /v1/session/create; the answer's ID: consul_session_create_parse. */
+consul_call *consul_session_create_call(consul_client *c, const consul_session_def *def,
+                                        const consul_query *q);
+/* PUT /v1/session/renew/:id: the session again (404 when it is gone). */
+consul_call *consul_session_renew_call(consul_client *c, const char *id, const consul_query *q);
+/* PUT /v1/session/destroy/:id: true. */
+consul_call *consul_session_destroy_call(consul_client *c, const char *id, const consul_query *q);
+/* GET /v1/session/info/:id ([] when it does not exist), GET /v1/session/list. */
+consul_call *consul_session_info_call(consul_client *c, const char *id, const consul_query *q);
+consul_call *consul_session_list_call(consul_client *c, const consul_query *q);
+
+/* *id_out is malloc'ed. */
+int consul_session_create_parse(const consul_response *r, char **id_out, consul_error *err);
+int consul_session_parse(const consul_response *r, consul_sessions *out, consul_error *err);
+void consul_sessions_free(consul_sessions *sessions);
+
+/* ------------------------------------------------------------------ health */
+
+typedef struct consul_health_check {
+	char *node;
+	char *check_id;
+	char *name;
+	char *status; /* "passing", "warning", "critical" (kept as sent) */
+	char *output;
+	char *service_id;   /* "" for a node check (serfHealth) */
+	char *service_name;
+} consul_health_check;
+
+typedef struct consul_health_checks {
+	consul_health_check *items;
+	size_t n;
+} consul_health_checks;
+
+typedef struct consul_health_entry {
+	char *node;
+	char *node_address;
+	char *service_id;
+	char *service_name;
+	char *service_address; /* "" when the service uses the node's address */
+	int port;
+	char **tags;
+	size_t ntags;
+	consul_health_checks checks; /* node checks included */
+} consul_health_entry;
+
+typedef struct consul_health_entries {
+	consul_health_entry *items;
+	size_t n;
+} consul_health_entries;
+
+/* GET /v1/health/service/:service[?passing][&tag=...]; tag NULL = any. */
+consul_call *consul_health_service_call(consul_client *c, const char *service, bool passing_only,
+                                        const char *tag, const consul_query *q);
+/* GET /v1/health/checks/:service, /v1/health/node/:node, /v1/health/state/:state
+ * (state: "any", "passing", "warning" or "critical"). */
+consul_call *consul_health_checks_call(consul_client *c, const char *service,
+                                       const consul_query *q);
+consul_call *consul_health_node_call(consul_client *c, const char *node, const consul_query *q);
+consul_call *consul_health_state_call(consul_client *c, const char *state, const consul_query *q);
+
+int consul_health_service_parse(const consul_response *r, consul_health_entries *out,
+                                consul_error *err);
+void consul_health_entries_free(consul_health_entries *entries);
+/* The answer of checks, node and state. */
+int consul_health_checks_parse(const consul_response *r, consul_health_checks *out,
+                               consul_error *err);
+void consul_health_checks_free(consul_health_checks *checks);
+/* The address to use for an entry: the service's, else the node's. */
+const char *consul_health_entry_address(const consul_health_entry *entry);
+
+/* ----------------------------------------------------------------- catalog */
+
+typedef struct consul_catalog_node {
+	char *id;
+	char *node;
+	char *address;
+	char *datacenter;
+} consul_catalog_node;
+
+typedef struct consul_catalog_nodes {
+	consul_catalog_node *items;
+	size_t n;
+} consul_catalog_nodes;
+
+/* GET /v1/catalog/datacenters: consul_strings_parse. */
+consul_call *consul_catalog_datacenters_call(consul_client *c);
+/* GET /v1/catalog/nodes: consul_catalog_nodes_parse. */
+consul_call *consul_catalog_nodes_call(consul_client *c, const consul_query *q);
+/* GET /v1/catalog/services: an object name -> [tags]: consul_response_json. */
+consul_call *consul_catalog_services_call(consul_client *c, const consul_query *q);
+/* GET /v1/catalog/service/:name[?tag=]: flat entries: consul_response_json. */
+consul_call *consul_catalog_service_call(consul_client *c, const char *service, const char *tag,
+                                         const consul_query *q);
+
+int consul_catalog_nodes_parse(const consul_response *r, consul_catalog_nodes *out,
+                               consul_error *err);
+void consul_catalog_nodes_free(consul_catalog_nodes *nodes);
+
+/* ------------------------------------------------------- agent, status, events */
+
+/* GET /v1/agent/members (gossip view, no blocking): consul_response_json. */
+consul_call *consul_agent_members_call(consul_client *c, bool wan);
+/* GET /v1/status/leader: a JSON string ("" without a leader): consul_status_leader_parse. */
+consul_call *consul_status_leader_call(consul_client *c, const consul_query *q);
+/* GET /v1/status/peers: consul_strings_parse. */
+consul_call *consul_status_peers_call(consul_client *c, const consul_query *q);
+int consul_status_leader_parse(const consul_response *r, char **leader_out, consul_error *err);
+
+typedef struct consul_event {
+	char *id;
+	char *name;
+	unsigned char *payload; /* NULL when none */
+	size_t payload_len;
+	uint64_t ltime;
+} consul_event;
+
+typedef struct consul_events {
+	consul_event *items;
+	size_t n;
+} consul_events;
+
+/* PUT /v1/event/fire/:name with payload bytes (may be NULL): the event back. */
+consul_call *consul_event_fire_call(consul_client *c, const char *name, const void *payload,
+                                    size_t payload_len, const consul_query *q);
+/* GET /v1/event/list[?name=]: the agent's recent events (blocking: the index is
+ * derived from the last event's ID, not a Raft index). */
+consul_call *consul_event_list_call(consul_client *c, const char *name, const consul_query *q);
+/* The answer of fire (one object) or list (an array). */
+int consul_event_parse(const consul_response *r, consul_events *out, consul_error *err);
+void consul_events_free(consul_events *events);
+
+/* ------------------------------------------------------------------ watches */
+
+/*
+ * A watch keeps one read current with blocking queries (api/watch/plan.go,
+ * with the client rules of Consul's blocking-query documentation):
+ *   - the index of each answer is sent back; one that went backwards resets
+ *     it to 0 (one fresh, non-blocking read), and so does an error (the agent
+ *     may have restarted and never reach the old index); otherwise an index
+ *     below 1 is never sent after the first answer (0 never blocks: an
+ *     answer without an index, or with 0, makes the next request send 1);
+ *   - requests are rate-limited by a token bucket (default burst 2, one token
+ *     per 100 ms) instead of a sleep, so an agent that stops blocking makes a
+ *     bounded poll, not a hot loop;
+ *   - errors back off exponentially with jitter (default 500 ms doubling to
+ *     30 s); the callback hears CONSUL_WATCH_ERROR once when they start and
+ *     CONSUL_WATCH_RECOVERED once when an answer comes again;
+ *   - an answer calls back (CONSUL_WATCH_CHANGED) only when its content (status
+ *     and body bytes) differs from the last one: the first answer always does.
+ *     A 404 that carries an index (a missing KV key) is content too.
+ *
+ * The caller drives it on its own curl multi handle:
+ *   consul_watch_next_ms  ms until the watch wants to start a request (0: now;
+ *                         -1: one is running, or the watch is stopped);
+ *   consul_watch_tick     starts the request if it is due (adds its easy handle
+ *                         to the multi handle);
+ *   consul_watch_done     for each CURLMSG_DONE: true when the handle was the
+ *                         watch's (it is then removed, read, and the callback
+ *                         runs);
+ * or calls consul_watch_loop, a simple blocking driver.  The callback may call
+ * consul_watch_stop or consul_watch_free on its own watch.
+ */
+typedef struct consul_watch consul_watch;
+
+/* Builds the read with the query the watch gives (index, wait set). */
+typedef consul_call *(*consul_watch_build_fn)(consul_client *c, const consul_query *q,
+                                              void *arg);
+
+enum consul_watch_event {
+	CONSUL_WATCH_CHANGED = 0, /* response: the new content (outcome OK, or GONE for a 404) */
+	CONSUL_WATCH_ERROR,       /* response: the first failure of a run of them */
+	CONSUL_WATCH_RECOVERED,   /* response: the first answer after failures */
+};
+
+typedef void (*consul_watch_fn)(consul_watch *w, enum consul_watch_event event,
+                                const consul_response *response, void *arg);
+
+/* base: options copied for every request (NULL = defaults; its strings must
+ * outlive the watch); wait_ms of base 0 = CONSUL_DEFAULT_WAIT_MS. */
+consul_watch *consul_watch_new(consul_client *c, CURLM *multi, consul_watch_build_fn build,
+                               void *build_arg, const consul_query *base, consul_watch_fn fn,
+                               void *fn_arg);
+/* Token bucket: one token every interval_ms, at most burst (>= 1). */
+void consul_watch_set_rate(consul_watch *w, long interval_ms, int burst);
+void consul_watch_set_backoff(consul_watch *w, long base_ms, long max_ms);
+long consul_watch_next_ms(const consul_watch *w);
+void consul_watch_tick(consul_watch *w);
+bool consul_watch_done(consul_watch *w, CURL *easy, CURLcode result);
+/* The index the next request sends, and how many requests were started. */
+uint64_t consul_watch_index(const consul_watch *w);
+unsigned long consul_watch_requests(const consul_watch *w);
+/* Stops it (a running request is removed from the multi handle). */
+void consul_watch_stop(consul_watch *w);
+bool consul_watch_stopped(const consul_watch *w);
+void consul_watch_free(consul_watch *w);
+
+/*
+ * Runs the watches on multi until each is stopped, or stop_fd (>= 0, e.g.
+ * the read end of a self-pipe a signal handler writes to) becomes readable.
+ * 0 then; -1 when the multi handle fails.
+ */
+int consul_watch_loop(CURLM *multi, consul_watch *const *watches, size_t n, int stop_fd);
+
 /* The linked library's version string, e.g. "0.1.0": OSTIARY_VERSION as
  * the library was built (a program may have been built against another). */
 const char *consul_library_version(void);

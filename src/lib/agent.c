@@ -129,3 +129,11 @@ consul_self_call(consul_client *c)
 {
 	return ostiary_request_ready(ostiary_request_new(c, "GET", "/v1/agent/self", NULL));
 }
+
+consul_call *
+consul_agent_members_call(consul_client *c, bool wan)
+{
+	/* Gossip view, not a blocking query (agent/agent_endpoint.go AgentMembers). */
+	return ostiary_request_ready(ostiary_request_query(
+	        ostiary_request_new(c, "GET", "/v1/agent/members", NULL), "wan", wan ? "1" : NULL));
+}

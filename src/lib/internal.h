@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -67,6 +68,10 @@ json_t *ostiary_definition_json_string(const char *text);
 /* A call to endpoint; an endpoint ending in "/" needs id, which is escaped. */
 consul_call *ostiary_request_new(consul_client *client, const char *method, const char *endpoint,
                                  const char *id);
+/* A call to an already escaped path ("/v1/kv/a/b%20c"). */
+consul_call *ostiary_request_new_path(consul_client *client, const char *method, const char *path);
+/* A raw (non-JSON) request body of len bytes, copied. */
+consul_call *ostiary_request_raw_body(consul_call *call, const void *data, size_t len);
 /* Adds "name=value" to the query string; a NULL value adds nothing. */
 consul_call *ostiary_request_query(consul_call *call, const char *name, const char *value);
 /* The JSON request body; takes the reference to body (NULL fails). */
@@ -78,5 +83,31 @@ consul_call *ostiary_request_ready(consul_call *call);
  * NUL-terminated): fills the response's query metadata; a status line
  * ("HTTP/...") starts a new response and clears it. */
 void ostiary_request_parse_header(consul_response *response, const char *line, size_t len);
+
+/* query.c: a read's options onto a call being built (a builder like the
+ * above): dc, stale/consistent, filter, ns, partition, and for a blocking
+ * query index, wait ("<n>ms") and the longer timeout. */
+consul_call *ostiary_query_apply(consul_call *call, const consul_query *q);
+/* ostiary_request_ready, then the blocking timeout when q blocks. */
+consul_call *ostiary_query_ready(consul_call *call, const consul_query *q);
+/* Percent-escape a KV key or prefix for the path, keeping '/'. */
+char *ostiary_query_escape_key(const char *key);
+/* Copy a JSON string member (absent or null: ""), -1 when it has another type. */
+int ostiary_json_string(json_t *obj, const char *name, char **out);
+/* A JSON unsigned integer member (absent: 0), -1 when not a non-negative integer. */
+int ostiary_json_u64(json_t *obj, const char *name, uint64_t *out);
+/* The response parsed as JSON, or -1 with err filled (also for a bad outcome). */
+json_t *ostiary_response_json(const consul_response *r, consul_error *err);
+/* Decode one JSON object into *item (zeroed); -1 on a wrong type, leaving
+ * what was decoded for clear. */
+typedef int (*ostiary_decode_fn)(json_t *obj, void *item);
+typedef void (*ostiary_clear_fn)(void *item);
+/* A JSON array of objects into a calloc'ed array of items. */
+int ostiary_json_array_decode(json_t *json, size_t elem_size, ostiary_decode_fn decode,
+                              ostiary_clear_fn clear, void **items_out, size_t *n_out,
+                              consul_error *err);
+/* A member holding an array of strings (absent/null: none); on -1 *out holds
+ * *n_out strings to free. */
+int ostiary_json_strings(json_t *obj, const char *name, char ***out, size_t *n_out);
 
 #endif /* OSTIARY_LIB_INTERNAL_H */

@@ -20,7 +20,9 @@ struct consul_call {
 	const consul_config *cfg; /* the client's, while the call is built */
 	struct strbuf path;       /* "/v1/agent/...[?query]", escaped */
 	bool has_query;
-	char *body; /* JSON request body, or NULL */
+	char *body;      /* JSON request body, or NULL */
+	size_t body_len; /* of a raw body (bytes, maybe with NULs) */
+	bool raw_body;   /* body is bytes, not JSON (KV values, event payloads) */
 	char *describe;
 	struct curl_slist *headers; /* one of them carries the token */
 	struct curl_slist *connect_to;
@@ -129,6 +131,47 @@ ostiary_request_new(consul_client *client, const char *method, const char *endpo
 		call = NULL;
 	}
 	free(escaped);
+	return call;
+}
+
+/* A call to a path escaped by the caller: a KV key keeps its '/'
+ * (api/kv.go builds "/v1/kv/" + key). */
+consul_call *
+ostiary_request_new_path(consul_client *client, const char *method, const char *path)
+{
+	consul_call *call;
+
+	if (!client || !path)
+		return NULL;
+	if (!(call = calloc(1, sizeof *call)))
+		return NULL;
+	call->method = method;
+	call->cfg = consul_client_config(client);
+	call->max_body = CONSUL_RESPONSE_MAX_BYTES;
+	call->response.body = call->no_body;
+	if (!(call->easy = curl_easy_init()) ||
+	    ostiary_strbuf_printf(&call->path, "%s", path) < 0) {
+		consul_call_free(call);
+		return NULL;
+	}
+	return call;
+}
+
+/* A raw body: len bytes copied (a KV value, an event payload). */
+consul_call *
+ostiary_request_raw_body(consul_call *call, const void *data, size_t len)
+{
+	if (!call)
+		return NULL;
+	if (!(call->body = malloc(len + 1))) {
+		consul_call_free(call);
+		return NULL;
+	}
+	if (len)
+		memcpy(call->body, data, len);
+	call->body[len] = '\0';
+	call->body_len = len;
+	call->raw_body = true;
 	return call;
 }
 
@@ -255,6 +298,11 @@ request_add_headers(consul_call *call)
 		return 0;
 	if (!call->body) /* drop libcurl's form Content-Type on an empty body */
 		return request_add_header(call, "Content-Type:");
+	if (call->raw_body) /* api/kv.go put: the value as it is */
+		return request_add_header(call, "Content-Type: application/octet-stream") < 0 ||
+		                       request_add_header(call, "Expect:") < 0
+		               ? -1
+		               : 0;
 	/* "Expect:" spares the 100-continue round trip libcurl adds for larger bodies. */
 	if (request_add_header(call, "Content-Type: application/json") < 0 ||
 	    request_add_header(call, "Expect:") < 0)
@@ -489,12 +537,18 @@ request_set_method(consul_call *call)
 	const char *body = call->body ? call->body : "";
 	CURLcode rc;
 
+	if (strcmp(call->method, "DELETE") == 0) {
+		rc = curl_easy_setopt(call->easy, CURLOPT_HTTPGET, 1L);
+		return rc == CURLE_OK
+		               ? curl_easy_setopt(call->easy, CURLOPT_CUSTOMREQUEST, "DELETE")
+		               : rc;
+	}
 	if (strcmp(call->method, "PUT") != 0)
 		return curl_easy_setopt(call->easy, CURLOPT_HTTPGET, 1L);
 	rc = curl_easy_setopt(call->easy, CURLOPT_POSTFIELDS, body);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-		                      (curl_off_t)strlen(body));
+		                      (curl_off_t)(call->raw_body ? call->body_len : strlen(body)));
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(call->easy, CURLOPT_CUSTOMREQUEST, "PUT");
 	return rc;
@@ -533,6 +587,20 @@ request_set_transport(consul_call *call)
 	return rc;
 }
 
+/* Whether the query string already has "name=". */
+static bool
+request_has_param(const consul_call *call, const char *name)
+{
+	const char *query = call->has_query ? strchr(call->path.data, '?') : NULL;
+	size_t len = strlen(name);
+
+	for (const char *p = query; p != NULL; p = strchr(p + 1, '&')) {
+		if (strncmp(p + 1, name, len) == 0 && p[1 + len] == '=')
+			return true;
+	}
+	return false;
+}
+
 /* The last builder: everything the request needs goes onto the handle. */
 consul_call *
 ostiary_request_ready(consul_call *call)
@@ -544,11 +612,15 @@ ostiary_request_ready(consul_call *call)
 	if (!call)
 		return NULL;
 	/* Like the Go client (api/api.go newRequest), every request carries the
-	 * configured namespace and partition. */
+	 * configured namespace and partition, unless its query options (which
+	 * win there too) already gave their own. */
 	cfg = call->cfg;
-	call = ostiary_request_query(call, "ns", cfg->ns && *cfg->ns ? cfg->ns : NULL);
-	call = ostiary_request_query(call, "partition",
-	                             cfg->partition && *cfg->partition ? cfg->partition : NULL);
+	if (!request_has_param(call, "ns"))
+		call = ostiary_request_query(call, "ns", cfg->ns && *cfg->ns ? cfg->ns : NULL);
+	if (call && !request_has_param(call, "partition"))
+		call = ostiary_request_query(call, "partition",
+		                             cfg->partition && *cfg->partition ? cfg->partition
+		                                                               : NULL);
 	if (!call)
 		return NULL;
 	url = request_url(call);

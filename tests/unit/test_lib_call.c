@@ -744,3 +744,33 @@ Test(lib_call, version_macros)
 	                                          OSTIARY_MICRO_VERSION);
 	cr_assert_str_eq(consul_library_version(), OSTIARY_VERSION);
 }
+
+/* The configured namespace and partition go on every request (api/api.go
+ * newRequest); a read's own query options win, never sent twice. */
+Test(lib_call, namespace_and_partition_on_every_request)
+{
+	consul_config cfg;
+	consul_error err = { 0 };
+	consul_client *client;
+	consul_call *call;
+	consul_query q = { .ns = "from-query" };
+
+	consul_config_init(&cfg);
+	cfg.ns = strdup("team a");
+	cfg.partition = strdup("part-1");
+	client = consul_client_new(&cfg, &err);
+	cr_assert_not_null(client, "%s", err.text);
+	consul_config_free(&cfg);
+	call = consul_check_ttl_call(client, "service:web", CONSUL_PASSING, "ok");
+	cr_assert_not_null(call);
+	cr_assert_str_eq(
+	        consul_call_describe(call),
+	        "PUT /v1/agent/check/pass/service%3Aweb?note=ok&ns=team%20a&partition=part-1");
+	consul_call_free(call);
+	call = consul_kv_get_call(client, "app/x", &q);
+	cr_assert_not_null(call);
+	cr_assert_str_eq(consul_call_describe(call),
+	                 "GET /v1/kv/app/x?ns=from-query&partition=part-1");
+	consul_call_free(call);
+	consul_client_free(client);
+}
