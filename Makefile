@@ -94,7 +94,7 @@ TEST_HELPERS := $(BUILD)/tests/helpers/zombie-maker $(BUILD)/tests/helpers/sigre
 LIBRARY := $(BUILD)/libostiary.a
 # The library's examples (src/examples/): small programs against the public
 # header only, run by the integration tests and shown in the README.
-EXAMPLE_NAMES := kv-watch kv-config health-watch kv-put kv-lock
+EXAMPLE_NAMES := kv-watch kv-config health-watch kv-put kv-lock ttl-pass
 EXAMPLES := $(EXAMPLE_NAMES:%=$(BUILD)/examples/%)
 EXAMPLE_CFLAGS = -Iinclude $(BASE_CFLAGS)
 PROGRAM := $(BUILD)/ostiary

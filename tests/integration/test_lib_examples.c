@@ -366,3 +366,38 @@ Test(lib_examples, agent_lost_and_back_said_once)
 	proc_kill(&p);
 	sim_stop(&s);
 }
+
+/* The README's library example, run: a TTL check passes through the agent
+ * found by CONSUL_HTTP_ADDR; a check the agent does not know fails. */
+Test(lib_examples, ttl_pass_is_the_readme_example)
+{
+	const char *argv[] = { example_path("ttl-pass"), "ttl-web", "all good", NULL };
+	const char *unknown[] = { example_path("ttl-pass"), "no-such-check", NULL };
+	char addr_env[128], *status, *output;
+	const char *env[] = { addr_env, NULL };
+	proc p;
+	sim s;
+
+	start_sim(&s, NULL);
+	snprintf(addr_env, sizeof addr_env, "CONSUL_HTTP_ADDR=%s", s.agent_addr);
+	cr_assert_eq(
+	        sim_agent(&s, "PUT", "/v1/agent/service/register",
+	                  "{\"ID\":\"web\",\"Name\":\"web\",\"Check\":{\"CheckID\":\"ttl-web\","
+	                  "\"TTL\":\"60s\"}}",
+	                  NULL),
+	        200);
+	cr_assert_eq(proc_start(&p, argv, env), 0);
+	cr_expect_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
+	cr_expect(proc_output_contains(&p, "ttl-web: passing"));
+	proc_kill(&p);
+	status = sim_check_status(&s, "ttl-web");
+	output = sim_check_output(&s, "ttl-web");
+	cr_expect_str_eq(status, "passing");
+	cr_expect_str_eq(output, "all good");
+	free(status);
+	free(output);
+	cr_assert_eq(proc_start(&p, unknown, env), 0);
+	cr_expect_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 1);
+	proc_kill(&p);
+	sim_stop(&s);
+}
