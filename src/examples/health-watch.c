@@ -37,7 +37,8 @@ describe(const char *service, consul_health_entries *entries)
 
 	if (!out)
 		return NULL;
-	qsort(entries->items, entries->n, sizeof *entries->items, by_id);
+	if (entries->n > 1) /* (qsort must not be given a NULL array) */
+		qsort(entries->items, entries->n, sizeof *entries->items, by_id);
 	fprintf(out, "%s: ", service);
 	if (entries->n == 0)
 		fputs("none", out);
