@@ -15,9 +15,13 @@
 #   make deps         install (as root) or name the build and test dependencies
 #   make deps-gates   the same plus what check-asan, valgrind and fuzz need
 #   make demo         run ostiary against the bundled Consul agent simulator
-#   make bench        heartbeat cost next to a bare libcurl loop; cost of many probes
-#   make install      PREFIX=/usr/local DESTDIR= (program, man page, libostiary.a, its
-#                     header and $(LIBDIR)/pkgconfig/ostiary.pc)
+#   make bench        heartbeat cost next to a bare libcurl loop; cost of many probes;
+#                     the library's watches: one idle watch's CPU over 60 s
+#                     (BENCH_IDLE_SECONDS), write -> kv-watch latency over 200 writes
+#                     (BENCH_WRITES), 1000 watches on one multi handle (BENCH_WATCHES)
+#   make install      PREFIX=/usr/local DESTDIR= (program, man pages ostiary(1) and
+#                     ostiary-consul(3), libostiary.a, its header and
+#                     $(LIBDIR)/pkgconfig/ostiary.pc)
 #   make clean        remove build/, build-asan/ and build-fuzz/
 #
 # CI (.ci/run) runs check (fault injection included), check-asan, valgrind and
@@ -151,6 +155,10 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $<
 
+$(BUILD)/tests/bench/watch-many: tests/bench/watch-many.c $(LIBRARY)
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBRARY) $(DEPLIBS)
+
 $(BUILD)/tests/bench/bare-loop: tests/bench/bare-loop.c
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $< $(DEPLIBS)
@@ -232,6 +240,7 @@ layers:
 # The packaging's literal versions agree with the header's.
 versions:
 	sh tests/check-version.sh
+	sh tests/check-man.sh
 
 # `make install` into a scratch prefix, then a program built against it with
 # nothing but `pkg-config --cflags --libs ostiary` (tests/check-pkgconfig.sh).
@@ -317,23 +326,27 @@ demo: deps
 	$(PYTHON) tests/demo.py $(PROGRAM)
 
 bench: deps
-	$(MAKE) $(PROGRAM) $(BUILD)/tests/bench/bare-loop
+	$(MAKE) $(PROGRAM) $(BUILD)/tests/bench/bare-loop $(EXAMPLES) $(BUILD)/tests/bench/watch-many
 	$(PYTHON) tests/bench/bench.py $(PROGRAM) $(BUILD)/tests/bench/bare-loop $(BENCH_SECONDS)
 	$(PYTHON) tests/bench/checks.py $(PROGRAM) $(BENCH_CHECKS)
+	$(PYTHON) tests/bench/lib_watch.py $(BUILD)/examples $(BUILD)/tests/bench/watch-many \
+		"$(BENCH_IDLE_SECONDS)" "$(BENCH_WRITES)" "$(BENCH_WATCHES)"
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1
+		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(PROGRAM) $(DESTDIR)$(BINDIR)/ostiary
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libostiary.a
 	install -m 0644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc
 	install -m 0644 include/ostiary/consul.h $(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h
 	install -m 0644 packaging/man/ostiary.1 $(DESTDIR)$(MANDIR)/man1/ostiary.1
+	install -m 0644 packaging/man/ostiary-consul.3 $(DESTDIR)$(MANDIR)/man3/ostiary-consul.3
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostiary $(DESTDIR)$(LIBDIR)/libostiary.a \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc \
-		$(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h $(DESTDIR)$(MANDIR)/man1/ostiary.1
+		$(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h $(DESTDIR)$(MANDIR)/man1/ostiary.1 \
+		$(DESTDIR)$(MANDIR)/man3/ostiary-consul.3
 
 clean:
 	rm -rf build build-asan build-fuzz

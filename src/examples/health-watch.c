@@ -37,7 +37,7 @@ describe(const char *service, consul_health_entries *entries)
 
 	if (!out)
 		return NULL;
-	if (entries->n > 1) /* qsort of NULL, even with 0 items, is undefined */
+	if (entries->n > 1) /* (qsort must not be given a NULL array) */
 		qsort(entries->items, entries->n, sizeof *entries->items, by_id);
 	fprintf(out, "%s: ", service);
 	if (entries->n == 0)

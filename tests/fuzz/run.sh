@@ -25,7 +25,7 @@
 # shellcheck disable=SC2086 # word lists (sources, flags) are split on purpose
 set -u
 
-TARGETS="duration address conf_file consul_json response"
+TARGETS="duration address conf_file consul_json response kv"
 OUT=build-fuzz
 CC=${CC:-clang}
 
@@ -54,7 +54,7 @@ target_deps() {
 	duration)
 		srcs="$OUT/lib/duration.o $OUT/lib/error.o"
 		pkgs= ;;
-	address | response)
+	address | response | kv)
 		srcs="$OUT/lib/*.o"
 		pkgs="libcurl jansson" ;;
 	conf_file | consul_json)

@@ -87,12 +87,15 @@ count_in(const char *text, const char *needle)
 static void
 expect_output(proc *p, const char *needle)
 {
+	char shown[4096];
 	char *out;
 
 	if (wait_output(p, needle, DEADLINE_MS))
 		return;
 	out = proc_output(p);
-	cr_assert_fail("no \"%s\" in:\n%s", needle, out ? out : "");
+	snprintf(shown, sizeof shown, "%s", out ? out : "");
+	free(out); /* the failed assertion does not return */
+	cr_assert_fail("no \"%s\" in:\n%s", needle, shown);
 }
 
 /* SIGTERM; the examples exit 0. */

@@ -3064,6 +3064,11 @@ class _AgentServerMixin(_QuietServerMixin):
 
 
 class AgentTCPServer(_AgentServerMixin, ThreadingHTTPServer):
+    # Go's net.Listen uses the kernel's somaxconn backlog; socketserver's
+    # default of 5 would make a client opening many connections at once (a
+    # thousand watches) wait for SYN retransmissions.
+    request_queue_size = 1024
+
     def __init__(self, address, app, tls_context=None):
         self.app = app
         self.tls_context = tls_context
