@@ -160,6 +160,7 @@ struct conf {
 	struct service_conf *services;
 	size_t nservices;
 	int verbosity;
+	int log_format; /* enum log_format (log.h) */
 	bool subreaper;
 	char *path; /* the config file read, or NULL */
 

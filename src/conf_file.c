@@ -30,6 +30,7 @@
  */
 #include "conf.h"
 #include "file.h"
+#include "log.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1029,6 +1030,22 @@ conf_file_log_level(struct conf_file *cf, const config_setting_t *s, void *targe
 }
 
 static int
+conf_file_log_format(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	const char *name;
+	int format;
+
+	if (conf_file_string(cf, s, false, &name) < 0)
+		return -1;
+	if ((format = log_format_parse(name)) < 0)
+		return conf_file_error(
+		        cf, s, "unknown log format \"%s\" (use text, logfmt or json)", name);
+	conf->log_format = format;
+	return 0;
+}
+
+static int
 conf_file_drain(struct conf_file *cf, const config_setting_t *s, void *target)
 {
 	struct conf *conf = target;
@@ -1115,6 +1132,7 @@ static const struct conf_file_key conf_file_top_keys[] = {
 	{ "ttl", CONF_FILE_TIMEOUT, offsetof(struct conf, ttl_ms), NULL },
 	{ "heartbeat", CONF_FILE_TIMEOUT, offsetof(struct conf, heartbeat_ms), NULL },
 	{ "log_level", CONF_FILE_CUSTOM, 0, conf_file_log_level },
+	{ "log_format", CONF_FILE_CUSTOM, 0, conf_file_log_format },
 	{ "subreaper", CONF_FILE_BOOL, offsetof(struct conf, subreaper), NULL },
 	{ "drain", CONF_FILE_CUSTOM, 0, conf_file_drain },
 	{ "drain_delay", CONF_FILE_DURATION, offsetof(struct conf, drain_delay_ms), NULL },

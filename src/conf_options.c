@@ -48,6 +48,7 @@ enum {
 	OPT_OWNER,
 	OPT_SINGLE_CHILD,
 	OPT_REWRITE,
+	OPT_LOG_FORMAT,
 };
 
 static void conf_options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -93,6 +94,7 @@ static const struct option conf_options_long[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -167,6 +169,7 @@ conf_options_usage(FILE *out)
 	      "Other:\n"
 	      "  --subreaper             adopt and reap orphaned descendants (Linux)\n"
 	      "  -v, --verbose           more log detail (repeat for debug)\n"
+	      "  --log-format F          text (default), logfmt or json\n"
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
 	      "\n"
@@ -203,6 +206,7 @@ struct conf_options_cli {
 	size_t nmeta;
 
 	int verbosity;
+	int log_format; /* -1: not given */
 	bool subreaper;
 	char **command; /* after "--", NULL-terminated, points into argv */
 };
@@ -249,6 +253,13 @@ conf_options_one(struct conf_options_cli *cli, struct conf_options_request *req,
 		break;
 	case 'v':
 		cli->verbosity++;
+		break;
+	case OPT_LOG_FORMAT:
+		if ((cli->log_format = log_format_parse(value)) < 0) {
+			return consul_error_set(
+			        err, flag, "unknown log format \"%s\" (use text, logfmt or json)",
+			        value);
+		}
 		break;
 	case OPT_SERVICE_FILE:
 		return conf_options_push(&cli->service_files, &cli->nservice_files, value, flag,
@@ -587,6 +598,8 @@ conf_options_apply_globals(struct conf *conf, const struct conf_options_cli *cli
 	    conf_options_positive("--retry-max", cli->retry_max, &conf->retry_max_ms, err) < 0)
 		return -1;
 	conf->verbosity += cli->verbosity;
+	if (cli->log_format >= 0)
+		conf->log_format = cli->log_format;
 	conf->subreaper = conf->subreaper || cli->subreaper;
 	if (cli->command != NULL) {
 		size_t n = 0;
@@ -852,7 +865,7 @@ int
 conf_options_parse(struct conf *conf, struct conf_options_request *req, int argc, char **argv,
                    consul_getenv_fn getenv_fn, consul_warn_fn warn, consul_error *err)
 {
-	struct conf_options_cli cli = { 0 };
+	struct conf_options_cli cli = { .log_format = -1 };
 	int rc = -1;
 
 	memset(req, 0, sizeof(*req));

@@ -27,6 +27,42 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
+/*
+ * Line formats: text is the classic "ostiary: warning: ..." line, prefixed
+ * with an RFC 3339 UTC time, or with the syslog priority "<N>" when stderr
+ * is the journal (which stamps lines itself and reads the priority).
+ * logfmt and json carry time, level and msg as fields, one event a line.
+ */
+enum log_format {
+	LOG_FORMAT_TEXT = 0,
+	LOG_FORMAT_LOGFMT,
+	LOG_FORMAT_JSON,
+};
+
+/* What precedes a text line. */
+enum log_stamp {
+	LOG_STAMP_NONE = 0,
+	LOG_STAMP_TIME,
+	LOG_STAMP_PRIORITY,
+};
+
+/* Inline so the configuration parsers need not link the logger. */
+static inline int
+log_format_parse(const char *name)
+{
+	static const char *const names[] = { "text", "logfmt", "json" };
+
+	for (int i = 0; i < 3; i++) {
+		const char *a = name, *b = names[i];
+
+		while (*a != '\0' && *a == *b)
+			a++, b++;
+		if (*a == '\0' && *b == '\0')
+			return i;
+	}
+	return -1;
+}
+
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 #define LOG_REPEAT_WINDOW_MS 10000
@@ -40,6 +76,13 @@ typedef int64_t (*log_clock_fn)(void);
 typedef void (*log_repeat_hook_fn)(int64_t after_ms, void *arg);
 
 void log_init(int verbosity);
+void log_set_format(enum log_format format);
+void log_set_stamp(enum log_stamp stamp);
+/* LOG_STAMP_PRIORITY when JOURNAL_STREAM names stderr, else LOG_STAMP_TIME. */
+enum log_stamp log_stamp_detect(void);
+/* Wall-clock time in ms since the epoch, for the line's time; NULL restores
+ * CLOCK_REALTIME. */
+void log_set_wallclock(log_clock_fn fn);
 int log_enabled(enum log_level level);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -174,6 +174,7 @@ main(int argc, char **argv)
 	int code;
 
 	main_stdio();
+	log_set_stamp(log_stamp_detect());
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "ostiary: error: cannot initialise libcurl\n");
 		return OSTIARY_EXIT_INTERNAL;
@@ -190,6 +191,7 @@ main(int argc, char **argv)
 		code = 0;
 	} else {
 		log_init(conf.verbosity);
+		log_set_format((enum log_format)conf.log_format);
 		conf_options_warn_unknown_env(environ, main_warn);
 		code = main_run(&conf, req.check_only);
 	}

@@ -10,6 +10,7 @@
 #include <libconfig.h>
 
 #include "conf.h"
+#include "log.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 /* The committed example; tests run from the repository root. */
@@ -213,6 +214,7 @@ Test(conf_file, top_level_and_agent_settings, .init = tmp_init, .fini = tmp_fini
 	                               "ttl = \"20s\";\n"
 	                               "heartbeat = \"5s\";\n"
 	                               "log_level = \"debug\";\n"
+	                               "log_format = \"logfmt\";\n"
 	                               "subreaper = true;\n"
 	                               "services = ( { name = \"web\"; } );\n"));
 	finish_ok();
@@ -228,6 +230,7 @@ Test(conf_file, top_level_and_agent_settings, .init = tmp_init, .fini = tmp_fini
 	cr_assert_str_eq(conf.consul.tls.key_file, expect);
 	cr_assert_str_eq(conf.consul.tls.server_name, "consul.example");
 	cr_assert_eq(conf.consul.timeout_ms, 1500);
+	cr_assert_eq(conf.log_format, LOG_FORMAT_LOGFMT);
 	cr_assert_eq(conf.consul.connect_timeout_ms, 1500, "capped by the total timeout");
 	cr_assert_eq(conf.retry_max_ms, 30000, "a bare number is seconds");
 	cr_assert_eq(conf.kill_timeout_ms, 3000);
@@ -437,6 +440,8 @@ static const struct bad_file bad_files[] = {
 	  CMD "services = ( { name = \"web\";\n checks = ( { type = \"grpc\"; } ); } );\n", 3,
 	  "services.[0].checks.[0].type: unknown check type \"grpc\"" },
 	{ "log level", CMD "log_level = \"loud\";\n", 2, "log_level: unknown log level \"loud\"" },
+	{ "log format", CMD "log_format = \"yaml\";\n", 2,
+	  "log_format: unknown log format \"yaml\"" },
 	{ "no token in the file", CMD "agent = { token = \"secret\"; };\n", 2,
 	  "agent.token: unknown setting \"token\" (allowed here: address, token_file" },
 	{ "certificate pair", CMD "agent = {\n  client_cert = \"c.pem\"; };\n", 2,
