@@ -2,6 +2,7 @@
  * socket bound here, passed to ostiary as NOTIFY_SOCKET. */
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,24 @@ systemd_listen(struct fake_systemd *sd)
 	sd->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(sd->fd, 0);
 	cr_assert_eq(bind(sd->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+/* systemd may also hand out an abstract socket: NOTIFY_SOCKET=@name. */
+static void
+systemd_listen_abstract(struct fake_systemd *sd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len;
+
+	memset(sd, 0, sizeof(*sd));
+	snprintf(sd->path, sizeof(sd->path), "@ostiary-test-%d", (int)getpid());
+	len = strlen(sd->path);
+	memcpy(sa.sun_path + 1, sd->path + 1, len - 1);
+	sd->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(sd->fd, 0);
+	cr_assert_eq(bind(sd->fd, (struct sockaddr *)&sa,
+	                  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)),
+	             0);
 }
 
 static long long
@@ -159,6 +178,31 @@ Test(sdnotify, ready_status_watchdog_reload_stop)
 	expect_exit(&p, DEADLINE_MS);
 	for (int k = 0; k < sd.n; k++)
 		cr_log_info("systemd got: %s", sd.msgs[k]);
+	proc_kill(&p);
+	sim_stop(&s);
+	systemd_close(&sd);
+}
+
+Test(sdnotify, abstract_socket)
+{
+	struct fake_systemd sd;
+	sim s;
+	proc p;
+	char env_notify[160];
+	const char *env[] = { env_notify, NULL };
+	const char *args[] = { "web", "--", "sleep", "60", NULL };
+	int ready;
+
+	systemd_listen_abstract(&sd);
+	snprintf(env_notify, sizeof(env_notify), "NOTIFY_SOCKET=%s", sd.path);
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, env);
+	ready = systemd_wait(&sd, "READY=1", 0, DEADLINE_MS);
+	cr_assert_geq(ready, 0, "no READY=1 on %s", sd.path);
+	kill(p.pid, SIGTERM);
+	cr_assert_geq(systemd_wait(&sd, "STOPPING=1", ready + 1, DEADLINE_MS), 0);
+	expect_exit(&p, DEADLINE_MS);
+	cr_assert_eq(systemd_find(&sd, "WATCHDOG=1", "", 0, 0), -1, "no WATCHDOG_USEC, no pings");
 	proc_kill(&p);
 	sim_stop(&s);
 	systemd_close(&sd);
