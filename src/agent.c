@@ -82,6 +82,8 @@ struct agent {
 	int64_t last_refusal_log;
 	ev_timer outage_timer; /* fail-closed: armed while the agent is lost */
 	agent_outage_fn on_outage;
+	agent_done_fn on_change; /* registered, lost, back: for sd_notify's STATUS */
+	void *change_arg;
 	void *outage_arg;
 
 	ev_timer verify_timer;
@@ -205,12 +207,20 @@ agent_mark_service_checks(struct agent_service *service)
 /* ----------------------------------------------------------- reachability */
 
 static void
+agent_changed(struct agent *agent)
+{
+	if (agent->on_change != NULL)
+		agent->on_change(agent->change_arg);
+}
+
+static void
 agent_mark_reachable(struct agent *agent)
 {
 	if (agent->agent_lost) {
 		agent->agent_lost = false;
 		ev_timer_stop(agent->loop, &agent->outage_timer);
 		log_notice("agent is back at %s", agent->base_url);
+		agent_changed(agent);
 	}
 }
 
@@ -232,6 +242,7 @@ agent_mark_lost(struct agent *agent, const char *why)
 		log_warnx("agent lost at %s: %s; still supervising, will keep retrying",
 		          agent->base_url, why);
 	}
+	agent_changed(agent);
 }
 
 static int64_t
@@ -532,6 +543,7 @@ agent_register_done(struct agent_request *req, const consul_response *resp)
 		           req->agent->base_url);
 		agent_mark_service_checks(service);
 		agent_retry_sweep(req->agent);
+		agent_changed(req->agent);
 		/* Registering replaced every check, maintenance included. */
 		if (req->agent->draining && !service->maintenance_due) {
 			service->maintenance_due = true;
@@ -972,6 +984,29 @@ agent_on_outage(struct agent *agent, agent_outage_fn fn, void *arg)
 {
 	agent->on_outage = fn;
 	agent->outage_arg = arg;
+}
+
+void
+agent_on_change(struct agent *agent, agent_done_fn fn, void *arg)
+{
+	agent->on_change = fn;
+	agent->change_arg = arg;
+}
+
+bool
+agent_reachable(const struct agent *agent)
+{
+	return !agent->agent_lost;
+}
+
+size_t
+agent_registered(const struct agent *agent)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < agent->nservices; i++)
+		n += agent->services[i]->registered;
+	return n;
 }
 
 void

@@ -80,6 +80,13 @@ const char *agent_check_unsent(const struct agent_check *check);
 
 /* Called once the agent has been unreachable for settings.fail_closed_ms. */
 void agent_on_outage(struct agent *agent, agent_outage_fn fn, void *arg);
+/* Called when a service is registered and when the agent is lost or back
+ * (for systemd's READY=1 and STATUS=). */
+void agent_on_change(struct agent *agent, agent_done_fn fn, void *arg);
+/* False while the agent is lost. */
+bool agent_reachable(const struct agent *agent);
+/* How many services the agent has accepted (and not lost since). */
+size_t agent_registered(const struct agent *agent);
 /* Graceful stop, first step: put every service in maintenance with this
  * reason (again after any re-registration); pushes go on. */
 void agent_drain(struct agent *agent, const char *reason);

@@ -17,6 +17,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "notify.h"
+#include "sdnotify.h"
 #include "sig.h"
 #include "spawn.h"
 
@@ -81,6 +82,13 @@ struct supervisor {
 
 	ev_io signal_io;
 	ev_child child_watcher;
+
+	/* systemd, when it started ostiary with NOTIFY_SOCKET (sdnotify.c) */
+	bool sd_ready;           /* READY=1 sent */
+	bool sd_stopping;        /* STOPPING=1 sent */
+	char sd_status[256];     /* the last STATUS= sent */
+	ev_timer sd_ready_bound; /* READY=1 anyway after the agent timeout */
+	ev_timer sd_watchdog;    /* WATCHDOG=1 at half WATCHDOG_USEC */
 };
 
 typedef void (*sup_action)(struct supervisor *sup);
@@ -196,6 +204,90 @@ static const struct sup_transition {
 };
 
 /* Arm the state's deadline: its event comes after ms. */
+/* ------------------------------------------------------- systemd's view */
+
+/* One STATUS= line, sent when it changes: the supervisor's state and what
+ * the agent knows; STOPPING=1 once the stop has begun. */
+static void
+sup_sd_update(struct supervisor *sup)
+{
+	char status[sizeof(sup->sd_status)];
+	const char *agent =
+	        agent_reachable(sup->env.agent) ? "agent reachable" : "agent unreachable, retrying";
+
+	if (!sup->sd_stopping && sup->state != SUP_RUNNING && sup->state != SUP_RESTARTING) {
+		sup->sd_stopping = true;
+		sdnotify_send("STOPPING=1");
+	}
+	snprintf(status, sizeof(status), "%s: %s; %zu/%zu services registered; %s",
+	         sup->child->name != NULL ? sup->child->name : sup->env.conf->command[0],
+	         sup_state_names[sup->state], agent_registered(sup->env.agent),
+	         sup->env.conf->nservices, agent);
+	if (strcmp(status, sup->sd_status) == 0)
+		return;
+	snprintf(sup->sd_status, sizeof(sup->sd_status), "%s", status);
+	sdnotify_send("STATUS=%s", status);
+}
+
+/* Ready for systemd once the command runs and the agent has answered the
+ * first registration, so units ordered After= this one find it in Consul. */
+static void
+sup_sd_ready(struct supervisor *sup)
+{
+	if (sup->sd_ready)
+		return;
+	sup->sd_ready = true;
+	ev_timer_stop(sup->env.loop, &sup->sd_ready_bound);
+	sdnotify_send("READY=1");
+}
+
+static void
+sup_sd_agent_changed(void *arg)
+{
+	struct supervisor *sup = arg;
+
+	if (agent_registered(sup->env.agent) > 0 && sup->state == SUP_RUNNING)
+		sup_sd_ready(sup);
+	sup_sd_update(sup);
+}
+
+/* The agent is slow or away: systemd is not kept waiting past its timeout
+ * (the command runs); STATUS= says registration goes on. */
+static int64_t
+sup_sd_ready_overdue(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	struct supervisor *sup = arg;
+
+	sup_sd_ready(sup);
+	sdnotify_send("STATUS=%s: running; still trying to register with the agent",
+	              sup->env.conf->command[0]);
+	sup->sd_status[0] = '\0';
+	return EV_TIMER_STOP;
+}
+
+/* Pinged from the loop itself: a stuck loop stops the pings. */
+static int64_t
+sup_sd_watchdog(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	sdnotify_send("WATCHDOG=1");
+	return sdnotify_watchdog_ms();
+}
+
+static void
+sup_sd_start(struct supervisor *sup)
+{
+	int64_t watchdog_ms;
+
+	if (!sdnotify_init())
+		return;
+	agent_on_change(sup->env.agent, sup_sd_agent_changed, sup);
+	ev_timer_start(sup->env.loop, &sup->sd_ready_bound,
+	               consul_client_config(sup->env.client)->timeout_ms);
+	if ((watchdog_ms = sdnotify_watchdog_ms()) > 0)
+		ev_timer_start(sup->env.loop, &sup->sd_watchdog, watchdog_ms);
+	sup_sd_update(sup);
+}
+
 static void
 sup_set_deadline(struct supervisor *sup, int64_t ms)
 {
@@ -218,6 +310,7 @@ sup_dispatch(struct supervisor *sup, enum sup_event event)
 	sup->state = t->next;
 	if (t->action != NULL)
 		t->action(sup);
+	sup_sd_update(sup);
 }
 
 /* ------------------------------------------------------------- the hold */
@@ -521,13 +614,27 @@ static char **
 sup_command_env(const struct supervisor *sup)
 {
 	char *notify[2] = { NULL, NULL };
-	char **envp;
+	char **base, **envp;
+	size_t n = 0;
 
-	if (sup->notify != NULL &&
-	    asprintf(&notify[0], "NOTIFY_SOCKET=%s", notify_socket_path(sup->notify)) < 0)
+	/* systemd's NOTIFY_SOCKET and watchdog are ostiary's: the command,
+	 * answering them, would pass for ostiary. */
+	for (char **e = environ; *e != NULL; e++)
+		n++;
+	if ((base = calloc(n + 1, sizeof(*base))) == NULL)
 		return NULL;
-	envp = spawn_env_new(environ, notify);
+	n = 0;
+	for (char **e = environ; *e != NULL; e++)
+		if (!sdnotify_is_own_variable(*e))
+			base[n++] = *e;
+	if (sup->notify != NULL &&
+	    asprintf(&notify[0], "NOTIFY_SOCKET=%s", notify_socket_path(sup->notify)) < 0) {
+		free(base);
+		return NULL;
+	}
+	envp = spawn_env_new(base, notify);
 	free(notify[0]);
+	free(base);
 	return envp;
 }
 
@@ -785,8 +892,12 @@ sup_on_signal(struct supervisor *sup, int signo)
 		sup_dispatch(sup, SUP_EV_TERMINATE);
 		return;
 	}
-	if (signo == SIGHUP)
+	if (signo == SIGHUP) {
+		sdnotify_reloading();
 		sup_reload_token(sup);
+		if (sup->sd_ready)
+			sdnotify_send("READY=1");
+	}
 	if ((sig_is_forwarded(signo) || sig_is_job_stop(signo)) &&
 	    sup->child->state != CHILD_EXITED)
 		sup_forward(sup, signo);
@@ -840,6 +951,9 @@ sup_stop_watchers(struct supervisor *sup)
 	ev_timer_stop(sup->env.loop, &sup->deadline);
 	ev_timer_stop(sup->env.loop, &sup->drain_step_bound);
 	ev_timer_stop(sup->env.loop, &sup->group_timer);
+	ev_timer_stop(sup->env.loop, &sup->sd_ready_bound);
+	ev_timer_stop(sup->env.loop, &sup->sd_watchdog);
+	agent_on_change(sup->env.agent, NULL, NULL);
 	agent_on_outage(sup->env.agent, NULL, NULL);
 	agent_when_idle(sup->env.agent, NULL, NULL);
 }
@@ -866,6 +980,7 @@ sup_run_loop(struct supervisor *sup)
 		return sup_wait_blocking(sup);
 	agent_on_outage(sup->env.agent, sup_agent_lost, sup);
 	sup_child_started(sup);
+	sup_sd_start(sup);
 	agent_start(sup->env.agent);
 	checks_start(sup->env.checks);
 	/* The child may have gone before we started listening. */
@@ -893,6 +1008,8 @@ supervisor_run(const struct supervisor_env *env)
 	ev_timer_init(&sup.deadline, sup_deadline_passed, &sup);
 	ev_timer_init(&sup.drain_step_bound, sup_drain_step_overdue, &sup);
 	ev_timer_init(&sup.group_timer, sup_group_check, &sup);
+	ev_timer_init(&sup.sd_ready_bound, sup_sd_ready_overdue, &sup);
+	ev_timer_init(&sup.sd_watchdog, sup_sd_watchdog, &sup);
 	ev_io_init(&sup.signal_io, env->signal_fd, POLLIN, sup_signals_ready, &sup);
 	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);
 	if (sup.env.conf->notify && sup_offer_notify(&sup) < 0) {
@@ -903,5 +1020,6 @@ supervisor_run(const struct supervisor_env *env)
 		sup_stop_watchers(&sup);
 	}
 	notify_free(sup.notify);
+	sdnotify_close();
 	return code;
 }

@@ -168,9 +168,10 @@ Test(spawn, notify_socket_is_given_to_the_command_only)
 	sim_stop(&s);
 }
 
-/* Without --notify, a NOTIFY_SOCKET ostiary was given passes through, and
- * none is made up. */
-Test(spawn, without_notify_the_environment_passes_unchanged)
+/* Without --notify, a NOTIFY_SOCKET ostiary was given (systemd's, for
+ * ostiary itself: sdnotify.c) does not reach the command, and none is made
+ * up. */
+Test(spawn, without_notify_no_notify_socket_reaches_the_command)
 {
 	sim s;
 	proc p;
@@ -184,9 +185,7 @@ Test(spawn, without_notify_the_environment_passes_unchanged)
 	start_ostiary(&p, &s, args, outer);
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
 	value = report_env(report, "NOTIFY_SOCKET");
-	cr_assert(value != NULL && strcmp(value, "/outer/socket") == 0, "NOTIFY_SOCKET=%s",
-	          value ? value : "(unset)");
-	free(value);
+	cr_assert_null(value, "NOTIFY_SOCKET=%s", value);
 	proc_kill(&p);
 	unlink(report);
 	start_ostiary(&p, &s, args, none);
