@@ -11,14 +11,16 @@ consul_call *
 consul_catalog_datacenters_call(consul_client *c)
 {
 	/* Not a blocking query; answers without a leader. */
-	return ostiary_request_ready(ostiary_request_new(c, "GET", "/v1/catalog/datacenters", NULL));
+	return ostiary_request_ready(
+	        ostiary_request_new(c, "GET", "/v1/catalog/datacenters", NULL));
 }
 
 consul_call *
 consul_catalog_nodes_call(consul_client *c, const consul_query *q)
 {
 	return ostiary_query_ready(
-	        ostiary_query_apply(ostiary_request_new(c, "GET", "/v1/catalog/nodes", NULL), q), q);
+	        ostiary_query_apply(ostiary_request_new(c, "GET", "/v1/catalog/nodes", NULL), q),
+	        q);
 }
 
 consul_call *
@@ -65,21 +67,13 @@ node_decode(json_t *obj, void *item)
 }
 
 int
-consul_catalog_nodes_parse(const consul_response *r, consul_catalog_nodes *out,
-                           consul_error *err)
+consul_catalog_nodes_parse(const consul_response *r, consul_catalog_nodes *out, consul_error *err)
 {
-	json_t *json = ostiary_response_json(r, err);
 	void *items;
-	int rc;
+	int rc = ostiary_response_array(r, sizeof *out->items, node_decode, node_clear, &items,
+	                                &out->n, err);
 
-	out->items = NULL;
-	out->n = 0;
-	if (!json)
-		return -1;
-	rc = ostiary_json_array_decode(json, sizeof *out->items, node_decode, node_clear, &items,
-	                               &out->n, err);
 	out->items = items;
-	json_decref(json);
 	return rc;
 }
 
@@ -88,9 +82,7 @@ consul_catalog_nodes_free(consul_catalog_nodes *nodes)
 {
 	if (!nodes)
 		return;
-	for (size_t i = 0; i < nodes->n; i++)
-		node_clear(&nodes->items[i]);
-	free(nodes->items);
+	ostiary_array_free(nodes->items, nodes->n, sizeof *nodes->items, node_clear);
 	nodes->items = NULL;
 	nodes->n = 0;
 }

@@ -9,8 +9,8 @@
 #include "internal.h"
 
 consul_call *
-consul_event_fire_call(consul_client *c, const char *name, const void *payload,
-                       size_t payload_len, const consul_query *q)
+consul_event_fire_call(consul_client *c, const char *name, const void *payload, size_t payload_len,
+                       const consul_query *q)
 {
 	consul_call *call = ostiary_request_new(c, "PUT", "/v1/event/fire/", name);
 	consul_query w = { 0 };
@@ -53,7 +53,8 @@ event_decode(json_t *obj, void *item)
 	consul_event *e = item;
 	json_t *payload = json_object_get(obj, "Payload");
 
-	if (ostiary_json_string(obj, "ID", &e->id) < 0 || ostiary_json_string(obj, "Name", &e->name) < 0 ||
+	if (ostiary_json_string(obj, "ID", &e->id) < 0 ||
+	    ostiary_json_string(obj, "Name", &e->name) < 0 ||
 	    ostiary_json_u64(obj, "LTime", &e->ltime) < 0)
 		return -1;
 	if (!payload || json_is_null(payload))
@@ -98,9 +99,7 @@ consul_events_free(consul_events *events)
 {
 	if (!events)
 		return;
-	for (size_t i = 0; i < events->n; i++)
-		event_clear(&events->items[i]);
-	free(events->items);
+	ostiary_array_free(events->items, events->n, sizeof *events->items, event_clear);
 	events->items = NULL;
 	events->n = 0;
 }

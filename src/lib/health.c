@@ -24,7 +24,8 @@ consul_call *
 consul_health_checks_call(consul_client *c, const char *service, const consul_query *q)
 {
 	return ostiary_query_ready(
-	        ostiary_query_apply(ostiary_request_new(c, "GET", "/v1/health/checks/", service), q),
+	        ostiary_query_apply(ostiary_request_new(c, "GET", "/v1/health/checks/", service),
+	                            q),
 	        q);
 }
 
@@ -43,7 +44,8 @@ consul_health_state_call(consul_client *c, const char *state, const consul_query
 	               strcmp(state, "warning") != 0 && strcmp(state, "critical") != 0))
 		return NULL;
 	return ostiary_query_ready(
-	        ostiary_query_apply(ostiary_request_new(c, "GET", "/v1/health/state/", state), q), q);
+	        ostiary_query_apply(ostiary_request_new(c, "GET", "/v1/health/state/", state), q),
+	        q);
 }
 
 static void
@@ -82,9 +84,7 @@ consul_health_checks_free(consul_health_checks *checks)
 {
 	if (!checks)
 		return;
-	for (size_t i = 0; i < checks->n; i++)
-		check_clear(&checks->items[i]);
-	free(checks->items);
+	ostiary_array_free(checks->items, checks->n, sizeof *checks->items, check_clear);
 	checks->items = NULL;
 	checks->n = 0;
 }
@@ -142,21 +142,13 @@ entry_decode(json_t *obj, void *item)
 }
 
 int
-consul_health_service_parse(const consul_response *r, consul_health_entries *out,
-                            consul_error *err)
+consul_health_service_parse(const consul_response *r, consul_health_entries *out, consul_error *err)
 {
-	json_t *json = ostiary_response_json(r, err);
 	void *items;
-	int rc;
+	int rc = ostiary_response_array(r, sizeof *out->items, entry_decode, entry_clear, &items,
+	                                &out->n, err);
 
-	out->items = NULL;
-	out->n = 0;
-	if (!json)
-		return -1;
-	rc = ostiary_json_array_decode(json, sizeof *out->items, entry_decode, entry_clear, &items,
-	                               &out->n, err);
 	out->items = items;
-	json_decref(json);
 	return rc;
 }
 
@@ -165,29 +157,19 @@ consul_health_entries_free(consul_health_entries *entries)
 {
 	if (!entries)
 		return;
-	for (size_t i = 0; i < entries->n; i++)
-		entry_clear(&entries->items[i]);
-	free(entries->items);
+	ostiary_array_free(entries->items, entries->n, sizeof *entries->items, entry_clear);
 	entries->items = NULL;
 	entries->n = 0;
 }
 
 int
-consul_health_checks_parse(const consul_response *r, consul_health_checks *out,
-                           consul_error *err)
+consul_health_checks_parse(const consul_response *r, consul_health_checks *out, consul_error *err)
 {
-	json_t *json = ostiary_response_json(r, err);
 	void *items;
-	int rc;
+	int rc = ostiary_response_array(r, sizeof *out->items, check_decode, check_clear, &items,
+	                                &out->n, err);
 
-	out->items = NULL;
-	out->n = 0;
-	if (!json)
-		return -1;
-	rc = ostiary_json_array_decode(json, sizeof *out->items, check_decode, check_clear, &items,
-	                               &out->n, err);
 	out->items = items;
-	json_decref(json);
 	return rc;
 }
 

@@ -106,6 +106,12 @@ typedef void (*ostiary_clear_fn)(void *item);
 int ostiary_json_array_decode(json_t *json, size_t elem_size, ostiary_decode_fn decode,
                               ostiary_clear_fn clear, void **items_out, size_t *n_out,
                               consul_error *err);
+/* The response's JSON array of objects decoded into items, as above. */
+int ostiary_response_array(const consul_response *r, size_t elem_size, ostiary_decode_fn decode,
+                           ostiary_clear_fn clear, void **items_out, size_t *n_out,
+                           consul_error *err);
+/* Clear every item of a decoded array, then free it. */
+void ostiary_array_free(void *items, size_t n, size_t elem_size, ostiary_clear_fn clear);
 /* A member holding an array of strings (absent/null: none); on -1 *out holds
  * *n_out strings to free. */
 int ostiary_json_strings(json_t *obj, const char *name, char ***out, size_t *n_out);

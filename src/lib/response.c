@@ -19,8 +19,9 @@ ostiary_response_json(const consul_response *r, consul_error *err)
 		return NULL;
 	}
 	if (r->outcome != CONSUL_OK) {
-		consul_error_set(err, "response", "%s (HTTP %ld)%s%s", consul_outcome_name(r->outcome),
-		                 r->status, r->error[0] ? ": " : "", r->error);
+		consul_error_set(err, "response", "%s (HTTP %ld)%s%s",
+		                 consul_outcome_name(r->outcome), r->status,
+		                 r->error[0] ? ": " : "", r->error);
 		return NULL;
 	}
 	json = json_loadb(r->body, r->body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
@@ -216,12 +217,37 @@ ostiary_json_array_decode(json_t *json, size_t elem_size, ostiary_decode_fn deco
 				clear(items + j * elem_size);
 			free(items);
 			return consul_error_set(err, "response",
-			                        "entry %zu is not an object of the expected types", i);
+			                        "entry %zu is not an object of the expected types",
+			                        i);
 		}
 	}
 	*items_out = items;
 	*n_out = n;
 	return 0;
+}
+
+int
+ostiary_response_array(const consul_response *r, size_t elem_size, ostiary_decode_fn decode,
+                       ostiary_clear_fn clear, void **items_out, size_t *n_out, consul_error *err)
+{
+	json_t *json = ostiary_response_json(r, err);
+	int rc;
+
+	*items_out = NULL;
+	*n_out = 0;
+	if (!json)
+		return -1;
+	rc = ostiary_json_array_decode(json, elem_size, decode, clear, items_out, n_out, err);
+	json_decref(json);
+	return rc;
+}
+
+void
+ostiary_array_free(void *items, size_t n, size_t elem_size, ostiary_clear_fn clear)
+{
+	for (size_t i = 0; i < n; i++)
+		clear((char *)items + i * elem_size);
+	free(items);
 }
 
 int

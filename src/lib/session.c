@@ -34,14 +34,15 @@ session_body(const consul_session_def *def)
 		rc |= json_object_set_new(body, "TTL", session_duration(def->ttl_ms));
 	if (def->lock_delay_ms >= 0)
 		rc |= json_object_set_new(body, "LockDelay", session_duration(def->lock_delay_ms));
-	rc |= json_object_set_new(body, "Behavior",
-	                          json_string(def->behavior == CONSUL_SESSION_DELETE ? "delete"
-	                                                                             : "release"));
+	rc |= json_object_set_new(
+	        body, "Behavior",
+	        json_string(def->behavior == CONSUL_SESSION_DELETE ? "delete" : "release"));
 	if (def->checks) {
 		json_t *checks = json_array();
 
 		for (size_t i = 0; checks && i < def->nchecks; i++)
-			rc |= json_array_append_new(checks, ostiary_definition_json_string(def->checks[i]));
+			rc |= json_array_append_new(checks,
+			                            ostiary_definition_json_string(def->checks[i]));
 		rc |= json_object_set_new(body, "NodeChecks", checks);
 	}
 	if (rc) {
@@ -65,8 +66,7 @@ session_write_options(consul_call *call, const consul_query *q)
 }
 
 consul_call *
-consul_session_create_call(consul_client *c, const consul_session_def *def,
-                           const consul_query *q)
+consul_session_create_call(consul_client *c, const consul_session_def *def, const consul_query *q)
 {
 	static const consul_session_def defaults = { .lock_delay_ms = -1 };
 	consul_call *call;
@@ -89,8 +89,8 @@ consul_session_renew_call(consul_client *c, const char *id, const consul_query *
 consul_call *
 consul_session_destroy_call(consul_client *c, const char *id, const consul_query *q)
 {
-	return ostiary_request_ready(
-	        session_write_options(ostiary_request_new(c, "PUT", "/v1/session/destroy/", id), q));
+	return ostiary_request_ready(session_write_options(
+	        ostiary_request_new(c, "PUT", "/v1/session/destroy/", id), q));
 }
 
 consul_call *
@@ -144,7 +144,8 @@ session_decode(json_t *obj, void *item)
 	consul_session *s = item;
 	uint64_t delay_ns;
 
-	if (ostiary_json_string(obj, "ID", &s->id) < 0 || ostiary_json_string(obj, "Name", &s->name) < 0 ||
+	if (ostiary_json_string(obj, "ID", &s->id) < 0 ||
+	    ostiary_json_string(obj, "Name", &s->name) < 0 ||
 	    ostiary_json_string(obj, "Node", &s->node) < 0 ||
 	    ostiary_json_string(obj, "Behavior", &s->behavior) < 0 ||
 	    ostiary_json_string(obj, "TTL", &s->ttl) < 0 ||
@@ -159,18 +160,11 @@ session_decode(json_t *obj, void *item)
 int
 consul_session_parse(const consul_response *r, consul_sessions *out, consul_error *err)
 {
-	json_t *json = ostiary_response_json(r, err);
 	void *items;
-	int rc;
+	int rc = ostiary_response_array(r, sizeof *out->items, session_decode, session_clear,
+	                                &items, &out->n, err);
 
-	out->items = NULL;
-	out->n = 0;
-	if (!json)
-		return -1;
-	rc = ostiary_json_array_decode(json, sizeof *out->items, session_decode, session_clear,
-	                               &items, &out->n, err);
 	out->items = items;
-	json_decref(json);
 	return rc;
 }
 
@@ -179,9 +173,7 @@ consul_sessions_free(consul_sessions *sessions)
 {
 	if (!sessions)
 		return;
-	for (size_t i = 0; i < sessions->n; i++)
-		session_clear(&sessions->items[i]);
-	free(sessions->items);
+	ostiary_array_free(sessions->items, sessions->n, sizeof *sessions->items, session_clear);
 	sessions->items = NULL;
 	sessions->n = 0;
 }
