@@ -287,3 +287,25 @@ wait_output(proc *p, const char *needle, int timeout_ms)
 
 	return wait_until(output_has, &w, timeout_ms);
 }
+
+pid_t
+recorder_pid(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	int pid = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "ready %d", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
+void
+stop_ostiary(proc *p, int expected_code)
+{
+	kill(p->pid, SIGTERM);
+	cr_assert_eq(exit_code(expect_exit(p, DEADLINE_MS)), expected_code);
+	proc_kill(p);
+}

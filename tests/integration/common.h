@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "../harness.h"
 
@@ -37,6 +38,11 @@ bool wait_recorder_ready(const char *file, int timeout_ms);
 /* The time the recorder got signo (first time), or -1. */
 long long recorder_signal_us(const char *file, int signo);
 bool wait_recorder_signal(const char *file, int signo, int timeout_ms);
+/* The recorder's pid from its "ready PID" line, or -1 before it. */
+pid_t recorder_pid(const char *file);
+
+/* SIGTERM ostiary; it must exit with expected_code within DEADLINE_MS. */
+void stop_ostiary(proc *p, int expected_code);
 
 /* Time (us, CLOCK_MONOTONIC) the first matching request arrived, or -1. */
 long long first_request_us(sim *s, const char *method, const char *path_prefix);

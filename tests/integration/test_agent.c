@@ -7,14 +7,6 @@
 
 #include "common.h"
 
-static void
-stop_ostiary(proc *p, int expected_code)
-{
-	kill(p->pid, SIGTERM);
-	cr_assert_eq(exit_code(expect_exit(p, DEADLINE_MS)), expected_code);
-	proc_kill(p);
-}
-
 Test(agent, down_at_start_the_child_runs_and_registration_follows)
 {
 	sim s;

@@ -25,20 +25,6 @@
  * recorder is gone: only a signal to the whole group ends it. */
 #define STUBBORN_WRAPPER "trap '' TERM; \"$0\" \"$1\"; exit 3"
 
-static pid_t
-recorder_pid(const char *file)
-{
-	FILE *f = fopen(file, "r");
-	int pid = -1;
-
-	if (f != NULL) {
-		if (fscanf(f, "ready %d", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
 /* Gone, or a zombie nobody has reaped yet: either way it does nothing. */
 static bool
 process_gone(pid_t pid)

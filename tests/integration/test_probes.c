@@ -21,14 +21,6 @@ write_file(const char *name, const char *text)
 	return path;
 }
 
-static void
-stop_ostiary(proc *p, int expected_code)
-{
-	kill(p->pid, SIGTERM);
-	cr_assert_eq(exit_code(expect_exit(p, DEADLINE_MS)), expected_code);
-	proc_kill(p);
-}
-
 static json_t *
 register_body(sim *s, const char *service_id)
 {

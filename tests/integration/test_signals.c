@@ -9,20 +9,6 @@
 
 #include "common.h"
 
-static pid_t
-recorder_pid(const char *file)
-{
-	FILE *f = fopen(file, "r");
-	int pid = -1;
-
-	if (f != NULL) {
-		if (fscanf(f, "ready %d", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
 /* The default drain: maintenance, the drain delay, the signal, and the
  * deregistration only once the child is gone. */
 Test(signals, sigterm_drains_then_signals_then_deregisters)
