@@ -255,7 +255,9 @@ Test(lib_examples, kv_lock_waits_for_the_holder)
 	start_example(&a, &s, "kv-lock", first);
 	expect_output(&a, "first\n");
 	start_example(&b, &s, "kv-lock", second);
-	usleep(500 * 1000);
+	/* The second has tried for the lock and been refused (the first's
+	 * acquire is one of these PUTs): it must not have run COMMAND. */
+	cr_assert(wait_requests(&s, "PUT", "/v1/kv/locks/one", 2, DEADLINE_MS));
 	out = proc_output(&b);
 	cr_expect_null(strstr(out, "second"), "ran while the lock was held");
 	free(out);
@@ -309,7 +311,7 @@ Test(lib_examples, no_block_fault_is_no_hot_loop)
 	start = mono_ms();
 	start_example(&p, &s, "kv-watch", args);
 	expect_output(&p, "nb/k=v\n");
-	usleep(2000 * 1000);
+	usleep(2000 * 1000); /* the window the request rate is measured over, not a wait until */
 	n = sim_count(&s, "GET", "/v1/kv/nb/k");
 	/* The token bucket: a burst of 2, then one request per 100 ms. */
 	cr_expect_leq(n, 2 + (mono_ms() - start) / 100 + 2, "%d requests in %lld ms", n,
@@ -356,7 +358,9 @@ Test(lib_examples, agent_lost_and_back_said_once)
 	cr_assert(blocked_on(&s, "/v1/kv/lb/k", 2));
 	cr_assert_eq(sim_control(&s, "POST", "/stop", NULL, NULL), 200);
 	expect_output(&p, "agent lost");
-	usleep(1500 * 1000); /* several failed attempts */
+	/* A window of several failed attempts (nothing to wait until): "agent
+	 * lost" must still be said once at the end. */
+	usleep(1500 * 1000);
 	cr_assert_eq(sim_control(&s, "POST", "/start", NULL, NULL), 200);
 	expect_output(&p, "agent back\n");
 	kv_put(&s, "lb/k", "v2");

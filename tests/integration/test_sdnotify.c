@@ -122,7 +122,7 @@ wait_line(const char *path)
 			if (got != NULL && strchr(line, '\n') != NULL)
 				return line;
 		}
-		usleep(10000);
+		usleep(10000); /* poll the file until the deadline */
 	}
 	return NULL;
 }
