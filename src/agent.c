@@ -38,7 +38,8 @@ struct agent_service {
 	bool register_sent_before; /* ... as it stood before the request in flight */
 	bool busy;                 /* queued for, or in, a registration */
 	bool deregistered;
-	bool maintenance_due; /* draining: maintenance mode still to be switched on */
+	bool maintenance_due; /* maintenance mode to be switched to agent->draining */
+	bool maintenance_on;  /* switched on (as far as we know) */
 	int64_t backoff_ms;
 	ev_timer retry_timer;
 	struct agent_check **checks; /* its own, to push after a registration */
@@ -205,6 +206,23 @@ agent_mark_service_checks(struct agent_service *service)
 }
 
 /* ----------------------------------------------------------- reachability */
+
+/* Is the service's maintenance mode what agent->draining says? If not, it
+ * is due to be switched. */
+static void
+agent_mark_maintenance(struct agent_service *service)
+{
+	struct agent *agent = service->agent;
+	bool due = service->maintenance_on != agent->draining;
+
+	if (due == service->maintenance_due)
+		return;
+	service->maintenance_due = due;
+	if (due)
+		agent->maintenance_pending++;
+	else
+		agent->maintenance_pending--;
+}
 
 static void
 agent_changed(struct agent *agent)
@@ -407,9 +425,10 @@ agent_send_maintenance(struct agent_service *service)
 	struct agent *agent = service->agent;
 
 	service->maintenance_due = false;
+	service->maintenance_on = agent->draining;
 	agent->maintenance_pending--;
 	agent_send(agent,
-	           consul_service_maintenance_call(agent->client, service->def->id, true,
+	           consul_service_maintenance_call(agent->client, service->def->id, agent->draining,
 	                                           agent->drain_reason),
 	           AGENT_MAINTENANCE, service, NULL);
 }
@@ -545,10 +564,8 @@ agent_register_done(struct agent_request *req, const consul_response *resp)
 		agent_retry_sweep(req->agent);
 		agent_changed(req->agent);
 		/* Registering replaced every check, maintenance included. */
-		if (req->agent->draining && !service->maintenance_due) {
-			service->maintenance_due = true;
-			req->agent->maintenance_pending++;
-		}
+		service->maintenance_on = false;
+		agent_mark_maintenance(service);
 		return;
 	}
 	/* A request that never connected left nothing behind to deregister. */
@@ -611,12 +628,19 @@ agent_maintenance_done(struct agent_request *req, const consul_response *resp)
 {
 	char why[320];
 
+	bool on = req->service->maintenance_on;
+
 	if (resp->outcome == CONSUL_OK) {
-		log_notice("service %s is in maintenance: no new traffic", req->service->def->id);
+		if (on)
+			log_notice("service %s is in maintenance: no new traffic",
+			           req->service->def->id);
+		else
+			log_notice("service %s is out of maintenance", req->service->def->id);
 		return;
 	}
 	agent_note_failure(req->agent, resp, "maintenance mode", why, sizeof(why));
-	log_info("could not put %s in maintenance (%s)", req->service->def->id, why);
+	log_info("could not take %s %s maintenance (%s)", req->service->def->id,
+	         on ? "into" : "out of", why);
 }
 
 /* The agent's status of one of our checks is not what we last decided. */
@@ -1009,6 +1033,16 @@ agent_registered(const struct agent *agent)
 	return n;
 }
 
+/* Every service whose maintenance mode is not what agent->draining says
+ * gets it switched (a service not registered gets it after registering). */
+static void
+agent_switch_maintenance(struct agent *agent)
+{
+	for (size_t i = 0; i < agent->nservices; i++)
+		agent_mark_maintenance(agent->services[i]);
+	agent_kick(agent);
+}
+
 void
 agent_drain(struct agent *agent, const char *reason)
 {
@@ -1016,15 +1050,21 @@ agent_drain(struct agent *agent, const char *reason)
 		return;
 	agent->draining = true;
 	ev_timer_stop(agent->loop, &agent->verify_timer);
+	free(agent->drain_reason);
 	if ((agent->drain_reason = strdup(reason)) == NULL)
 		log_warnx("out of memory: maintenance without a reason");
-	for (size_t i = 0; i < agent->nservices; i++) {
-		if (!agent->services[i]->maintenance_due) {
-			agent->services[i]->maintenance_due = true;
-			agent->maintenance_pending++;
-		}
-	}
-	agent_kick(agent);
+	agent_switch_maintenance(agent);
+}
+
+void
+agent_undrain(struct agent *agent)
+{
+	if (!agent->draining || agent->shutting_down)
+		return;
+	agent->draining = false;
+	if (agent->settings.verify_interval_ms > 0)
+		ev_timer_start(agent->loop, &agent->verify_timer, agent->settings.verify_interval_ms);
+	agent_switch_maintenance(agent);
 }
 
 void

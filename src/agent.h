@@ -90,6 +90,9 @@ size_t agent_registered(const struct agent *agent);
 /* Graceful stop, first step: put every service in maintenance with this
  * reason (again after any re-registration); pushes go on. */
 void agent_drain(struct agent *agent, const char *reason);
+/* The drain is over without a shutdown (the command restarted for new
+ * configuration): services leave maintenance, read-backs resume. */
+void agent_undrain(struct agent *agent);
 /* Call fn once nothing is queued or on the wire (from within the call, if
  * that is already so): what was reported has reached the agent, or failed. */
 void agent_when_idle(struct agent *agent, agent_done_fn fn, void *arg);

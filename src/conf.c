@@ -36,6 +36,10 @@ conf_init(struct conf *conf)
 	conf->restart_delay_ms = CONF_DEFAULT_RESTART_DELAY_MS;
 	conf->restart_max_delay_ms = CONF_DEFAULT_RESTART_MAX_DELAY_MS;
 	conf->verify_interval_ms = CONF_DEFAULT_VERIFY_INTERVAL_MS;
+	conf->kv_wait_min_ms = CONF_DEFAULT_KV_WAIT_MIN_MS;
+	conf->kv_wait_max_ms = CONF_UNSET;
+	conf->kv_timeout_ms = CONF_DEFAULT_KV_TIMEOUT_MS;
+	conf->kv_required = true;
 	for (int i = 0; i < CONF_NSIG; i++)
 		conf->rewrite[i] = i;
 }
@@ -69,7 +73,7 @@ conf_strv_dup(const char *const *items, size_t n)
 }
 
 static void
-conf_kv_free(struct conf_kv *kv, size_t n)
+conf_pairs_free(struct conf_kv *kv, size_t n)
 {
 	for (size_t i = 0; kv != NULL && i < n; i++) {
 		free(kv[i].key);
@@ -91,7 +95,7 @@ conf_check_free(struct check_conf *check)
 	free(check->group);
 	free(check->http_url);
 	free(check->http_method);
-	conf_kv_free(check->http_headers, check->nhttp_headers);
+	conf_pairs_free(check->http_headers, check->nhttp_headers);
 	free(check->http_body);
 	free(check->tls_ca_file);
 	free(check->tls_server_name);
@@ -106,7 +110,7 @@ conf_service_free(struct service_conf *svc)
 	free(svc->name);
 	conf_strv_free(svc->tags);
 	free(svc->address);
-	conf_kv_free(svc->meta, svc->nmeta);
+	conf_pairs_free(svc->meta, svc->nmeta);
 	for (size_t i = 0; svc->tagged_addresses != NULL && i < svc->ntagged_addresses; i++) {
 		free(svc->tagged_addresses[i].name);
 		free(svc->tagged_addresses[i].address);
@@ -128,6 +132,7 @@ conf_free(struct conf *conf)
 	free(conf->services);
 	free(conf->path);
 	free(conf->owner);
+	conf_kv_free(conf);
 	memset(conf, 0, sizeof(*conf));
 }
 

@@ -35,6 +35,12 @@
 #define CONF_DEFAULT_RESTART_DELAY_MS 1000
 #define CONF_DEFAULT_RESTART_MAX_DELAY_MS 30000
 #define CONF_DEFAULT_VERIFY_INTERVAL_MS 30000
+/* Consul KV (kvconf.c): how long the first read may take, and quiescence
+ * (consul-template's wait: MIN, and 4 x MIN as its cap unless given). */
+#define CONF_DEFAULT_KV_TIMEOUT_MS 60000
+#define CONF_DEFAULT_KV_WAIT_MIN_MS 1000
+#define CONF_KV_WAIT_MAX_FACTOR 4
+#define CONF_DEFAULT_KV_FILE_MODE 0600
 /* Meta key marking what this ostiary registered, to clean up after a crash. */
 #define CONF_OWNER_META_KEY "ostiary-owner"
 #define CONF_DEFAULT_PATH "/etc/ostiary/ostiary.conf"
@@ -73,6 +79,21 @@ enum conf_restart {
 struct conf_kv {
 	char *key;
 	char *value;
+};
+
+/* What ostiary does when the configuration from Consul KV changes. */
+enum conf_kv_action {
+	CONF_KV_RESTART = 0, /* drain, stop and start the command anew (the default) */
+	CONF_KV_SIGNAL,      /* rewrite the files, then send kv_signal to the command */
+	CONF_KV_NONE,        /* rewrite the files only */
+};
+
+/* --kv-file KEY=PATH[:MODE]: the raw value of key, written to path. */
+struct conf_kv_file {
+	char *key;
+	char *path;
+	unsigned mode; /* permission bits; default CONF_DEFAULT_KV_FILE_MODE */
+	char *origin;
 };
 
 struct check_conf {
@@ -184,7 +205,44 @@ struct conf {
 	int64_t fail_closed_ms; /* stop the child after this long without the agent; 0 = never */
 	int64_t verify_interval_ms; /* read back what is on the agent this often; 0 = never */
 	char *owner;                /* CONF_OWNER_META_KEY value; default: the first service's ID */
+
+	/* live configuration from Consul KV (kvconf.c) */
+	char **kv_env; /* prefixes, each ending in '/'; NULL-terminated; a later one wins */
+	size_t nkv_env;
+	struct conf_kv_file *kv_files;
+	size_t nkv_files;
+	enum conf_kv_action kv_on_change;
+	int kv_signal;          /* for CONF_KV_SIGNAL */
+	int64_t kv_wait_min_ms; /* act once changes have settled this long ... */
+	int64_t kv_wait_max_ms; /* ... but at most this long after the first; CONF_UNSET: 4 x min */
+	int64_t kv_splay_ms;    /* then wait a random time up to this */
+	int64_t kv_timeout_ms;  /* for the first read of everything, at start */
+	bool kv_required;       /* exit 125 when the first read times out (default true) */
 };
+
+/* Anything to read from Consul KV? */
+bool conf_kv_used(const struct conf *conf);
+/*
+ * The KV settings as the flags and the file spell them.  Each returns 0, or
+ * -1 with why filled (for the caller to name the flag or file:line).
+ *   prefix    "app/web/": must end in '/' (Consul matches prefixes as plain
+ *             strings: "app/web" would also read "app/web2/...")
+ *   file spec "KEY=PATH[:MODE]", MODE octal (3 or 4 digits)
+ *   action    "restart", "none", "signal:SIG"
+ *   wait      "MIN[:MAX]" durations
+ */
+int conf_kv_add_prefix(struct conf *conf, const char *prefix, char *why, size_t len);
+int conf_kv_add_file(struct conf *conf, const char *key, const char *path, const char *mode,
+                     const char *origin, char *why, size_t len);
+int conf_kv_add_file_spec(struct conf *conf, const char *spec, const char *origin, char *why,
+                          size_t len);
+int conf_kv_action_parse(const char *text, enum conf_kv_action *action, int *signo, char *why,
+                         size_t len);
+int conf_kv_wait_parse(const char *text, int64_t *min_ms, int64_t *max_ms, char *why, size_t len);
+/* Drop what an earlier source said (flags replace the file's lists). */
+void conf_kv_clear_prefixes(struct conf *conf);
+void conf_kv_clear_files(struct conf *conf);
+void conf_kv_free(struct conf *conf);
 
 void conf_init(struct conf *conf);
 /* What the command gets for signal signo (--rewrite); 0: nothing. */

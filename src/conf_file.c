@@ -1008,6 +1008,119 @@ conf_file_agent(struct conf_file *cf, const config_setting_t *s, void *target)
 	return 0;
 }
 
+/* ------------------------------------------------------------ Consul KV */
+
+/* env = [ "app/web/", "app/common/" ]; */
+static int
+conf_file_kv_env(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	char **list = NULL, why[512];
+	size_t n = 0;
+	int rc = 0;
+
+	if (conf_file_strv(cf, s, &list, &n) < 0)
+		return -1;
+	conf_kv_clear_prefixes(conf);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (conf_kv_add_prefix(conf, list[i], why, sizeof(why)) < 0)
+			rc = conf_file_error(cf, config_setting_get_elem(s, (unsigned)i), "%s", why);
+	conf_strv_free(list);
+	return rc;
+}
+
+/* One of files = ( { key = "app/tls.pem"; path = "/run/web/tls.pem"; mode = "0640"; } ). */
+static int
+conf_file_kv_file(struct conf_file *cf, const config_setting_t *group, struct conf *conf)
+{
+	static const char *const names[] = { "key", "path", "mode" };
+	const char *values[3] = { NULL, NULL, NULL };
+	char why[512], *origin;
+	int rc;
+
+	if (conf_file_want(cf, group, CONFIG_TYPE_GROUP,
+	                   "a group { key = \"...\"; path = \"...\"; }") < 0)
+		return -1;
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		size_t k = 0;
+
+		while (k < nitems(names) && strcmp(names[k], config_setting_name(s)) != 0)
+			k++;
+		if (k == nitems(names))
+			return conf_file_error(cf, s, "unknown setting (use key, path or mode)");
+		if (conf_file_string(cf, s, false, &values[k]) < 0)
+			return -1;
+	}
+	if (values[0] == NULL || values[1] == NULL)
+		return conf_file_error(cf, group, "needs both key and path");
+	if ((origin = conf_file_origin(cf, group)) == NULL)
+		return conf_file_oom(cf, group);
+	rc = conf_kv_add_file(conf, values[0], values[1], values[2], origin, why, sizeof(why));
+	free(origin);
+	return rc < 0 ? conf_file_error(cf, group, "%s", why) : 0;
+}
+
+static int
+conf_file_kv_files(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return conf_file_error(cf, s, "must be a list ( { key = ...; path = ...; }, ... )");
+	conf_kv_clear_files(target);
+	for (int i = 0; i < config_setting_length(s); i++)
+		if (conf_file_kv_file(cf, config_setting_get_elem(s, (unsigned)i), target) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+conf_file_kv_on_change(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	const char *text;
+	char why[256];
+
+	if (conf_file_string(cf, s, false, &text) < 0)
+		return -1;
+	if (conf_kv_action_parse(text, &conf->kv_on_change, &conf->kv_signal, why, sizeof(why)) < 0)
+		return conf_file_error(cf, s, "%s", why);
+	return 0;
+}
+
+static int
+conf_file_kv_wait(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	const char *text;
+	char why[256];
+
+	if (conf_file_string(cf, s, false, &text) < 0)
+		return -1;
+	if (conf_kv_wait_parse(text, &conf->kv_wait_min_ms, &conf->kv_wait_max_ms, why,
+	                       sizeof(why)) < 0)
+		return conf_file_error(cf, s, "%s", why);
+	return 0;
+}
+
+static const struct conf_file_key conf_file_kv_keys[] = {
+	{ "env", CONF_FILE_CUSTOM, 0, conf_file_kv_env },
+	{ "files", CONF_FILE_CUSTOM, 0, conf_file_kv_files },
+	{ "on_change", CONF_FILE_CUSTOM, 0, conf_file_kv_on_change },
+	{ "wait", CONF_FILE_CUSTOM, 0, conf_file_kv_wait },
+	{ "splay", CONF_FILE_DURATION, offsetof(struct conf, kv_splay_ms), NULL },
+	{ "timeout", CONF_FILE_TIMEOUT, offsetof(struct conf, kv_timeout_ms), NULL },
+	{ "required", CONF_FILE_BOOL, offsetof(struct conf, kv_required), NULL },
+};
+
+static int
+conf_file_kv(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	if (conf_file_want(cf, s, CONFIG_TYPE_GROUP, "a group { env = [ \"app/web/\" ]; ... }") <
+	    0)
+		return -1;
+	return conf_file_group(cf, s, conf_file_kv_keys, nitems(conf_file_kv_keys), target, -1);
+}
+
 /* ----------------------------------------------------------- top level */
 
 static int
@@ -1127,6 +1240,7 @@ conf_file_ready_after(struct conf_file *cf, const config_setting_t *s, void *tar
 
 static const struct conf_file_key conf_file_top_keys[] = {
 	{ "agent", CONF_FILE_CUSTOM, 0, conf_file_agent },
+	{ "kv", CONF_FILE_CUSTOM, 0, conf_file_kv },
 	{ "command", CONF_FILE_ARGV, offsetof(struct conf, command), NULL },
 	{ "kill_timeout", CONF_FILE_DURATION, offsetof(struct conf, kill_timeout_ms), NULL },
 	{ "ttl", CONF_FILE_TIMEOUT, offsetof(struct conf, ttl_ms), NULL },

@@ -49,6 +49,13 @@ enum {
 	OPT_SINGLE_CHILD,
 	OPT_REWRITE,
 	OPT_LOG_FORMAT,
+	OPT_KV_ENV,
+	OPT_KV_FILE,
+	OPT_KV_ON_CHANGE,
+	OPT_KV_WAIT,
+	OPT_KV_SPLAY,
+	OPT_KV_TIMEOUT,
+	OPT_KV_REQUIRED,
 };
 
 static void conf_options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -91,6 +98,13 @@ static const struct option conf_options_long[] = {
 	{ "owner", required_argument, NULL, OPT_OWNER },
 	{ "single-child", no_argument, NULL, OPT_SINGLE_CHILD },
 	{ "rewrite", required_argument, NULL, OPT_REWRITE },
+	{ "kv-env", required_argument, NULL, OPT_KV_ENV },
+	{ "kv-file", required_argument, NULL, OPT_KV_FILE },
+	{ "kv-on-change", required_argument, NULL, OPT_KV_ON_CHANGE },
+	{ "kv-wait", required_argument, NULL, OPT_KV_WAIT },
+	{ "kv-splay", required_argument, NULL, OPT_KV_SPLAY },
+	{ "kv-timeout", required_argument, NULL, OPT_KV_TIMEOUT },
+	{ "kv-required", optional_argument, NULL, OPT_KV_REQUIRED },
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -149,6 +163,20 @@ conf_options_usage(FILE *out)
 	      "  --restart POLICY        never (default), on-failure or always\n"
 	      "  --restart-delay D       first restart delay, doubled per attempt (default 1s)\n"
 	      "  --restart-max-delay D   cap of that delay (default 30s)\n"
+	      "Configuration from Consul KV (the command starts once all of it is read):\n"
+	      "  --kv-env PREFIX         every key under PREFIX (ending in /) becomes an\n"
+	      "                          environment variable: app/web/db/host -> DB_HOST\n"
+	      "                          (repeatable; a later prefix wins)\n"
+	      "  --kv-file KEY=PATH[:MODE]  write KEY's value to PATH (mode default 0600)\n"
+	      "                          before the start and on every change (repeatable)\n"
+	      "  --kv-on-change ACTION   restart (default: drain, stop, start anew),\n"
+	      "                          signal:SIG (e.g. signal:HUP) or none\n"
+	      "  --kv-wait MIN[:MAX]     act once changes settled for MIN, at most MAX after\n"
+	      "                          the first (default 1s:4s; 0 acts at once)\n"
+	      "  --kv-splay D            then wait a random time up to D (default 0)\n"
+	      "  --kv-timeout D          how long the first read may take (default 1m)\n"
+	      "  --kv-required=BOOL      true (default): exit 125 when it times out;\n"
+	      "                          false: start the command without the data\n"
 	      "Agent faults:\n"
 	      "  --fail-closed D         stop COMMAND once the agent has been unreachable this\n"
 	      "                          long (default: never, COMMAND keeps running)\n"
@@ -198,6 +226,10 @@ struct conf_options_cli {
 	const char **rewrites;
 	size_t nrewrites;
 
+	const char **kv_env, **kv_files;
+	size_t nkv_env, nkv_files;
+	const char *kv_on_change, *kv_wait, *kv_splay, *kv_timeout, *kv_required;
+
 	const char *service; /* the SERVICE argument */
 	const char *id, *address, *port, *deregister_after;
 	const char **tags;
@@ -218,6 +250,8 @@ conf_options_cli_free(struct conf_options_cli *cli)
 	free(cli->tags);
 	free(cli->meta);
 	free(cli->rewrites);
+	free(cli->kv_env);
+	free(cli->kv_files);
 }
 
 static int
@@ -365,6 +399,25 @@ conf_options_one(struct conf_options_cli *cli, struct conf_options_request *req,
 		break;
 	case OPT_REWRITE:
 		return conf_options_push(&cli->rewrites, &cli->nrewrites, value, flag, err);
+	case OPT_KV_ENV:
+		return conf_options_push(&cli->kv_env, &cli->nkv_env, value, flag, err);
+	case OPT_KV_FILE:
+		return conf_options_push(&cli->kv_files, &cli->nkv_files, value, flag, err);
+	case OPT_KV_ON_CHANGE:
+		cli->kv_on_change = value;
+		break;
+	case OPT_KV_WAIT:
+		cli->kv_wait = value;
+		break;
+	case OPT_KV_SPLAY:
+		cli->kv_splay = value;
+		break;
+	case OPT_KV_TIMEOUT:
+		cli->kv_timeout = value;
+		break;
+	case OPT_KV_REQUIRED:
+		cli->kv_required = value != NULL ? value : "true";
+		break;
 	default:
 		return consul_error_set(err, flag, "unknown option (see ostiary --help)");
 	}
@@ -689,6 +742,42 @@ conf_options_apply_lifecycle(struct conf *conf, const struct conf_options_cli *c
 	return conf_options_rewrites(conf, cli, err);
 }
 
+/* Lists given on the command line replace the file's, as --tags does. */
+static int
+conf_options_apply_kv(struct conf *conf, const struct conf_options_cli *cli, consul_error *err)
+{
+	char why[512];
+
+	if (cli->nkv_env > 0)
+		conf_kv_clear_prefixes(conf);
+	for (size_t i = 0; i < cli->nkv_env; i++)
+		if (conf_kv_add_prefix(conf, cli->kv_env[i], why, sizeof(why)) < 0)
+			return consul_error_set(err, "--kv-env", "%s", why);
+	if (cli->nkv_files > 0)
+		conf_kv_clear_files(conf);
+	for (size_t i = 0; i < cli->nkv_files; i++)
+		if (conf_kv_add_file_spec(conf, cli->kv_files[i], "--kv-file", why, sizeof(why)) < 0)
+			return consul_error_set(err, "--kv-file", "%s", why);
+	if (cli->kv_on_change != NULL &&
+	    conf_kv_action_parse(cli->kv_on_change, &conf->kv_on_change, &conf->kv_signal, why,
+	                         sizeof(why)) < 0)
+		return consul_error_set(err, "--kv-on-change", "%s", why);
+	if (cli->kv_wait != NULL && conf_kv_wait_parse(cli->kv_wait, &conf->kv_wait_min_ms,
+	                                               &conf->kv_wait_max_ms, why, sizeof(why)) < 0)
+		return consul_error_set(err, "--kv-wait", "%s", why);
+	if (cli->kv_required != NULL) {
+		if (strcmp(cli->kv_required, "true") != 0 && strcmp(cli->kv_required, "false") != 0)
+			return consul_error_set(err, "--kv-required", "\"%s\": use true or false",
+			                        cli->kv_required);
+		conf->kv_required = strcmp(cli->kv_required, "true") == 0;
+	}
+	return conf_options_duration("--kv-splay", cli->kv_splay, &conf->kv_splay_ms, err) < 0 ||
+	                       conf_options_positive("--kv-timeout", cli->kv_timeout,
+	                                             &conf->kv_timeout_ms, err) < 0
+	               ? -1
+	               : 0;
+}
+
 static bool
 conf_options_has_service_flags(const struct conf_options_cli *cli)
 {
@@ -880,9 +969,13 @@ conf_options_parse(struct conf *conf, struct conf_options_request *req, int argc
 	    conf_options_apply_agent(conf, &cli, getenv_fn, warn, err) < 0 ||
 	    conf_options_apply_globals(conf, &cli, err) < 0 ||
 	    conf_options_apply_lifecycle(conf, &cli, err) < 0 ||
+	    conf_options_apply_kv(conf, &cli, err) < 0 ||
 	    conf_options_apply_service(conf, &cli, err) < 0 || conf_finish(conf, err) < 0)
 		goto out;
 	conf_options_warn_short_deregister(conf, warn);
+	if (conf->nkv_env > 0 && conf->kv_on_change != CONF_KV_RESTART)
+		conf_options_warn(warn, "KV environment changes reach the command only when it "
+		                        "starts again (the on-change action is not restart)");
 	consul_config_warn_token_file_mode(conf->consul.token_file, warn, NULL);
 	rc = 0;
 out:

@@ -641,10 +641,25 @@ conf_finish_heartbeat(const struct conf *conf, consul_error *err)
  *   - conf_check_ttl() > conf_check_heartbeat() for every check, and a
  *     probe's explicit ttl exceeds interval + timeout.
  */
+/* The quiescence cap defaults to consul-template's: 4 x its minimum. */
+static int
+conf_finish_kv(struct conf *conf, consul_error *err)
+{
+	if (conf->kv_wait_max_ms == CONF_UNSET)
+		conf->kv_wait_max_ms = conf->kv_wait_min_ms * CONF_KV_WAIT_MAX_FACTOR;
+	if (conf->kv_wait_min_ms < 0 || conf->kv_wait_max_ms < conf->kv_wait_min_ms)
+		return consul_error_set(err, "kv.wait", "the maximum wait is shorter than the minimum");
+	if (conf->kv_splay_ms < 0 || conf->kv_timeout_ms <= 0)
+		return consul_error_set(err, "kv.timeout",
+		                        "kv.splay must be 0 or more and kv.timeout more than 0");
+	return 0;
+}
+
 int
 conf_finish(struct conf *conf, consul_error *err)
 {
-	if (conf_finish_globals(conf, err) < 0 || conf_finish_heartbeat(conf, err) < 0)
+	if (conf_finish_globals(conf, err) < 0 || conf_finish_heartbeat(conf, err) < 0 ||
+	    conf_finish_kv(conf, err) < 0)
 		return -1;
 	for (size_t i = 0; i < conf->nservices; i++) {
 		if (conf_finish_service(conf, &conf->services[i], err) < 0)

@@ -28,6 +28,7 @@ struct ev_transfer {
 
 struct ev_loop {
 	CURLM *multi;
+	struct ev_transfer foreign; /* fn and arg for transfers added by others */
 	int64_t now;
 	bool stop;
 
@@ -395,6 +396,18 @@ ev_http_take(ev_loop *loop, CURL *easy, struct ev_transfer *out)
 	return false;
 }
 
+CURLM *
+ev_http_multi(ev_loop *loop)
+{
+	return loop->multi;
+}
+
+void
+ev_http_set_foreign(ev_loop *loop, ev_http_fn fn, void *arg)
+{
+	loop->foreign = (struct ev_transfer){ NULL, fn, arg };
+}
+
 void
 ev_http_cancel(ev_loop *loop, CURL *easy)
 {
@@ -418,6 +431,8 @@ ev_dispatch_http(ev_loop *loop)
 		CURLcode result = msg->data.result;
 		if (ev_http_take(loop, msg->easy_handle, &done))
 			done.fn(loop, done.easy, result, done.arg);
+		else if (loop->foreign.fn != NULL)
+			loop->foreign.fn(loop, msg->easy_handle, result, loop->foreign.arg);
 	}
 }
 

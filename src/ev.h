@@ -103,6 +103,13 @@ typedef void (*ev_http_fn)(ev_loop *loop, CURL *easy, CURLcode result, void *arg
 int ev_http_start(ev_loop *loop, CURL *easy, ev_http_fn fn, void *arg);
 /* Abandon a transfer; its callback will not run. */
 void ev_http_cancel(ev_loop *loop, CURL *easy);
+/*
+ * The multi handle itself, for code that adds its own transfers (a
+ * consul_watch does): the loop polls them with the rest, and hands each
+ * one that finishes, still in the multi handle, to the foreign callback.
+ */
+CURLM *ev_http_multi(ev_loop *loop);
+void ev_http_set_foreign(ev_loop *loop, ev_http_fn fn, void *arg);
 
 /* ------------------------------------------------------------------- loop */
 

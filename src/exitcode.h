@@ -11,6 +11,7 @@
 
 #define OSTIARY_EXIT_USAGE 125          /* bad command line or environment; nothing started */
 #define OSTIARY_EXIT_INTERNAL 125       /* ostiary itself failed (cannot fork, no memory) */
+#define OSTIARY_EXIT_NO_KV 125          /* Consul KV data could not be read in time or applied */
 #define OSTIARY_EXIT_NOT_EXECUTABLE 126 /* COMMAND found but could not be executed */
 #define OSTIARY_EXIT_NOT_FOUND 127      /* COMMAND not found */
 #define OSTIARY_EXIT_SIGNAL_BASE 128    /* child killed by signal N: 128+N */

@@ -18,6 +18,7 @@
 #include "ev.h"
 #include "exitcode.h"
 #include "fdlimit.h"
+#include "kvconf.h"
 #include "log.h"
 #include "conf_options.h"
 #include "progcheck.h"
@@ -78,6 +79,7 @@ main_engine_free(struct supervisor_env *env)
 		log_set_repeat_hook(NULL, NULL);
 		ev_timer_stop(env->loop, &main_log_timer);
 	}
+	kvconf_free(env->kv);
 	checks_free(env->checks);
 	services_free(env->services);
 	agent_free(env->agent);
@@ -110,8 +112,11 @@ main_engine_new(struct supervisor_env *env, const struct conf *conf, consul_erro
 		return consul_error_set(err, "ostiary", "out of memory");
 	if ((env->services = services_new(env->agent, conf, err)) == NULL)
 		return -1;
-	env->checks = checks_new(env->loop, env->services, conf, err);
-	return env->checks != NULL ? 0 : -1;
+	if ((env->checks = checks_new(env->loop, env->services, conf, err)) == NULL)
+		return -1;
+	if (conf_kv_used(conf) && (env->kv = kvconf_new(env->loop, env->client, conf)) == NULL)
+		return consul_error_set(err, "ostiary", "out of memory");
+	return 0;
 }
 
 static int

@@ -25,9 +25,10 @@ extern char **environ;
 
 enum sup_state {
 	SUP_SAME = 0, /* table filler: "no transition" */
+	SUP_LOADING,  /* reading the command's configuration from Consul KV */
 	SUP_RUNNING,
 	SUP_RESTARTING,  /* child gone; waiting out the restart delay, still registered */
-	SUP_DRAINING,    /* terminating signal received; drain step and drain delay running */
+	SUP_DRAINING,    /* terminating signal or new configuration; drain step and delay running */
 	SUP_DRAIN_DELAY, /* the drain step reached the agent; the drain delay runs on */
 	SUP_DRAIN_STEP,  /* the drain delay is over; the drain step has not reached the agent */
 	SUP_STOPPING,    /* child signalled; kill timer armed */
@@ -49,6 +50,11 @@ enum sup_event {
 	SUP_EV_AGENT_LOST,   /* unreachable past the fail-closed limit */
 	SUP_EV_DEREGISTERED, /* the agent session finished its shutdown */
 	SUP_EV_GROUP_LEFT,   /* the child is gone, members of its process group are not */
+	SUP_EV_KV_LOADED,    /* everything from Consul KV was read (or is not required) */
+	SUP_EV_KV_TIMEOUT,   /* ... and it was not, in time */
+	SUP_EV_START_FAILED, /* the first start failed: nothing registered, nothing to wait for */
+	SUP_EV_KV_RESTART,   /* new configuration: restart the command for it */
+	SUP_EV_CHILD_RENEW,  /* the child is gone, and it was stopped for new configuration */
 	SUP_NEVENTS
 };
 
@@ -59,6 +65,12 @@ struct supervisor {
 	enum sup_state state;
 	int stop_signal; /* what the child gets */
 	char cause[64];  /* why we stop: "received SIGTERM", "the agent is unreachable ..." */
+	int exit_code;   /* when no child's status is ours to give: -1 = the child's */
+	int received;    /* the last terminating signal */
+
+	/* a restart for new configuration from Consul KV */
+	bool renewing;
+	char renew_note[512]; /* "restarting for new configuration (keys: A, B)" */
 
 	/* restarts */
 	int attempt;        /* restarts in a row without a stable run */
@@ -84,6 +96,7 @@ struct supervisor {
 	ev_child child_watcher;
 
 	/* systemd, when it started ostiary with NOTIFY_SOCKET (sdnotify.c) */
+	bool sd_active;          /* it did */
 	bool sd_ready;           /* READY=1 sent */
 	bool sd_stopping;        /* STOPPING=1 sent */
 	char sd_status[256];     /* the last STATUS= sent */
@@ -104,9 +117,15 @@ static void sup_finish(struct supervisor *sup);
 static void sup_clean_group(struct supervisor *sup);
 static void sup_kill_group(struct supervisor *sup);
 static void sup_no_restart(struct supervisor *sup);
+static void sup_start_command(struct supervisor *sup);
+static void sup_kv_timed_out(struct supervisor *sup);
+static void sup_not_started(struct supervisor *sup);
+static void sup_renew(struct supervisor *sup);
+static void sup_renew_child(struct supervisor *sup);
 
 static const char *const sup_state_names[SUP_NSTATES] = {
 	[SUP_SAME] = "same",
+	[SUP_LOADING] = "waiting for Consul KV",
 	[SUP_RUNNING] = "running",
 	[SUP_RESTARTING] = "restarting",
 	[SUP_DRAINING] = "draining",
@@ -123,6 +142,7 @@ static const char *const sup_state_names[SUP_NSTATES] = {
  * Entering actions arm it; a state with another deadline event stops it. */
 static const enum sup_event sup_deadline_event[SUP_NSTATES] = {
 	[SUP_SAME] = SUP_NEVENTS,
+	[SUP_LOADING] = SUP_EV_KV_TIMEOUT,
 	[SUP_RUNNING] = SUP_NEVENTS,
 	[SUP_RESTARTING] = SUP_EV_RESTART_DUE,
 	[SUP_DRAINING] = SUP_EV_DRAIN_OVER,
@@ -140,8 +160,17 @@ static const struct sup_transition {
 	enum sup_state next;
 	sup_action action;
 } sup_table[SUP_NSTATES][SUP_NEVENTS] = {
+	[SUP_LOADING] = {
+		[SUP_EV_KV_LOADED] = { SUP_RUNNING, sup_start_command },
+		/* Starts without the data, or gives up: see sup_kv_timed_out. */
+		[SUP_EV_KV_TIMEOUT] = { SUP_LOADING, sup_kv_timed_out },
+		[SUP_EV_START_FAILED] = { SUP_DONE, sup_finish },
+		[SUP_EV_TERMINATE] = { SUP_DONE, sup_not_started },
+	},
 	[SUP_RUNNING] = {
 		[SUP_EV_TERMINATE] = { SUP_DRAINING, sup_drain },
+		[SUP_EV_KV_RESTART] = { SUP_DRAINING, sup_renew },
+		[SUP_EV_START_FAILED] = { SUP_DONE, sup_finish },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_RESTARTING, sup_schedule_restart },
 		/* Fail-closed: nobody can be drained through a lost agent. */
@@ -162,6 +191,7 @@ static const struct sup_transition {
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RENEW] = { SUP_RUNNING, sup_renew_child },
 		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	[SUP_DRAIN_DELAY] = {
@@ -169,6 +199,7 @@ static const struct sup_transition {
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RENEW] = { SUP_RUNNING, sup_renew_child },
 		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	[SUP_DRAIN_STEP] = {
@@ -176,6 +207,7 @@ static const struct sup_transition {
 		[SUP_EV_TERMINATE] = { SUP_STOPPING, sup_stop_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RENEW] = { SUP_RUNNING, sup_renew_child },
 		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	[SUP_STOPPING] = {
@@ -183,17 +215,20 @@ static const struct sup_transition {
 		[SUP_EV_KILL_TIMEOUT] = { SUP_KILLING, sup_kill_child },
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RENEW] = { SUP_RUNNING, sup_renew_child },
 		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	[SUP_KILLING] = {
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_EXITING, sup_deregister },
+		[SUP_EV_CHILD_RENEW] = { SUP_RUNNING, sup_renew_child },
 		[SUP_EV_GROUP_LEFT] = { SUP_CLEANING, sup_clean_group },
 	},
 	/* Nothing the command started outlives it (but what left its group). */
 	[SUP_CLEANING] = {
 		[SUP_EV_CHILD_EXITED] = { SUP_EXITING, sup_deregister },
 		[SUP_EV_CHILD_RESTART] = { SUP_RESTARTING, sup_schedule_restart },
+		[SUP_EV_CHILD_RENEW] = { SUP_RUNNING, sup_renew_child },
 		[SUP_EV_KILL_TIMEOUT] = { SUP_CLEANING, sup_kill_group },
 		[SUP_EV_TERMINATE] = { SUP_CLEANING, sup_no_restart },
 		[SUP_EV_AGENT_LOST] = { SUP_CLEANING, sup_no_restart },
@@ -215,7 +250,8 @@ sup_sd_update(struct supervisor *sup)
 	const char *agent =
 	        agent_reachable(sup->env.agent) ? "agent reachable" : "agent unreachable, retrying";
 
-	if (!sup->sd_stopping && sup->state != SUP_RUNNING && sup->state != SUP_RESTARTING) {
+	if (!sup->sd_stopping && !sup->renewing && sup->state != SUP_LOADING &&
+	    sup->state != SUP_RUNNING && sup->state != SUP_RESTARTING) {
 		sup->sd_stopping = true;
 		sdnotify_send("STOPPING=1");
 	}
@@ -278,11 +314,9 @@ sup_sd_start(struct supervisor *sup)
 {
 	int64_t watchdog_ms;
 
-	if (!sdnotify_init())
+	if (!(sup->sd_active = sdnotify_init()))
 		return;
 	agent_on_change(sup->env.agent, sup_sd_agent_changed, sup);
-	ev_timer_start(sup->env.loop, &sup->sd_ready_bound,
-	               consul_client_config(sup->env.client)->timeout_ms);
 	if ((watchdog_ms = sdnotify_watchdog_ms()) > 0)
 		ev_timer_start(sup->env.loop, &sup->sd_watchdog, watchdog_ms);
 	sup_sd_update(sup);
@@ -327,6 +361,8 @@ sup_update_hold(struct supervisor *sup)
 		return; /* the checks are stopped; the services are leaving */
 	if (sup->state == SUP_RESTARTING)
 		snprintf(reason, sizeof(reason), "%s", sup->restart_note);
+	else if (sup->renewing)
+		snprintf(reason, sizeof(reason), "%s", sup->renew_note);
 	else if (sup->state == SUP_CLEANING)
 		snprintf(reason, sizeof(reason),
 		         "%s is gone; stopping what is left of its process group", name);
@@ -405,6 +441,32 @@ sup_drain(struct supervisor *sup)
 		sup_drain_step_reached(sup);
 		break;
 	}
+}
+
+/*
+ * A restart for new configuration is a drain that keeps the services
+ * registered: maintenance (with --drain maintenance) and the checks held
+ * critical, saying why; then the drain delay and the stop as for a
+ * terminating signal, and the new command instead of the deregistration.
+ */
+static void
+sup_renew(struct supervisor *sup)
+{
+	char delay[32];
+
+	sup->renewing = true;
+	consul_duration_format(sup->env.conf->drain_delay_ms, delay, sizeof(delay));
+	log_notice("%s: draining for %s before stopping %s", sup->renew_note, delay,
+	           sup->child->name);
+	sup_set_deadline(sup, sup->env.conf->drain_delay_ms);
+	ev_timer_start(sup->env.loop, &sup->drain_step_bound, AGENT_SHUTDOWN_TIMEOUT_MS);
+	sup_update_hold(sup);
+	if (sup->env.conf->drain == CONF_DRAIN_MAINTENANCE)
+		agent_drain(sup->env.agent, sup->renew_note);
+	if (sup->env.conf->drain == CONF_DRAIN_NONE)
+		sup_drain_step_reached(sup);
+	else
+		agent_when_idle(sup->env.agent, sup_drain_step_reached, sup);
 }
 
 /* Whom a signal for the command reaches: its whole process group, so that
@@ -603,10 +665,11 @@ sup_schedule_restart(struct supervisor *sup)
 static void sup_child_started(struct supervisor *sup);
 static void sup_child_gone(struct supervisor *sup);
 static void sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg);
+static void sup_reap(struct supervisor *sup);
 
 /*
  * The command's environment, built afresh for every start: ostiary's own,
- * plus NOTIFY_SOCKET with --notify.  ostiary's environment itself is never
+ * then the variables from Consul KV, then NOTIFY_SOCKET with --notify.  ostiary's environment itself is never
  * changed (setenv is not thread-safe, and nothing meant for the command
  * belongs there).
  */
@@ -614,7 +677,7 @@ static char **
 sup_command_env(const struct supervisor *sup)
 {
 	char *notify[2] = { NULL, NULL };
-	char **base, **envp;
+	char **base, **with_kv, **envp;
 	size_t n = 0;
 
 	/* systemd's NOTIFY_SOCKET and watchdog are ostiary's: the command,
@@ -632,19 +695,32 @@ sup_command_env(const struct supervisor *sup)
 		free(base);
 		return NULL;
 	}
-	envp = spawn_env_new(base, notify);
+	with_kv = spawn_env_new(base, sup->env.kv != NULL ? kvconf_env(sup->env.kv) : NULL);
+	envp = with_kv != NULL ? spawn_env_new(with_kv, notify) : NULL;
+	spawn_env_free(with_kv);
 	free(notify[0]);
 	free(base);
 	return envp;
 }
 
-/* Start the command; 0, or the exit code of a start that failed. */
+/*
+ * Start the command; 0, or the exit code of a start that failed.  Every
+ * start gives it the latest data from Consul KV; when that cannot be
+ * applied (a file cannot be written), the first start fails with 125 and a
+ * later one goes on with what the command had.
+ */
 static int
-sup_spawn(struct supervisor *sup)
+sup_spawn(struct supervisor *sup, bool first)
 {
-	char **envp = sup_command_env(sup);
+	char **envp;
 	int code;
 
+	if (sup->env.kv != NULL && kvconf_apply(sup->env.kv) < 0) {
+		if (first)
+			return OSTIARY_EXIT_NO_KV;
+		log_warnx("starting %s with the configuration it had", sup->env.conf->command[0]);
+	}
+	envp = sup_command_env(sup);
 	if (envp == NULL) {
 		log_warnx("cannot start %s: out of memory", sup->env.conf->command[0]);
 		return OSTIARY_EXIT_INTERNAL;
@@ -662,7 +738,7 @@ sup_restart_child(struct supervisor *sup)
 
 	/* A run that fails to start lasted no time: it is not "stable". */
 	sup->started_at = ev_now(sup->env.loop);
-	code = sup_spawn(sup);
+	code = sup_spawn(sup, false);
 
 	if (code != 0) {
 		/* Counts as a failed run, like the shell's 126/127. */
@@ -672,6 +748,134 @@ sup_restart_child(struct supervisor *sup)
 		return;
 	}
 	sup_child_started(sup);
+}
+
+/* ------------------------------------------- configuration from Consul KV */
+
+/* Everything that runs alongside the command, once it runs. */
+static void
+sup_begin(struct supervisor *sup)
+{
+	sup_child_started(sup);
+	if (sup->sd_active)
+		ev_timer_start(sup->env.loop, &sup->sd_ready_bound,
+		               consul_client_config(sup->env.client)->timeout_ms);
+	agent_start(sup->env.agent);
+	checks_start(sup->env.checks);
+	/* The child may have gone before we started listening. */
+	sup_reap(sup);
+}
+
+/* The first start, once the configuration from Consul KV is in. */
+static void
+sup_start_command(struct supervisor *sup)
+{
+	int code = sup_spawn(sup, true);
+
+	if (code != 0) {
+		sup->exit_code = code;
+		sup_dispatch(sup, SUP_EV_START_FAILED);
+		return;
+	}
+	sup_begin(sup);
+}
+
+static void
+sup_kv_loaded(void *arg)
+{
+	sup_dispatch(arg, SUP_EV_KV_LOADED);
+}
+
+static void
+sup_kv_timed_out(struct supervisor *sup)
+{
+	char unread[1024], timeout[32];
+
+	kvconf_describe_unread(sup->env.kv, unread, sizeof(unread));
+	consul_duration_format(sup->env.conf->kv_timeout_ms, timeout, sizeof(timeout));
+	if (!sup->env.conf->kv_required) {
+		log_warnx("starting %s without what Consul KV could not give in %s: %s "
+		          "(--kv-required=false)",
+		          sup->env.conf->command[0], timeout, unread);
+		sup_dispatch(sup, SUP_EV_KV_LOADED);
+		return;
+	}
+	log_errorx("not starting %s: could not read from Consul KV in %s: %s",
+	           sup->env.conf->command[0], timeout, unread);
+	sup->exit_code = OSTIARY_EXIT_NO_KV;
+	sup_dispatch(sup, SUP_EV_START_FAILED);
+}
+
+/* Stopped before the command ever ran: the shell's code for the signal. */
+static void
+sup_not_started(struct supervisor *sup)
+{
+	log_notice("%s was never started", sup->env.conf->command[0]);
+	sup->exit_code = OSTIARY_EXIT_SIGNAL_BASE + sup->received;
+	sup_finish(sup);
+}
+
+/* The old command is gone: the new one starts at once (no restart delay:
+ * nothing failed), the services leave maintenance, and the checks wait
+ * for it to be ready as after any start. */
+static void
+sup_renew_child(struct supervisor *sup)
+{
+	int code;
+
+	sup->renewing = false;
+	sup->attempt = 0;
+	agent_undrain(sup->env.agent);
+	sup->started_at = ev_now(sup->env.loop);
+	if ((code = sup_spawn(sup, false)) != 0) {
+		sup->child->state = CHILD_EXITED;
+		sup->child->wait_status = (code & 0xff) << 8;
+		sup_child_gone(sup);
+		return;
+	}
+	log_notice("started %s (pid %d) with the new configuration", sup->child->name,
+	           (int)sup->child->pid);
+	checks_reset_readiness(sup->env.checks);
+	sup_child_started(sup);
+}
+
+/* A change from Consul KV has settled: act as --kv-on-change says. */
+static void
+sup_kv_changed(void *arg)
+{
+	struct supervisor *sup = arg;
+	const struct conf *conf = sup->env.conf;
+	char keys[400], name[32];
+
+	kvconf_describe_changes(sup->env.kv, keys, sizeof(keys));
+	if (sup->state != SUP_RUNNING) {
+		/* Restarting or stopping: a next start takes the latest data. */
+		log_info("new configuration (keys: %s) while %s: %s gets it when it starts",
+		         keys, sup_state_names[sup->state], conf->command[0]);
+		return;
+	}
+	switch (conf->kv_on_change) {
+	case CONF_KV_RESTART:
+		snprintf(sup->renew_note, sizeof(sup->renew_note),
+		         "restarting for new configuration (keys: %s)", keys);
+		sup->stop_signal = conf->stop_signal > 0 ? conf->stop_signal : SIGTERM;
+		sup_dispatch(sup, SUP_EV_KV_RESTART);
+		break;
+	case CONF_KV_SIGNAL:
+		if (kvconf_apply(sup->env.kv) < 0)
+			break;
+		log_notice("sending %s to %s (pid %d) for new configuration (keys: %s)",
+		           sig_name(conf->kv_signal, name, sizeof(name)), sup->child->name,
+		           (int)sup->child->pid, keys);
+		sup_signal_command(sup, conf->kv_signal);
+		break;
+	case CONF_KV_NONE:
+		if (kvconf_apply(sup->env.kv) == 0)
+			log_notice("new configuration (keys: %s): leaving %s as it is "
+			           "(--kv-on-change none)",
+			           keys, sup->child->name);
+		break;
+	}
 }
 
 static int64_t
@@ -754,11 +958,14 @@ sup_child_started(struct supervisor *sup)
 static void
 sup_child_gone(struct supervisor *sup)
 {
-	enum sup_event event = sup_wants_restart(sup) ? SUP_EV_CHILD_RESTART : SUP_EV_CHILD_EXITED;
+	enum sup_event event = sup->renewing           ? SUP_EV_CHILD_RENEW
+	                       : sup_wants_restart(sup) ? SUP_EV_CHILD_RESTART
+	                                                : SUP_EV_CHILD_EXITED;
 
 	if (child_group_alive(sup->child)) {
 		/* Once it is empty: a stop under way still ends in exiting. */
-		sup->after_clean = sup->state == SUP_RUNNING ? event : SUP_EV_CHILD_EXITED;
+		sup->after_clean =
+		        sup->state == SUP_RUNNING || sup->renewing ? event : SUP_EV_CHILD_EXITED;
 		sup_dispatch(sup, SUP_EV_GROUP_LEFT);
 		return;
 	}
@@ -887,6 +1094,9 @@ sup_on_signal(struct supervisor *sup, int signo)
 	if (sig_is_terminating(signo)) {
 		log_notice("received %s", sig_name(signo, name, sizeof(name)));
 		snprintf(sup->cause, sizeof(sup->cause), "received %s", name);
+		sup->received = signo;
+		/* A stop wins over a restart for new configuration under way. */
+		sup->renewing = false;
 		sup->stop_signal =
 		        sup->env.conf->stop_signal > 0 ? sup->env.conf->stop_signal : signo;
 		sup_dispatch(sup, SUP_EV_TERMINATE);
@@ -973,23 +1183,32 @@ sup_offer_notify(struct supervisor *sup)
 	return 0;
 }
 
+static bool
+sup_started(const struct supervisor *sup)
+{
+	return sup->child->pid > 0;
+}
+
 static int
 sup_run_loop(struct supervisor *sup)
 {
 	if (ev_io_start(sup->env.loop, &sup->signal_io) < 0)
-		return sup_wait_blocking(sup);
+		return sup_started(sup) ? sup_wait_blocking(sup) : OSTIARY_EXIT_INTERNAL;
 	agent_on_outage(sup->env.agent, sup_agent_lost, sup);
-	sup_child_started(sup);
 	sup_sd_start(sup);
-	agent_start(sup->env.agent);
-	checks_start(sup->env.checks);
-	/* The child may have gone before we started listening. */
-	sup_reap(sup);
+	if (sup->env.kv != NULL) {
+		sup_set_deadline(sup, sup->env.conf->kv_timeout_ms);
+		kvconf_start(sup->env.kv, sup_kv_loaded, sup_kv_changed, sup);
+	} else {
+		sup_begin(sup);
+	}
 	if (ev_run(sup->env.loop) < 0 || sup->state != SUP_DONE) {
+		if (!sup_started(sup))
+			return OSTIARY_EXIT_INTERNAL;
 		log_warnx("event loop failed; waiting for %s without the agent", sup->child->name);
 		return sup_wait_blocking(sup);
 	}
-	return child_exit_code(sup->child);
+	return sup->exit_code >= 0 ? sup->exit_code : child_exit_code(sup->child);
 }
 
 int
@@ -999,7 +1218,8 @@ supervisor_run(const struct supervisor_env *env)
 	struct supervisor sup = {
 		.env = *env,
 		.child = &child,
-		.state = SUP_RUNNING,
+		.state = env->kv != NULL ? SUP_LOADING : SUP_RUNNING,
+		.exit_code = -1,
 		.stop_signal = env->conf->stop_signal > 0 ? env->conf->stop_signal : SIGTERM,
 		.cause = "stopping",
 	};
@@ -1014,7 +1234,7 @@ supervisor_run(const struct supervisor_env *env)
 	ev_child_init(&sup.child_watcher, 0, sup_child_changed, &sup);
 	if (sup.env.conf->notify && sup_offer_notify(&sup) < 0) {
 		code = OSTIARY_EXIT_INTERNAL;
-	} else if ((code = sup_spawn(&sup)) == 0) {
+	} else if (env->kv != NULL || (code = sup_spawn(&sup, true)) == 0) {
 		/* The child starts whatever the agent is doing. */
 		code = sup_run_loop(&sup);
 		sup_stop_watchers(&sup);

@@ -29,6 +29,7 @@
 #include "child.h"
 #include "conf.h"
 #include "ev.h"
+#include "kvconf.h"
 
 /* What a run works with, built by main before the child starts (so that a
  * configuration that cannot work never starts anything); all of it
@@ -40,7 +41,8 @@ struct supervisor_env {
 	struct services *services;
 	struct checks *checks;
 	const struct conf *conf;
-	int signal_fd; /* from sig_init() */
+	struct kvconf *kv; /* NULL unless the command's configuration comes from Consul KV */
+	int signal_fd;     /* from sig_init() */
 };
 
 /*
@@ -48,7 +50,8 @@ struct supervisor_env {
  * until it has exited for good (restarts included) and the services are
  * deregistered.  Returns the exit code for ostiary: the last child's
  * status, or 126/127/125 when the command cannot be started at all (then
- * nothing was registered).
+ * nothing was registered), or 128+N when signal N ended the wait for
+ * Consul KV.
  */
 int supervisor_run(const struct supervisor_env *env);
 
