@@ -1240,7 +1240,6 @@ conf_file_ready_after(struct conf_file *cf, const config_setting_t *s, void *tar
 
 static const struct conf_file_key conf_file_top_keys[] = {
 	{ "agent", CONF_FILE_CUSTOM, 0, conf_file_agent },
-	{ "kv", CONF_FILE_CUSTOM, 0, conf_file_kv },
 	{ "command", CONF_FILE_ARGV, offsetof(struct conf, command), NULL },
 	{ "kill_timeout", CONF_FILE_DURATION, offsetof(struct conf, kill_timeout_ms), NULL },
 	{ "ttl", CONF_FILE_TIMEOUT, offsetof(struct conf, ttl_ms), NULL },
@@ -1262,6 +1261,7 @@ static const struct conf_file_key conf_file_top_keys[] = {
 	{ "owner", CONF_FILE_STRING, offsetof(struct conf, owner), NULL },
 	{ "service_files", CONF_FILE_CUSTOM, 0, conf_file_service_files },
 	{ "services", CONF_FILE_CUSTOM, 0, conf_file_services },
+	{ "kv", CONF_FILE_CUSTOM, 0, conf_file_kv },
 };
 
 /* ----------------------------------------------------------------- reading */

@@ -359,8 +359,12 @@ kvconf_settled(ev_loop *loop, ev_timer *timer, void *arg)
 	struct kvconf *kv = arg;
 
 	if (kv->phase == KVCONF_SETTLING && kv->conf->kv_splay_ms > 0) {
+		int64_t splay = random() % (kv->conf->kv_splay_ms + 1);
+
 		kv->phase = KVCONF_SPLAY;
-		return random() % (kv->conf->kv_splay_ms + 1);
+		log_info("Consul KV: the change has settled; acting in %lld ms (--kv-splay)",
+		         (long long)splay);
+		return splay;
 	}
 	kv->phase = KVCONF_IDLE;
 	if (kvconf_differs(kv) && kv->generation != kv->failed_generation)

@@ -3,8 +3,9 @@
 
 It wraps a real web server (python3 -m http.server) with three checks from a
 configuration file - the process itself, an HTTP probe and a TCP probe - and
-shows what the agent sees as the server runs, is paused, the agent loses its
-state, and the server is stopped.
+shows what the agent sees as the server runs, gets new configuration from
+Consul KV (a drain-aware restart), is paused, the agent loses its state, and the
+server is stopped.
 Usage: demo.py path/to/ostiary
 """
 import json
@@ -32,6 +33,7 @@ services = (
       { id = "web-1:tcp"; type = "tcp"; tcp = "127.0.0.1:%(port)d"; interval = "1s"; }
     ); }
 );
+kv = { env = [ "web/" ]; wait = "500ms"; };  # web/greeting -> GREETING
 """
 
 
@@ -52,15 +54,38 @@ def http(port, method, path):
 # The web server ostiary wraps: python's http.server, without its access log
 # and without tracebacks for clients that went away (the probes that timed
 # out while it was paused).
-SERVER = """import http.server, sys
+SERVER = """import http.server, os, sys
 class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+    def do_GET(self):
+        if self.path != "/greeting":
+            return super().do_GET()
+        body = os.environ.get("GREETING", "(unset)").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 class Server(http.server.ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         pass
 Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
+
+
+def kv_put(ready, key, value):
+    req = urllib.request.Request("http://127.0.0.1:%d/v1/kv/%s" % (ready["agent_port"], key),
+                                 data=value.encode(), method="PUT")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        resp.read()
+
+
+def greeting(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/greeting" % port, timeout=5) as resp:
+            return resp.read().decode()
+    except OSError:
+        return None  # between the old server and the new one
 
 
 def checks(ready):
@@ -126,8 +151,11 @@ def main():
     server = os.path.join(directory, "web_server.py")
     with open(server, "w") as f:
         f.write(SERVER)
+    port = free_port()
     with open(config, "w") as f:
-        f.write(CONFIG % {"python": sys.executable, "server": server, "port": free_port()})
+        f.write(CONFIG % {"python": sys.executable, "server": server, "port": port})
+    say("putting web/greeting = hello in Consul KV")
+    kv_put(ready, "web/greeting", "hello")
     say("the configuration: %s" % config)
     print(open(config).read().rstrip())
     command = [ostiary, "--http-addr", agent, "-c", config]
@@ -140,6 +168,18 @@ def main():
         say("registered; what the agent knows about the service")
         print(json.dumps(http(ready["agent_port"], "GET", "/v1/agent/services"), indent=2))
         show_checks(ready)
+        print("GET /greeting -> %s (GREETING, from web/greeting)" % greeting(port))
+
+        say("changing web/greeting to bonjour: a restart for new configuration, as a drain")
+        kv_put(ready, "web/greeting", "bonjour")
+        wait_for("the drain", lambda: "restarting for new configuration" in
+                 (checks(ready).get("web-1:process") or {}).get("Output", ""))
+        show_checks(ready)
+        wait_for("the new server", lambda: all_are(ready, "passing")() and
+                 greeting(port) == "bonjour")
+        show_checks(ready)
+        print("GET /greeting -> %s; the service stayed registered throughout"
+              % greeting(port))
 
         child = child_of(proc.pid)
         say("pausing the web server with SIGSTOP (pid %d)" % child)
@@ -157,6 +197,8 @@ def main():
 
         say("restarting the agent without its data (like `consul agent -dev`)")
         http(ready["control_port"], "POST", "/restart")
+        # A dev agent forgets its KV too; a cluster's servers would still hold it.
+        kv_put(ready, "web/greeting", "bonjour")
         show_checks(ready)
         wait_for("re-registration", all_are(ready, "passing"))
         show_checks(ready)
