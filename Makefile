@@ -19,6 +19,8 @@
 #                     the library's watches: one idle watch's CPU over 60 s
 #                     (BENCH_IDLE_SECONDS), write -> kv-watch latency over 200 writes
 #                     (BENCH_WRITES), 1000 watches on one multi handle (BENCH_WATCHES)
+#                     and configuration from Consul KV: KV write -> new command
+#                     (BENCH_KV_WRITES), idle CPU with 10 watched prefixes
 #   make install      PREFIX=/usr/local DESTDIR= (program, man pages ostiary(1) and
 #                     ostiary-consul(3), libostiary.a, its header and
 #                     $(LIBDIR)/pkgconfig/ostiary.pc)
@@ -331,6 +333,8 @@ bench: deps
 	$(PYTHON) tests/bench/checks.py $(PROGRAM) $(BENCH_CHECKS)
 	$(PYTHON) tests/bench/lib_watch.py $(BUILD)/examples $(BUILD)/tests/bench/watch-many \
 		"$(BENCH_IDLE_SECONDS)" "$(BENCH_WRITES)" "$(BENCH_WATCHES)"
+	$(PYTHON) tests/bench/kv_config.py $(PROGRAM) $(BUILD)/examples "$(BENCH_IDLE_SECONDS)" \
+		"$(BENCH_KV_WRITES)"
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
