@@ -10,6 +10,11 @@
 #include "file.h"
 #include "log.h"
 
+/* A prefix may hold many keys of up to 512 KiB each (Consul's
+ * kv_max_value_size, base64 in the answer): far more than the library's
+ * default bound, but still a bound. */
+#define KVCONF_MAX_ANSWER_BYTES (64 * 1024 * 1024)
+
 /* Reads are retried quickly at first: the command waits for them. */
 #define KVCONF_BACKOFF_BASE_MS 250
 #define KVCONF_BACKOFF_MAX_MS 5000
@@ -193,6 +198,10 @@ kvconf_env_free(char **env)
 	free(env);
 }
 
+/* Linux's bound on one environment string, NAME=value and its NUL
+ * (MAX_ARG_STRLEN, 32 pages): execve fails with E2BIG beyond it. */
+#define KVCONF_ENV_STRING_MAX (32 * 4096)
+
 /* One "NAME=value" for an entry, or NULL (*skip set) when it gives none. */
 static char *
 kvconf_env_entry(const char *prefix, const struct kvconf_entry *e, bool *skip)
@@ -209,6 +218,11 @@ kvconf_env_entry(const char *prefix, const struct kvconf_entry *e, bool *skip)
 		log_warnx("Consul KV: %s holds a NUL byte, which an environment value cannot; "
 		          "not setting %s",
 		          e->key, name);
+		*skip = true;
+	} else if (strlen(name) + e->value_len + 2 > KVCONF_ENV_STRING_MAX) {
+		log_warnx("Consul KV: %s holds %zu bytes, more than an environment string may "
+		          "(%d with its name); not setting %s (--kv-file can pass it)",
+		          e->key, e->value_len, KVCONF_ENV_STRING_MAX, name);
 		*skip = true;
 	} else if (asprintf(&entry, "%s=%s", name, (const char *)e->value) < 0) {
 		entry = NULL;
@@ -421,6 +435,8 @@ kvconf_describe_failure(const consul_response *r, char *buf, size_t len)
 		snprintf(buf, len, "cannot build the request");
 	else if (r->status == 403)
 		snprintf(buf, len, "HTTP 403: the ACL token may not read it");
+	else if (r->outcome == CONSUL_BAD_RESPONSE && r->error[0] != '\0')
+		snprintf(buf, len, "%s", r->error);
 	else if (r->status != 0)
 		snprintf(buf, len, "HTTP %ld", r->status);
 	else
@@ -495,9 +511,12 @@ static consul_call *
 kvconf_build(consul_client *c, const consul_query *q, void *arg)
 {
 	const struct kvconf_source *src = arg;
+	consul_call *call = src->prefix != NULL ? consul_kv_list_call(c, src->prefix, q)
+	                                        : consul_kv_get_call(c, src->file->key, q);
 
-	return src->prefix != NULL ? consul_kv_list_call(c, src->prefix, q)
-	                           : consul_kv_get_call(c, src->file->key, q);
+	if (call != NULL)
+		consul_call_set_max_body(call, KVCONF_MAX_ANSWER_BYTES);
+	return call;
 }
 
 /* Start each watch's request when it is due: the next time any is. */

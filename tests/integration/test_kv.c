@@ -263,8 +263,8 @@ Test(kv, files_written_atomically_with_their_mode)
 	const char *rec = scratch_path("rec"), *cfg = scratch_path("web.conf");
 	const char *big_path = scratch_path("big.bin");
 	char spec[300], big_spec[300];
-	const char *args[] = { "--kv-file", spec, "--kv-file", big_spec, "--kv-on-change", "none",
-		               "--kv-wait", "0", "web", NULL };
+	const char *args[] = { "--kv-file", spec, "--kv-file", big_spec, "--kv-env", "app/",
+		               "--kv-on-change", "none", "--kv-wait", "0", "web", NULL };
 	static char big[512 * 1024 + 1];
 	struct stat before, after;
 	size_t len;
@@ -290,6 +290,13 @@ Test(kv, files_written_atomically_with_their_mode)
 	text = slurp(big_path, &len);
 	cr_assert_eq(len, sizeof(big) - 1, "512 KiB, Consul's largest value");
 	cr_assert_eq(memcmp(text, big, len), 0);
+	free(text);
+	cr_assert(wait_output(&p, "app/big holds 524288 bytes, more than an environment string",
+	                      DEADLINE_MS),
+	          "too long for the environment: skipped, said");
+	text = env_of(rec, 1);
+	assert_env(text, "CFG", "listen = 8080");
+	assert_env(text, "BIG", NULL);
 	free(text);
 
 	kv_put(&s, "app/cfg", "listen = 9090\n");
