@@ -115,6 +115,37 @@ struct service_wait {
 	bool present;
 };
 
+bool
+check_output_has(sim *s, const char *check_id, const char *needle)
+{
+	char *output = sim_check_output(s, check_id);
+	bool found = output != NULL && strstr(output, needle) != NULL;
+
+	free(output);
+	return found;
+}
+
+struct check_output_wait {
+	sim *s;
+	const char *check_id, *needle;
+};
+
+static bool
+check_output_cond(void *arg)
+{
+	struct check_output_wait *w = arg;
+
+	return check_output_has(w->s, w->check_id, w->needle);
+}
+
+bool
+wait_check_output(sim *s, const char *check_id, const char *needle, int timeout_ms)
+{
+	struct check_output_wait w = { s, check_id, needle };
+
+	return wait_until(check_output_cond, &w, timeout_ms);
+}
+
 static bool
 service_presence(void *arg)
 {

@@ -26,6 +26,9 @@ int exit_code(int wait_status);
 int expect_exit(proc *p, int timeout_ms);
 
 bool wait_check_status(sim *s, const char *check_id, const char *status, int timeout_ms);
+/* Does the agent's output of the check contain needle (now, or within the time)? */
+bool check_output_has(sim *s, const char *check_id, const char *needle);
+bool wait_check_output(sim *s, const char *check_id, const char *needle, int timeout_ms);
 bool wait_service(sim *s, const char *service_id, bool present, int timeout_ms);
 /* Wait until the log holds at least n requests matching method and path prefix. */
 bool wait_requests(sim *s, const char *method, const char *path_prefix, int n, int timeout_ms);

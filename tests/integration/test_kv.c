@@ -480,6 +480,7 @@ Test(kv, restart_is_a_drain)
 
 	output = proc_output(&p);
 	cr_assert(strstr(output, "s3cr3t-v4lue") == NULL, "a value in the log");
+	free(output);
 	json_t *log = sim_log(&s), *entry;
 	size_t i;
 	json_array_foreach(log, i, entry)
@@ -527,11 +528,9 @@ Test(kv, restart_waits_for_ready)
 	kv_put(&s, "app/web/port", "2");
 	snprintf(path, sizeof(path), "%s.ports", go);
 	cr_assert(wait_file_is(path, "PORT=1\nPORT=2\n", DEADLINE_MS), "restarted with PORT=2");
-	cr_assert(wait_check_status(&s, "service:web", "critical", DEADLINE_MS));
-	char *out = sim_check_output(&s, "service:web");
-	cr_assert(out != NULL && strstr(out, "READY=1") != NULL, "waits for READY=1: %s", out);
-	free(out);
-	cr_assert(wait_check_status(&s, "service:web", "critical", 300), "passing before READY");
+	cr_assert(wait_check_output(&s, "service:web", "READY=1", DEADLINE_MS),
+	          "the new command's check waits for READY=1");
+	cr_assert(wait_check_status(&s, "service:web", "critical", 0), "passing before READY");
 	cr_assert_not_null(f = fopen(go, "w"));
 	fputs("READY=1", f);
 	fclose(f);
@@ -691,6 +690,7 @@ Test(kv, splay_waits_the_time_it_chose)
 	cr_assert(chosen >= 0 && chosen <= 2000, "chose %lld ms", chosen);
 	cr_assert_geq(signalled - put_at, chosen, "acted before its splay");
 	cr_assert_lt(signalled - put_at, chosen + 1500, "waited far longer than its splay");
+	free(out);
 	finish(&p, &s);
 }
 

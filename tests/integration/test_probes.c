@@ -289,23 +289,6 @@ Test(probes, bad_config_never_starts_the_command)
 	proc_kill(&p);
 }
 
-struct output_wait {
-	sim *s;
-	const char *check_id;
-	const char *needle;
-};
-
-static bool
-check_output_has(void *arg)
-{
-	struct output_wait *w = arg;
-	char *output = sim_check_output(w->s, w->check_id);
-	bool found = output != NULL && strstr(output, w->needle) != NULL;
-
-	free(output);
-	return found;
-}
-
 /* A check's first result replaces "no result yet" at once, even when it
  * is critical like the registration: with a 60 s heartbeat, waiting for it
  * would hide the 404 that explains the failure for a minute. */
@@ -325,12 +308,11 @@ Test(probes, first_critical_result_reaches_the_agent_at_once)
 	         "); } );\n",
 	         s.agent_addr);
 	const char *args[] = { "-c", write_file("ostiary.conf", conf), NULL };
-	struct output_wait w = { &s, "web-http", "404" };
 
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_service(&s, "web", true, DEADLINE_MS));
 	/* Well inside the heartbeat (60 s) and half the TTL (90 s). */
-	cr_assert(wait_until(check_output_has, &w, 5000),
+	cr_assert(wait_check_output(&s, "web-http", "404", 5000),
 	          "the first result waited for the heartbeat");
 	char *status = sim_check_status(&s, "web-http");
 	cr_assert_str_eq(status, "critical");

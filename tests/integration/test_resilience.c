@@ -27,37 +27,6 @@ write_file(const char *path, const char *text, mode_t mode)
 	cr_assert_eq(rename(tmp, path), 0);
 }
 
-static bool
-output_has(sim *s, const char *check_id, const char *needle)
-{
-	char *output = sim_check_output(s, check_id);
-	bool found = output != NULL && strstr(output, needle) != NULL;
-
-	free(output);
-	return found;
-}
-
-struct output_wait {
-	sim *s;
-	const char *check_id, *needle;
-};
-
-static bool
-output_has_cond(void *arg)
-{
-	struct output_wait *w = arg;
-
-	return output_has(w->s, w->check_id, w->needle);
-}
-
-static bool
-wait_check_output(sim *s, const char *check_id, const char *needle, int timeout_ms)
-{
-	struct output_wait w = { s, check_id, needle };
-
-	return wait_until(output_has_cond, &w, timeout_ms);
-}
-
 /* A child that sends sd_notify datagrams when told to: each time the file
  * GO appears it takes it (renames it, so a newer GO is never lost) and
  * sends its content; the test drives it. */
@@ -94,7 +63,7 @@ Test(resilience, notify_holds_checks_critical_until_ready)
 	write_file(go, "STOPPING=1", 0600);
 	cr_assert(wait_check_status(&s, "service:svc", "critical", DEADLINE_MS),
 	          "STOPPING=1 takes the service out of rotation");
-	cr_assert(output_has(&s, "service:svc", "STOPPING=1"));
+	cr_assert(check_output_has(&s, "service:svc", "STOPPING=1"));
 	kill(p.pid, SIGTERM);
 	expect_exit(&p, DEADLINE_MS);
 	proc_kill(&p);
@@ -177,7 +146,7 @@ Test(resilience, crash_loop_stays_registered_and_critical)
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_check_output(&s, "service:svc", "attempt 4", DEADLINE_MS));
-	cr_assert(output_has(&s, "service:svc", "exited with status 3"));
+	cr_assert(check_output_has(&s, "service:svc", "exited with status 3"));
 	cr_assert(wait_check_output(&s, "service:svc", "next in 400ms", DEADLINE_MS),
 	          "the delay doubles up to its cap");
 	char *status = sim_check_status(&s, "service:svc");
