@@ -300,6 +300,18 @@ checks_reset_readiness(struct checks *checks)
 }
 
 void
+checks_set_kv_env(struct checks *checks, char *const *env)
+{
+	for (size_t i = 0; i < checks->nitems; i++) {
+		struct check *check = &checks->items[i];
+
+		if (check->probe != NULL && probe_set_env(check->probe, env) < 0)
+			log_warnx("check %s: out of memory; its environment stays as it was",
+			          check->conf->id);
+	}
+}
+
+void
 checks_stop(struct checks *checks)
 {
 	checks->stopped = true;

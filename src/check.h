@@ -38,6 +38,8 @@ void checks_process_state(struct checks *checks, enum consul_status status, cons
 void checks_hold(struct checks *checks, const char *reason);
 /* A new child: probes must again pass ready_after times before passing. */
 void checks_reset_readiness(struct checks *checks);
+/* The command's variables from Consul KV, for exec probes with kv_env. */
+void checks_set_kv_env(struct checks *checks, char *const *env);
 /* Cancel running probes and timers: nothing more is reported. */
 void checks_stop(struct checks *checks);
 void checks_free(struct checks *checks);

@@ -331,6 +331,7 @@ static const struct conf_check_setting {
 	CONF_SETTING("shell", CONF_KIND_BIT(PROBE_EXEC), BOOL, shell),
 	CONF_SETTING("env", CONF_KIND_BIT(PROBE_EXEC), PTR, env),
 	CONF_SETTING("inherit_env", CONF_KIND_BIT(PROBE_EXEC), BOOL, inherit_env),
+	CONF_SETTING("kv_env", CONF_KIND_BIT(PROBE_EXEC), BOOL, kv_env),
 	CONF_SETTING("cwd", CONF_KIND_BIT(PROBE_EXEC), PTR, cwd),
 	CONF_SETTING("user", CONF_KIND_BIT(PROBE_EXEC), PTR, user),
 	CONF_SETTING("group", CONF_KIND_BIT(PROBE_EXEC), PTR, group),

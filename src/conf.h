@@ -122,6 +122,7 @@ struct check_conf {
 	bool shell;       /* run args[0] with /bin/sh -c (only when asked explicitly) */
 	char **env;       /* NULL-terminated "NAME=value" added to a clean environment */
 	bool inherit_env; /* start from ostiary's environment instead of a clean one */
+	bool kv_env;      /* also the command's variables from Consul KV (before env) */
 	char *cwd;
 	char *user;  /* run as this user (name or uid); NULL = as ostiary */
 	char *group; /* and group; default the user's primary group */

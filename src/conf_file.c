@@ -587,6 +587,7 @@ static const struct conf_file_key conf_file_check_keys[] = {
 	{ "shell", CONF_FILE_BOOL, offsetof(struct check_conf, shell), NULL },
 	{ "env", CONF_FILE_CUSTOM, 0, conf_file_check_env },
 	{ "inherit_env", CONF_FILE_BOOL, offsetof(struct check_conf, inherit_env), NULL },
+	{ "kv_env", CONF_FILE_BOOL, offsetof(struct check_conf, kv_env), NULL },
 	{ "cwd", CONF_FILE_STRING, offsetof(struct check_conf, cwd), NULL },
 	{ "user", CONF_FILE_STRING, offsetof(struct check_conf, user), NULL },
 	{ "group", CONF_FILE_STRING, offsetof(struct check_conf, group), NULL },

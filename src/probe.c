@@ -103,6 +103,12 @@ probe_running(const struct probe *probe)
 	return probe->running;
 }
 
+int
+probe_set_env(struct probe *probe, char *const *extra)
+{
+	return probe->ops->set_env != NULL ? probe->ops->set_env(probe->impl, extra) : 0;
+}
+
 void
 probe_cancel(struct probe *probe)
 {

@@ -42,6 +42,10 @@ int probe_start(struct probe *probe, probe_done_fn done, void *arg);
 bool probe_running(const struct probe *probe);
 /* Abandon a run: kill its process group, cancel its transfer; done is not called. */
 void probe_cancel(struct probe *probe);
+/* The command's variables from Consul KV, for the runs from now on of an
+ * exec probe configured with kv_env (others ignore them).  -1 on no memory
+ * (the probe keeps its environment). */
+int probe_set_env(struct probe *probe, char *const *extra);
 void probe_free(struct probe *probe);
 
 /*

@@ -37,6 +37,7 @@ struct probe_exec {
 	struct probe *probe;
 	char **argv; /* as execve gets it: "sh -c script" with shell */
 	char **envp;
+	const struct check_conf *check; /* for a new environment (kv_env) */
 	char *cwd;
 	bool set_ids;
 	uid_t uid;
@@ -358,6 +359,33 @@ probe_exec_envp(const struct check_conf *check)
 	return spawn_env_new(check->inherit_env ? environ : clean, check->env);
 }
 
+/* The check's own env still wins over the variables from Consul KV. */
+static int
+probe_exec_set_env(void *impl, char *const *extra)
+{
+	struct probe_exec *x = impl;
+	char **base, **envp;
+
+	if (!x->check->kv_env)
+		return 0;
+	if ((base = probe_exec_envp(x->check)) == NULL)
+		return -1;
+	envp = spawn_env_new(base, extra);
+	spawn_env_free(base);
+	if (envp == NULL)
+		return -1;
+	if (x->check->env != NULL) {
+		base = envp;
+		envp = spawn_env_new(base, x->check->env);
+		spawn_env_free(base);
+		if (envp == NULL)
+			return -1;
+	}
+	spawn_env_free(x->envp);
+	x->envp = envp;
+	return 0;
+}
+
 static size_t
 probe_exec_count(char *const *list)
 {
@@ -540,6 +568,7 @@ probe_exec_init(struct probe *probe, const struct check_conf *check, consul_erro
 		return NULL;
 	}
 	x->probe = probe;
+	x->check = check;
 	x->fd = -1;
 	x->timeout_ms = check->timeout_ms > 0 ? check->timeout_ms : CONF_DEFAULT_EXEC_TIMEOUT_MS;
 	ev_timer_init(&x->timer, probe_exec_timeout, x);
@@ -562,5 +591,6 @@ const struct probe_ops probe_exec_ops = {
 	.init = probe_exec_init,
 	.start = probe_exec_start,
 	.cancel = probe_exec_cancel,
+	.set_env = probe_exec_set_env,
 	.free = probe_exec_free,
 };

@@ -22,6 +22,8 @@ struct probe_ops {
 	int (*start)(void *impl);
 	/* Stop a run in flight without reporting anything. */
 	void (*cancel)(void *impl);
+	/* Optional: variables to add to the environment of the next runs. */
+	int (*set_env)(void *impl, char *const *extra);
 	void (*free)(void *impl);
 };
 

@@ -703,6 +703,17 @@ sup_command_env(const struct supervisor *sup)
 	return envp;
 }
 
+/* The latest data from Consul KV becomes the command's (and the exec
+ * probes' that ask for it); 0, or -1 when it could not (logged). */
+static int
+sup_kv_apply(struct supervisor *sup)
+{
+	if (kvconf_apply(sup->env.kv) < 0)
+		return -1;
+	checks_set_kv_env(sup->env.checks, kvconf_env(sup->env.kv));
+	return 0;
+}
+
 /*
  * Start the command; 0, or the exit code of a start that failed.  Every
  * start gives it the latest data from Consul KV; when that cannot be
@@ -715,7 +726,7 @@ sup_spawn(struct supervisor *sup, bool first)
 	char **envp;
 	int code;
 
-	if (sup->env.kv != NULL && kvconf_apply(sup->env.kv) < 0) {
+	if (sup->env.kv != NULL && sup_kv_apply(sup) < 0) {
 		if (first)
 			return OSTIARY_EXIT_NO_KV;
 		log_warnx("starting %s with the configuration it had", sup->env.conf->command[0]);
@@ -862,7 +873,7 @@ sup_kv_changed(void *arg)
 		sup_dispatch(sup, SUP_EV_KV_RESTART);
 		break;
 	case CONF_KV_SIGNAL:
-		if (kvconf_apply(sup->env.kv) < 0)
+		if (sup_kv_apply(sup) < 0)
 			break;
 		log_notice("sending %s to %s (pid %d) for new configuration (keys: %s)",
 		           sig_name(conf->kv_signal, name, sizeof(name)), sup->child->name,
@@ -870,7 +881,7 @@ sup_kv_changed(void *arg)
 		sup_signal_command(sup, conf->kv_signal);
 		break;
 	case CONF_KV_NONE:
-		if (kvconf_apply(sup->env.kv) == 0)
+		if (sup_kv_apply(sup) == 0)
 			log_notice("new configuration (keys: %s): leaving %s as it is "
 			           "(--kv-on-change none)",
 			           keys, sup->child->name);

@@ -726,3 +726,36 @@ Test(kv, thousand_keys)
 	free(env);
 	finish(&p, &s);
 }
+
+/* Exec probes get the variables only when their check asks (kv_env). */
+Test(kv, exec_probes_get_the_variables_only_when_asked)
+{
+	sim s;
+	proc p;
+	const char *conf = scratch_path("ostiary.conf");
+	const char *args[] = { "-c", conf, NULL };
+	FILE *f;
+
+	start_sim(&s, NULL);
+	kv_put(&s, "app/web/port", "8080");
+	cr_assert_not_null(f = fopen(conf, "w"));
+	fprintf(f, "command = [ \"sleep\", \"1000\" ];\n"
+	           "kv = { env = [ \"app/web/\" ]; wait = \"0\"; };\n"
+	           "drain_delay = \"0\";\n"
+	           "services = ( { name = \"web\"; checks = (\n"
+	           "  { id = \"with\"; type = \"exec\"; kv_env = true; interval = \"200ms\";\n"
+	           "    timeout = \"1s\"; ttl = \"3s\";\n"
+	           "    args = [ \"sh\", \"-c\", \"echo port=${PORT:-unset}\" ]; },\n"
+	           "  { id = \"without\"; type = \"exec\"; interval = \"200ms\";\n"
+	           "    args = [ \"sh\", \"-c\", \"echo port=${PORT:-unset}\" ]; } ); } );\n");
+	fclose(f);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_output(&s, "with", "port=8080", DEADLINE_MS));
+	cr_assert(wait_check_output(&s, "without", "port=unset", DEADLINE_MS));
+	kv_put(&s, "app/web/port", "9090");
+	cr_assert(wait_check_output(&s, "with", "port=9090", DEADLINE_MS), "%s / %s", sim_check_output(&s, "with"), proc_output(&p));
+	cr_assert(check_output_has(&s, "without", "port=unset"));
+	stop_ostiary(&p, 143);
+	proc_kill(&p);
+	sim_stop(&s);
+}
