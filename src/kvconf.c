@@ -467,6 +467,13 @@ kvconf_answered(struct kvconf_source *src, const consul_response *r)
 		kvconf_data_free(&data);
 		return;
 	}
+	if (src->file != NULL && data.n == 0 && kvconf_source_ready(src)) {
+		/* Nothing to write in its place: the command keeps what it has. */
+		log_warnx("Consul KV: key %s was deleted; %s stays as it is", src->file->key,
+		          src->file->path);
+		kvconf_data_free(&data);
+		return;
+	}
 	if (src->file != NULL && data.n == 0 && !kv->loaded)
 		log_notice("Consul KV: waiting for key %s to exist (for %s)", src->file->key,
 		           src->file->path);

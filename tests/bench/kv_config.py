@@ -14,38 +14,15 @@ Usage: kv_config.py OSTIARY EXAMPLES_DIR [IDLE_SECONDS] [WRITES]
 """
 import json
 import os
-import select
 import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SIM = os.path.join(HERE, "..", "sim", "consul_sim.py")
-TICKS = os.sysconf("SC_CLK_TCK")
+from lib_watch import cpu_seconds, http, read_line, start_sim
+
 PREFIXES = 10
-
-
-def start_sim():
-    proc = subprocess.Popen([sys.executable, SIM, "--port", "0", "--control-port", "0"],
-                            stdout=subprocess.PIPE, text=True)
-    return proc, json.loads(proc.stdout.readline())
-
-
-def http(port, method, path, body=None):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
-                                 data=body.encode() if body is not None else None,
-                                 method=method)
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return resp.read()
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def kv_requests(ready):
@@ -53,17 +30,25 @@ def kv_requests(ready):
     return sum(1 for e in log if e["path"].startswith("/v1/kv/") and e["method"] == "GET")
 
 
-def read_line(proc, timeout):
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    if not ready:
-        raise RuntimeError("no line from %s within %ss" % (proc.args[0], timeout))
-    return proc.stdout.readline()
-
-
 def spread(samples):
     samples = sorted(samples)
     return "median %.1f ms (min %.1f, max %.1f)" % (statistics.median(samples), samples[0],
                                                     samples[-1])
+
+
+def write_to_line(proc, port, key, expect, writes):
+    """Latency from each PUT of key (the values 1..writes) to proc's line
+    expect % value; a pause first, so the reader is blocking again."""
+    samples = []
+    for i in range(1, writes + 1):
+        time.sleep(0.3)
+        start = time.monotonic()
+        http(port, "PUT", "/v1/kv/" + key, str(i))
+        line = read_line(proc, 10).strip()
+        samples.append((time.monotonic() - start) * 1000)
+        if line != expect % i:
+            raise RuntimeError("unexpected line %r" % line)
+    return samples
 
 
 def ostiary_restart_latency(ostiary, ready, writes):
@@ -77,16 +62,7 @@ def ostiary_restart_latency(ostiary, ready, writes):
     try:
         if read_line(proc, 10).strip() != "start 0":
             raise RuntimeError("the command did not start with N=0")
-        samples = []
-        for i in range(1, writes + 1):
-            time.sleep(0.3)  # the new command settles; the watch is blocking again
-            start = time.monotonic()
-            http(port, "PUT", "/v1/kv/lat/n", str(i))
-            line = read_line(proc, 10).strip()
-            samples.append((time.monotonic() - start) * 1000)
-            if line != "start %d" % i:
-                raise RuntimeError("unexpected line %r" % line)
-        return samples
+        return write_to_line(proc, port, "lat/n", "start %d", writes)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
@@ -99,16 +75,7 @@ def watch_latency(examples, ready, writes):
                              "floor/n"], stdout=subprocess.PIPE, text=True, bufsize=1)
     try:
         read_line(proc, 10)
-        samples = []
-        for i in range(1, writes + 1):
-            time.sleep(0.3)
-            start = time.monotonic()
-            http(port, "PUT", "/v1/kv/floor/n", str(i))
-            line = read_line(proc, 10).strip()
-            samples.append((time.monotonic() - start) * 1000)
-            if line != "floor/n=%d" % i:
-                raise RuntimeError("unexpected line %r" % line)
-        return samples
+        return write_to_line(proc, port, "floor/n", "floor/n=%d", writes)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)

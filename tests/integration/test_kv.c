@@ -311,6 +311,12 @@ Test(kv, files_written_atomically_with_their_mode)
 	int pids[4];
 	cr_assert_eq(starts(rec, pids, 4), 1, "none: no restart");
 	cr_assert_eq(recorder_signal_us(rec, SIGHUP), -1, "none: no signal");
+
+	cr_assert_eq(sim_agent(&s, "DELETE", "/v1/kv/app/cfg", NULL, NULL), 200);
+	cr_assert(wait_output(&p, "key app/cfg was deleted", DEADLINE_MS));
+	text = slurp(cfg, NULL);
+	cr_assert_str_eq(text, "listen = 9090\n", "a deleted key leaves its file as it was");
+	free(text);
 	finish(&p, &s);
 }
 

@@ -34,8 +34,9 @@ Test(signals, sigterm_drains_then_signals_then_deregisters)
 	long long deregistered = first_request_us(&s, "PUT", "/v1/agent/service/deregister/svc");
 	cr_assert_geq(maintenance, 0, "no maintenance request reached the agent");
 	cr_assert_geq(signalled, 0, "the child never got SIGTERM");
-	/* The delay runs from before the request went out: allow its transit. */
-	cr_assert_geq(signalled - maintenance, 390 * 1000,
+	/* The delay runs from before the request went out: allow its transit,
+	 * slow on a loaded machine (a delay not kept at all shows as ~0). */
+	cr_assert_geq(signalled - maintenance, 300 * 1000,
 	              "SIGTERM came %lld us after maintenance; the drain delay is 400 ms",
 	              signalled - maintenance);
 	cr_assert_gt(deregistered, signalled,
