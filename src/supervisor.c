@@ -1119,7 +1119,8 @@ sup_on_signal(struct supervisor *sup, int signo)
 		if (sup->sd_ready)
 			sdnotify_send("READY=1");
 	}
-	if ((sig_is_forwarded(signo) || sig_is_job_stop(signo)) &&
+	/* Nobody to forward to while the configuration from Consul KV is read. */
+	if ((sig_is_forwarded(signo) || sig_is_job_stop(signo)) && sup->child->pid > 0 &&
 	    sup->child->state != CHILD_EXITED)
 		sup_forward(sup, signo);
 	/* As the terminal would have stopped us both, had we shared a group. */
@@ -1194,17 +1195,11 @@ sup_offer_notify(struct supervisor *sup)
 	return 0;
 }
 
-static bool
-sup_started(const struct supervisor *sup)
-{
-	return sup->child->pid > 0;
-}
-
 static int
 sup_run_loop(struct supervisor *sup)
 {
 	if (ev_io_start(sup->env.loop, &sup->signal_io) < 0)
-		return sup_started(sup) ? sup_wait_blocking(sup) : OSTIARY_EXIT_INTERNAL;
+		return sup->child->pid > 0 ? sup_wait_blocking(sup) : OSTIARY_EXIT_INTERNAL;
 	agent_on_outage(sup->env.agent, sup_agent_lost, sup);
 	sup_sd_start(sup);
 	if (sup->env.kv != NULL) {
@@ -1214,7 +1209,7 @@ sup_run_loop(struct supervisor *sup)
 		sup_begin(sup);
 	}
 	if (ev_run(sup->env.loop) < 0 || sup->state != SUP_DONE) {
-		if (!sup_started(sup))
+		if (sup->child->pid <= 0)
 			return OSTIARY_EXIT_INTERNAL;
 		log_warnx("event loop failed; waiting for %s without the agent", sup->child->name);
 		return sup_wait_blocking(sup);

@@ -421,13 +421,15 @@ Test(kv, terminated_while_waiting)
 	sim s;
 	proc p;
 	const char *rec = scratch_path("rec");
-	const char *args[] = { "--kv-file", "app/missing=/nonexistent/x", "web", NULL };
+	const char *args[] = { "-v", "--kv-file", "app/missing=/nonexistent/x", "web", NULL };
 
 	start_sim(&s, NULL);
 	start_kv_ostiary(&p, &s, rec, args);
 	cr_assert(wait_output(&p, "waiting for key app/missing", DEADLINE_MS));
+	kill(p.pid, SIGHUP); /* nobody to forward it to yet: still waiting */
 	kill(p.pid, SIGTERM);
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 128 + SIGTERM);
+	cr_assert_not(proc_output_contains(&p, "forwarding"), "forwarded to no command");
 	cr_assert_eq(sim_count(&s, "PUT", "/v1/agent/service/register"), 0);
 	proc_kill(&p);
 	sim_stop(&s);
