@@ -179,9 +179,10 @@ static int
 parse(struct conf *conf, consul_error *err, const char *const *args)
 {
 	struct conf_options_request req;
+	char **argv = make_argv(args); /* before argc_store is read */
 
 	warnings[0] = '\0';
-	return conf_options_parse(conf, &req, argc_store, make_argv(args), no_env, collect, err);
+	return conf_options_parse(conf, &req, argc_store, argv, no_env, collect, err);
 }
 
 Test(kvconf, flags, .fini = free_argv)
