@@ -128,6 +128,8 @@ conf_free(struct conf *conf)
 	free(conf->services);
 	free(conf->path);
 	free(conf->owner);
+	free(conf->status_socket);
+	free(conf->metrics_addr);
 	memset(conf, 0, sizeof(*conf));
 }
 

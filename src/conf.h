@@ -184,6 +184,10 @@ struct conf {
 	int64_t fail_closed_ms; /* stop the child after this long without the agent; 0 = never */
 	int64_t verify_interval_ms; /* read back what is on the agent this often; 0 = never */
 	char *owner;                /* CONF_OWNER_META_KEY value; default: the first service's ID */
+
+	/* observability (status.h, ctl.h, metrics.h) */
+	char *status_socket; /* --status-socket: a path, "none", or NULL for the default */
+	char *metrics_addr;  /* --metrics-addr HOST:PORT; NULL = no metrics */
 };
 
 void conf_init(struct conf *conf);

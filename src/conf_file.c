@@ -1146,6 +1146,7 @@ static const struct conf_file_key conf_file_top_keys[] = {
 	{ "restart_max_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_max_delay_ms),
 	  NULL },
 	{ "owner", CONF_FILE_STRING, offsetof(struct conf, owner), NULL },
+	{ "status_socket", CONF_FILE_STRING, offsetof(struct conf, status_socket), NULL },
 	{ "service_files", CONF_FILE_CUSTOM, 0, conf_file_service_files },
 	{ "services", CONF_FILE_CUSTOM, 0, conf_file_services },
 };

@@ -49,6 +49,7 @@ enum {
 	OPT_SINGLE_CHILD,
 	OPT_REWRITE,
 	OPT_LOG_FORMAT,
+	OPT_STATUS_SOCKET,
 };
 
 static void conf_options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -95,6 +96,7 @@ static const struct option conf_options_long[] = {
 	{ "check-config", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "status-socket", required_argument, NULL, OPT_STATUS_SOCKET },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -106,6 +108,9 @@ conf_options_usage(FILE *out)
 	fputs("usage: ostiary [options] SERVICE -- COMMAND [ARGS...]\n"
 	      "       ostiary -c FILE [options] [SERVICE] [-- COMMAND [ARGS...]]\n"
 	      "       ostiary -t [-c FILE]\n"
+	      "       ostiary status [--socket PATH] [--json]\n"
+	      "       ostiary maintenance enable|disable [--reason TEXT] [--service ID]\n"
+	      "                          [--socket PATH]\n"
 	      "\n"
 	      "Run COMMAND, register it with the local Consul agent as SERVICE with TTL\n"
 	      "checks fed by local probes (by default: is COMMAND running?), deregister\n"
@@ -170,6 +175,9 @@ conf_options_usage(FILE *out)
 	      "  --subreaper             adopt and reap orphaned descendants (Linux)\n"
 	      "  -v, --verbose           more log detail (repeat for debug)\n"
 	      "  --log-format F          text (default), logfmt or json\n"
+	      "  --status-socket PATH    control socket for `ostiary status` and\n"
+	      "                          `ostiary maintenance`; none = off (default\n"
+	      "                          $RUNTIME_DIRECTORY/ostiary.sock, see ostiary(1))\n"
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
 	      "\n"
@@ -207,6 +215,7 @@ struct conf_options_cli {
 
 	int verbosity;
 	int log_format; /* -1: not given */
+	const char *status_socket;
 	bool subreaper;
 	char **command; /* after "--", NULL-terminated, points into argv */
 };
@@ -253,6 +262,12 @@ conf_options_one(struct conf_options_cli *cli, struct conf_options_request *req,
 		break;
 	case 'v':
 		cli->verbosity++;
+		break;
+	case OPT_STATUS_SOCKET:
+		if (*value == '\0')
+			return consul_error_set(err, flag,
+			                        "empty path (give a path, or none to turn it off)");
+		cli->status_socket = value;
 		break;
 	case OPT_LOG_FORMAT:
 		if ((cli->log_format = log_format_parse(value)) < 0) {
@@ -601,6 +616,10 @@ conf_options_apply_globals(struct conf *conf, const struct conf_options_cli *cli
 	if (cli->log_format >= 0)
 		conf->log_format = cli->log_format;
 	conf->subreaper = conf->subreaper || cli->subreaper;
+	if (cli->status_socket != NULL &&
+	    conf_options_set_string(&conf->status_socket, cli->status_socket, "--status-socket",
+	                            err) < 0)
+		return -1;
 	if (cli->command != NULL) {
 		size_t n = 0;
 		char **command;

@@ -20,6 +20,7 @@
 #include "sdnotify.h"
 #include "sig.h"
 #include "spawn.h"
+#include "status.h"
 
 extern char **environ;
 
@@ -288,6 +289,16 @@ sup_sd_start(struct supervisor *sup)
 	sup_sd_update(sup);
 }
 
+/* The command's line of the status snapshot (status.h). */
+static void
+sup_announce(const struct supervisor *sup)
+{
+	const struct child *child = sup->child;
+
+	status_command_state(child->state == CHILD_STOPPED ? "stopped" : sup_state_names[sup->state],
+	                     child->pid > 0 && child->state != CHILD_EXITED);
+}
+
 static void
 sup_set_deadline(struct supervisor *sup, int64_t ms)
 {
@@ -311,6 +322,7 @@ sup_dispatch(struct supervisor *sup, enum sup_event event)
 	if (t->action != NULL)
 		t->action(sup);
 	sup_sd_update(sup);
+	sup_announce(sup);
 }
 
 /* ------------------------------------------------------------- the hold */
@@ -737,6 +749,8 @@ sup_child_started(struct supervisor *sup)
 	sup->stopping = false;
 	sup->group_stopped = false;
 	sup->status[0] = '\0';
+	status_command_started(sup->child->pid);
+	sup_announce(sup);
 	if (sup->notify != NULL)
 		notify_set_main_pid(sup->notify, sup->child->pid);
 	ev_child_stop(sup->env.loop, &sup->child_watcher);
@@ -782,6 +796,7 @@ sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg)
 
 	if (!child_update(sup->child, wait_status))
 		return;
+	sup_announce(sup);
 	if (sup->child->state == CHILD_EXITED) {
 		sup_log_exit(sup->child);
 		sup_child_gone(sup);
