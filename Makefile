@@ -66,9 +66,10 @@ else
 BUILD    ?= build
 endif
 
-PKGS      := libcurl jansson libconfig
+# libmicrohttpd serves --metrics-addr (src/metrics.c; README, Metrics).
+PKGS      := libcurl jansson libconfig libmicrohttpd
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig)
+DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig -lmicrohttpd)
 CRITERION := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(DEPCFLAGS) $(WARNINGS) $(CFLAGS)

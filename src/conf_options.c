@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "sig.h"
 #include "util.h"
 
@@ -50,6 +51,7 @@ enum {
 	OPT_REWRITE,
 	OPT_LOG_FORMAT,
 	OPT_STATUS_SOCKET,
+	OPT_METRICS_ADDR,
 };
 
 static void conf_options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -97,6 +99,7 @@ static const struct option conf_options_long[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "status-socket", required_argument, NULL, OPT_STATUS_SOCKET },
+	{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -178,6 +181,8 @@ conf_options_usage(FILE *out)
 	      "  --status-socket PATH    control socket for `ostiary status` and\n"
 	      "                          `ostiary maintenance`; none = off (default\n"
 	      "                          $RUNTIME_DIRECTORY/ostiary.sock, see ostiary(1))\n"
+	      "  --metrics-addr H:P      serve Prometheus metrics on GET /metrics (a bare\n"
+	      "                          port means 127.0.0.1; default off)\n"
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
 	      "\n"
@@ -216,6 +221,7 @@ struct conf_options_cli {
 	int verbosity;
 	int log_format; /* -1: not given */
 	const char *status_socket;
+	const char *metrics_addr;
 	bool subreaper;
 	char **command; /* after "--", NULL-terminated, points into argv */
 };
@@ -269,6 +275,14 @@ conf_options_one(struct conf_options_cli *cli, struct conf_options_request *req,
 			                        "empty path (give a path, or none to turn it off)");
 		cli->status_socket = value;
 		break;
+	case OPT_METRICS_ADDR: {
+		char why[160];
+
+		if (metrics_addr_check(value, why, sizeof(why)) < 0)
+			return consul_error_set(err, flag, "%s: %s", value, why);
+		cli->metrics_addr = value;
+		break;
+	}
 	case OPT_LOG_FORMAT:
 		if ((cli->log_format = log_format_parse(value)) < 0) {
 			return consul_error_set(
@@ -618,6 +632,10 @@ conf_options_apply_globals(struct conf *conf, const struct conf_options_cli *cli
 	conf->subreaper = conf->subreaper || cli->subreaper;
 	if (cli->status_socket != NULL &&
 	    conf_options_set_string(&conf->status_socket, cli->status_socket, "--status-socket",
+	                            err) < 0)
+		return -1;
+	if (cli->metrics_addr != NULL &&
+	    conf_options_set_string(&conf->metrics_addr, cli->metrics_addr, "--metrics-addr",
 	                            err) < 0)
 		return -1;
 	if (cli->command != NULL) {

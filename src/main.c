@@ -22,6 +22,7 @@
 #include "log.h"
 #include "conf_options.h"
 #include "ctl.h"
+#include "metrics.h"
 #include "progcheck.h"
 #include "service.h"
 #include "sig.h"
@@ -127,13 +128,17 @@ main_engine_new(struct supervisor_env *env, const struct conf *conf, consul_erro
 	return env->checks != NULL ? 0 : -1;
 }
 
-/* The readers of the status snapshot: the control socket. */
+/* The readers of the status snapshot: the control socket and the metrics. */
 static int
-main_observe(struct supervisor_env *env, struct ctl **ctl, consul_error *err)
+main_observe(struct supervisor_env *env, struct ctl **ctl, struct metrics **metrics,
+             consul_error *err)
 {
 	char buf[PATH_MAX];
 	const char *path;
 
+	if (env->conf->metrics_addr != NULL &&
+	    (*metrics = metrics_new(env->loop, env->conf->metrics_addr, err)) == NULL)
+		return -1;
 	if (ctl_socket_path(env->conf, buf, sizeof(buf), &path, err) < 0)
 		return -1;
 	if (path == NULL) {
@@ -149,6 +154,7 @@ main_run(const struct conf *conf, bool check_only)
 {
 	struct supervisor_env env = { .signal_fd = -1 };
 	struct ctl *ctl = NULL;
+	struct metrics *metrics = NULL;
 	consul_error err = { 0 };
 	int code;
 
@@ -170,8 +176,9 @@ main_run(const struct conf *conf, bool check_only)
 		return 0;
 	}
 	/* A socket another ostiary answers on stops us before anything starts. */
-	if (main_observe(&env, &ctl, &err) < 0) {
+	if (main_observe(&env, &ctl, &metrics, &err) < 0) {
 		main_report_error(&err);
+		metrics_free(metrics);
 		main_engine_free(&env);
 		return OSTIARY_EXIT_USAGE;
 	}
@@ -181,6 +188,7 @@ main_run(const struct conf *conf, bool check_only)
 		log_warn("--subreaper");
 	code = supervisor_run(&env);
 	ctl_free(ctl);
+	metrics_free(metrics);
 	main_engine_free(&env);
 	return code;
 }
