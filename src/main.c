@@ -19,6 +19,7 @@
 #include "ev.h"
 #include "exitcode.h"
 #include "fdlimit.h"
+#include "listenfd.h"
 #include "log.h"
 #include "conf_options.h"
 #include "ctl.h"
@@ -220,6 +221,9 @@ main(int argc, char **argv)
 	int code;
 
 	main_stdio();
+	/* Socket activation: before anything opens a descriptor or a thread. */
+	if (!ctl_is_client(argc, argv))
+		listenfd_take();
 	if (ctl_is_client(argc, argv))
 		return ctl_client_main(argc - 1, argv + 1);
 	log_set_stamp(log_stamp_detect());

@@ -15,6 +15,7 @@
 #endif
 
 #include "exitcode.h"
+#include "listenfd.h"
 #include "log.h"
 #include "notify.h"
 #include "sdnotify.h"
@@ -625,9 +626,10 @@ static void sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status,
 static char **
 sup_command_env(const struct supervisor *sup)
 {
-	char *notify[2] = { NULL, NULL };
+	char *set[8] = { NULL }, *own = NULL;
+	char *const *listen = listenfd_env();
 	char **base, **envp;
-	size_t n = 0;
+	size_t n = 0, k = 1;
 
 	/* systemd's NOTIFY_SOCKET and watchdog are ostiary's: the command,
 	 * answering them, would pass for ostiary. */
@@ -640,12 +642,16 @@ sup_command_env(const struct supervisor *sup)
 		if (!sdnotify_is_own_variable(*e))
 			base[n++] = *e;
 	if (sup->notify != NULL &&
-	    asprintf(&notify[0], "NOTIFY_SOCKET=%s", notify_socket_path(sup->notify)) < 0) {
+	    asprintf(&own, "NOTIFY_SOCKET=%s", notify_socket_path(sup->notify)) < 0) {
 		free(base);
 		return NULL;
 	}
-	envp = spawn_env_new(base, notify);
-	free(notify[0]);
+	/* set[0] is NOTIFY_SOCKET (or nothing), then socket activation's LISTEN_*. */
+	set[0] = own;
+	for (size_t i = 0; listen != NULL && listen[i] != NULL && k < 7; i++)
+		set[k++] = listen[i];
+	envp = spawn_env_new(base, own != NULL ? set : set + 1);
+	free(own);
 	free(base);
 	return envp;
 }
@@ -655,14 +661,20 @@ static int
 sup_spawn(struct supervisor *sup)
 {
 	char **envp = sup_command_env(sup);
+	char *pid_env = NULL;
 	int code;
 
 	if (envp == NULL) {
 		log_warnx("cannot start %s: out of memory", sup->env.conf->command[0]);
 		return OSTIARY_EXIT_INTERNAL;
 	}
-	/* Its own group: signals reach what it starts, the terminal's do not. */
-	code = child_spawn(sup->child, sup->env.conf->command, envp, true);
+	/* Its own group: signals reach what it starts, the terminal's do not.
+	 * Socket activation: the command's LISTEN_PID is written in the child. */
+	for (size_t i = 0; envp[i] != NULL && pid_env == NULL; i++)
+		if (listenfd_count() > 0 && strncmp(envp[i], "LISTEN_PID=", 11) == 0)
+			pid_env = envp[i];
+	code = child_spawn_listen(sup->child, sup->env.conf->command, envp, true,
+	                          listenfd_count(), pid_env);
 	spawn_env_free(envp);
 	return code;
 }
