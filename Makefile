@@ -242,6 +242,7 @@ layers:
 versions:
 	sh tests/check-version.sh
 	sh tests/check-man.sh
+	sh tests/check-units.sh
 
 # `make install` into a scratch prefix, then a program built against it with
 # nothing but `pkg-config --cflags --libs ostiary` (tests/check-pkgconfig.sh).
