@@ -19,7 +19,8 @@
 #                     the library's watches: one idle watch's CPU over 60 s
 #                     (BENCH_IDLE_SECONDS), write -> kv-watch latency over 200 writes
 #                     (BENCH_WRITES), 1000 watches on one multi handle (BENCH_WATCHES)
-#   make install      PREFIX=/usr/local DESTDIR= (program, man pages ostiary(1) and
+#   make install      PREFIX=/usr/local DESTDIR= (program, man pages ostiary(1),
+#                     ostiary.conf(5) and
 #                     ostiary-consul(3), libostiary.a, its header and
 #                     $(LIBDIR)/pkgconfig/ostiary.pc)
 #   make clean        remove build/, build-asan/ and build-fuzz/
@@ -336,18 +337,21 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(PROGRAM) $(DESTDIR)$(BINDIR)/ostiary
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libostiary.a
 	install -m 0644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc
 	install -m 0644 include/ostiary/consul.h $(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h
 	install -m 0644 packaging/man/ostiary.1 $(DESTDIR)$(MANDIR)/man1/ostiary.1
+	install -m 0644 packaging/man/ostiary.conf.5 $(DESTDIR)$(MANDIR)/man5/ostiary.conf.5
 	install -m 0644 packaging/man/ostiary-consul.3 $(DESTDIR)$(MANDIR)/man3/ostiary-consul.3
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostiary $(DESTDIR)$(LIBDIR)/libostiary.a \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc \
 		$(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h $(DESTDIR)$(MANDIR)/man1/ostiary.1 \
+		$(DESTDIR)$(MANDIR)/man5/ostiary.conf.5 \
 		$(DESTDIR)$(MANDIR)/man3/ostiary-consul.3
 
 clean:
