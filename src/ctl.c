@@ -322,12 +322,14 @@ ctl_accept(ev_loop *loop, ev_io *io, short revents, void *arg)
 	ctl->nclients++;
 }
 
-/* Is a live server behind this socket file?  (connect succeeds) */
+/* Is a live server behind this socket file?  Non-blocking: a server
+ * with a full backlog (EAGAIN) is alive, and must not hold up our start. */
 static bool
 ctl_socket_live(const struct sockaddr_un *sa)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live = fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool live = fd >= 0 && (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
+	                        errno == EAGAIN);
 
 	if (fd >= 0)
 		close(fd);
