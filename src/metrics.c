@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "status.h"
+#include "util.h"
 
 struct metrics {
 	ev_loop *loop;
@@ -181,6 +182,9 @@ metrics_due(ev_loop *loop, ev_timer *timer, void *arg)
 	metrics_run(arg);
 	return EV_TIMER_STOP;
 }
+
+/* libmicrohttpd's own messages (MHD_USE_ERROR_LOG), into our log. */
+static void metrics_log(void *arg, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 
 static void
 metrics_log(void *arg, const char *fmt, va_list ap)
