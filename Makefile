@@ -21,7 +21,8 @@
 #                     (BENCH_WRITES), 1000 watches on one multi handle (BENCH_WATCHES)
 #                     and configuration from Consul KV: KV write -> new command
 #                     (BENCH_KV_WRITES), idle CPU with 10 watched prefixes
-#   make install      PREFIX=/usr/local DESTDIR= (program, man pages ostiary(1) and
+#   make install      PREFIX=/usr/local DESTDIR= (program, man pages ostiary(1),
+#                     ostiary.conf(5) and
 #                     ostiary-consul(3), libostiary.a, its header and
 #                     $(LIBDIR)/pkgconfig/ostiary.pc)
 #   make clean        remove build/, build-asan/ and build-fuzz/
@@ -68,9 +69,10 @@ else
 BUILD    ?= build
 endif
 
-PKGS      := libcurl jansson libconfig
+# libmicrohttpd serves --metrics-addr (src/metrics.c; README, Metrics).
+PKGS      := libcurl jansson libconfig libmicrohttpd
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig)
+DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lconfig -lmicrohttpd)
 CRITERION := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(DEPCFLAGS) $(WARNINGS) $(CFLAGS)
@@ -243,6 +245,7 @@ layers:
 versions:
 	sh tests/check-version.sh
 	sh tests/check-man.sh
+	sh tests/check-units.sh
 
 # `make install` into a scratch prefix, then a program built against it with
 # nothing but `pkg-config --cflags --libs ostiary` (tests/check-pkgconfig.sh).
@@ -338,18 +341,21 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+		$(DESTDIR)$(INCLUDEDIR)/ostiary $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(PROGRAM) $(DESTDIR)$(BINDIR)/ostiary
 	install -m 0644 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libostiary.a
 	install -m 0644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc
 	install -m 0644 include/ostiary/consul.h $(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h
 	install -m 0644 packaging/man/ostiary.1 $(DESTDIR)$(MANDIR)/man1/ostiary.1
+	install -m 0644 packaging/man/ostiary.conf.5 $(DESTDIR)$(MANDIR)/man5/ostiary.conf.5
 	install -m 0644 packaging/man/ostiary-consul.3 $(DESTDIR)$(MANDIR)/man3/ostiary-consul.3
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostiary $(DESTDIR)$(LIBDIR)/libostiary.a \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/ostiary.pc \
 		$(DESTDIR)$(INCLUDEDIR)/ostiary/consul.h $(DESTDIR)$(MANDIR)/man1/ostiary.1 \
+		$(DESTDIR)$(MANDIR)/man5/ostiary.conf.5 \
 		$(DESTDIR)$(MANDIR)/man3/ostiary-consul.3
 
 clean:

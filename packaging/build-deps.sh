@@ -49,6 +49,8 @@ check() {
 		missing="$missing libcurl4-openssl-dev"
 	[ -f /usr/include/jansson.h ] || missing="$missing libjansson-dev"
 	[ -f /usr/include/libconfig.h ] || missing="$missing libconfig-dev"
+	# --metrics-addr serves GET /metrics with it (src/metrics.c).
+	[ -f /usr/include/microhttpd.h ] || missing="$missing libmicrohttpd-dev"
 	[ -f /usr/include/criterion/criterion.h ] || missing="$missing libcriterion-dev"
 	command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 	command -v cc >/dev/null 2>&1 || missing="$missing gcc"
@@ -59,6 +61,9 @@ check() {
 	# The simulator's self-test runs a real third-party Consul client against it:
 	# Debian's python-consul fork, which only Debian's own interpreter sees.
 	/usr/bin/python3 -c 'import consul' >/dev/null 2>&1 || missing="$missing python3-consul2"
+	# The metrics tests parse /metrics with a real Prometheus parser.
+	/usr/bin/python3 -c 'import prometheus_client.parser' >/dev/null 2>&1 ||
+		missing="$missing python3-prometheus-client"
 	if [ "$asan" = 1 ] || [ "$fuzz" = 1 ]; then
 		if ! command -v clang >/dev/null 2>&1; then
 			missing="$missing clang libclang-rt-dev"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "status.h"
 
 enum agent_request_kind {
 	AGENT_REGISTER,
@@ -38,8 +39,10 @@ struct agent_service {
 	bool register_sent_before; /* ... as it stood before the request in flight */
 	bool busy;                 /* queued for, or in, a registration */
 	bool deregistered;
-	bool maintenance_due; /* maintenance mode to be switched to agent->draining */
-	bool maintenance_on;  /* switched on (as far as we know) */
+	bool maintenance_due; /* maintenance mode still to be switched on (or off) */
+	bool maintenance_wanted; /* the operator's (ctl): kept until disabled */
+	char *maintenance_reason;
+	struct status_service *st;
 	int64_t backoff_ms;
 	ev_timer retry_timer;
 	struct agent_check **checks; /* its own, to push after a registration */
@@ -58,6 +61,7 @@ struct agent_check {
 	bool queued;
 	bool in_flight;
 	ev_timer heartbeat_timer;
+	struct status_check *st;
 	struct agent_check *next_queued;
 };
 
@@ -205,24 +209,18 @@ agent_mark_service_checks(struct agent_service *service)
 		agent_mark_push(service->checks[i]);
 }
 
-/* ----------------------------------------------------------- reachability */
-
-/* Is the service's maintenance mode what agent->draining says? If not, it
- * is due to be switched. */
+/* Maintenance to be switched (on or off, as agent_send_maintenance
+ * decides) once the service is registered. */
 static void
 agent_mark_maintenance(struct agent_service *service)
 {
-	struct agent *agent = service->agent;
-	bool due = service->maintenance_on != agent->draining;
-
-	if (due == service->maintenance_due)
+	if (service->maintenance_due)
 		return;
-	service->maintenance_due = due;
-	if (due)
-		agent->maintenance_pending++;
-	else
-		agent->maintenance_pending--;
+	service->maintenance_due = true;
+	service->agent->maintenance_pending++;
 }
+
+/* ----------------------------------------------------------- reachability */
 
 static void
 agent_changed(struct agent *agent)
@@ -236,6 +234,7 @@ agent_mark_reachable(struct agent *agent)
 {
 	if (agent->agent_lost) {
 		agent->agent_lost = false;
+		status_agent_reachable(true);
 		ev_timer_stop(agent->loop, &agent->outage_timer);
 		log_notice("agent is back at %s", agent->base_url);
 		agent_changed(agent);
@@ -248,6 +247,7 @@ agent_mark_lost(struct agent *agent, const char *why)
 	if (agent->agent_lost)
 		return;
 	agent->agent_lost = true;
+	status_agent_reachable(false);
 	if (agent->settings.fail_closed_ms > 0 && !agent->shutting_down) {
 		char limit[32];
 
@@ -403,6 +403,7 @@ agent_send_push(struct agent_check *check)
 	struct agent *agent = check->service->agent;
 
 	check->push_due = false;
+	status_check_pushed(check->st, check->status);
 	check->in_flight = agent_send(agent,
 	                              consul_check_update_call(agent->client, check->id,
 	                                                       check->status, check->output),
@@ -424,12 +425,15 @@ agent_send_maintenance(struct agent_service *service)
 {
 	struct agent *agent = service->agent;
 
+	/* The drain's reason wins over the operator's: it says why now. */
+	bool enable = agent->draining || service->maintenance_wanted;
+	const char *reason = agent->draining ? agent->drain_reason : service->maintenance_reason;
+
 	service->maintenance_due = false;
-	service->maintenance_on = agent->draining;
 	agent->maintenance_pending--;
 	agent_send(agent,
-	           consul_service_maintenance_call(agent->client, service->def->id, agent->draining,
-	                                           agent->drain_reason),
+	           consul_service_maintenance_call(agent->client, service->def->id, enable,
+	                                           reason),
 	           AGENT_MAINTENANCE, service, NULL);
 }
 
@@ -557,6 +561,7 @@ agent_register_done(struct agent_request *req, const consul_response *resp)
 	if (resp->outcome == CONSUL_OK) {
 		agent_mark_reachable(req->agent);
 		service->registered = true;
+		status_service_registered(service->st, true);
 		service->backoff_ms = AGENT_RETRY_BASE_MS;
 		log_notice("registered service %s (id %s) with the agent at %s", def->name, def->id,
 		           req->agent->base_url);
@@ -564,8 +569,8 @@ agent_register_done(struct agent_request *req, const consul_response *resp)
 		agent_retry_sweep(req->agent);
 		agent_changed(req->agent);
 		/* Registering replaced every check, maintenance included. */
-		service->maintenance_on = false;
-		agent_mark_maintenance(service);
+		if (req->agent->draining || service->maintenance_wanted)
+			agent_mark_maintenance(service);
 		return;
 	}
 	/* A request that never connected left nothing behind to deregister. */
@@ -589,6 +594,7 @@ agent_push_done(struct agent_request *req, const consul_response *resp)
 	check->in_flight = false;
 	if (resp->outcome == CONSUL_OK) {
 		agent_mark_reachable(req->agent);
+		status_check_confirmed(check->st, req->status);
 	} else if (resp->outcome == CONSUL_GONE) {
 		agent_mark_reachable(req->agent);
 		agent_describe_failure(resp, why, sizeof(why));
@@ -596,6 +602,7 @@ agent_push_done(struct agent_request *req, const consul_response *resp)
 			log_warnx("registration of %s lost (%s); registering again",
 			          service->def->id, why);
 		service->registered = false;
+		status_service_registered(service->st, false);
 		check->push_due = true;
 		agent_queue_register(service);
 		return;
@@ -613,6 +620,7 @@ agent_deregister_done(struct agent_request *req, const consul_response *resp)
 	char why[320];
 
 	req->service->deregistered = true;
+	status_service_registered(req->service->st, false);
 	if (resp->outcome == CONSUL_OK || resp->outcome == CONSUL_GONE) {
 		log_notice("deregistered service %s", req->service->def->id);
 		return;
@@ -628,10 +636,8 @@ agent_maintenance_done(struct agent_request *req, const consul_response *resp)
 {
 	char why[320];
 
-	bool on = req->service->maintenance_on;
-
 	if (resp->outcome == CONSUL_OK) {
-		if (on)
+		if (req->agent->draining || req->service->maintenance_wanted)
 			log_notice("service %s is in maintenance: no new traffic",
 			           req->service->def->id);
 		else
@@ -639,8 +645,7 @@ agent_maintenance_done(struct agent_request *req, const consul_response *resp)
 		return;
 	}
 	agent_note_failure(req->agent, resp, "maintenance mode", why, sizeof(why));
-	log_info("could not take %s %s maintenance (%s)", req->service->def->id,
-	         on ? "into" : "out of", why);
+	log_info("could not put %s in maintenance (%s)", req->service->def->id, why);
 }
 
 /* The agent's status of one of our checks is not what we last decided. */
@@ -648,13 +653,34 @@ static void
 agent_verify_check(struct agent_check *check, json_t *on_agent)
 {
 	const char *status = json_string_value(json_object_get(on_agent, "Status"));
+	enum consul_status confirmed;
 
+	if (status != NULL && consul_status_parse(status, &confirmed) == 0)
+		status_check_confirmed(check->st, confirmed);
 	if (!check->has_status || check->in_flight || check->queued || status == NULL ||
 	    strcmp(status, consul_status_name(check->status)) == 0)
 		return;
 	log_info("check %s is %s on the agent, not %s; pushing it again", check->id, status,
 	         consul_status_name(check->status));
 	agent_mark_push(check);
+}
+
+/* The agent's maintenance check says something else than the operator
+ * asked for (a failed switch, or someone else's): switch it again.  This is
+ * the retry of a failed maintenance request, once per verify interval. */
+static void
+agent_verify_maintenance(struct agent_service *service, json_t *checks)
+{
+	char id[512];
+	bool on_agent;
+
+	snprintf(id, sizeof(id), "_service_maintenance:%s", service->def->id);
+	on_agent = json_object_get(checks, id) != NULL;
+	if (on_agent == service->maintenance_wanted)
+		return;
+	log_info("service %s is %s maintenance on the agent; switching it again",
+	         service->def->id, on_agent ? "in" : "not in");
+	agent_mark_maintenance(service);
 }
 
 /* Did someone remove a service or check of ours?  Register it again. */
@@ -692,9 +718,12 @@ agent_verify_done(struct agent_request *req, const consul_response *resp)
 			          "someone else?); registering again",
 			          service->checks[k]->id, service->def->id);
 			service->registered = false;
+			status_service_registered(service->st, false);
 			agent_queue_register(service);
 			break;
 		}
+		if (service->registered)
+			agent_verify_maintenance(service, checks);
 	}
 	json_decref(checks);
 }
@@ -759,6 +788,32 @@ agent_remove_done(struct agent_request *req, const consul_response *resp)
 	          why);
 }
 
+/* The endpoint label of ostiary_agent_requests_total. */
+static const char *const agent_endpoint_names[] = {
+	[AGENT_REGISTER] = "register",       [AGENT_PUSH] = "update",
+	[AGENT_DEREGISTER] = "deregister",   [AGENT_MAINTENANCE] = "maintenance",
+	[AGENT_VERIFY] = "checks",           [AGENT_SWEEP] = "services",
+	[AGENT_REMOVE] = "deregister",
+};
+
+/* Count the request and how it went in the status snapshot. */
+static void
+agent_announce(const struct agent_request *req, CURL *easy, const consul_response *resp)
+{
+	curl_off_t us = 0;
+	char why[320];
+
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &us);
+	status_agent_request(agent_endpoint_names[req->kind], consul_outcome_name(resp->outcome),
+	                     (int64_t)us);
+	if (resp->outcome == CONSUL_OK) {
+		status_agent_success();
+		return;
+	}
+	agent_describe_failure(resp, why, sizeof(why));
+	status_agent_error(why);
+}
+
 static void
 agent_request_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
 {
@@ -767,6 +822,7 @@ agent_request_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
 	const consul_response *resp = consul_call_finish(req->call, result);
 
 	agent_unlink_request(agent, req);
+	agent_announce(req, easy, resp);
 	log_debug("%s -> %ld %s", consul_call_describe(req->call), resp->status,
 	          consul_outcome_name(resp->outcome));
 	switch (req->kind) {
@@ -951,6 +1007,7 @@ agent_add_service(struct agent *agent, const consul_service *def)
 	}
 	service->agent = agent;
 	service->def = def;
+	service->st = status_service(def->id);
 	service->backoff_ms = AGENT_RETRY_BASE_MS;
 	ev_timer_init(&service->retry_timer, agent_retry, service);
 	return service;
@@ -980,6 +1037,7 @@ agent_add_check(struct agent_service *service, const char *check_id, int64_t hea
 		return NULL;
 	}
 	check->service = service;
+	check->st = status_check(check_id);
 	check->heartbeat_ms = heartbeat_ms;
 	check->status = CONSUL_CRITICAL;
 	ev_timer_init(&check->heartbeat_timer, agent_heartbeat, check);
@@ -1033,16 +1091,6 @@ agent_registered(const struct agent *agent)
 	return n;
 }
 
-/* Every service whose maintenance mode is not what agent->draining says
- * gets it switched (a service not registered gets it after registering). */
-static void
-agent_switch_maintenance(struct agent *agent)
-{
-	for (size_t i = 0; i < agent->nservices; i++)
-		agent_mark_maintenance(agent->services[i]);
-	agent_kick(agent);
-}
-
 void
 agent_drain(struct agent *agent, const char *reason)
 {
@@ -1053,9 +1101,15 @@ agent_drain(struct agent *agent, const char *reason)
 	free(agent->drain_reason);
 	if ((agent->drain_reason = strdup(reason)) == NULL)
 		log_warnx("out of memory: maintenance without a reason");
-	agent_switch_maintenance(agent);
+	for (size_t i = 0; i < agent->nservices; i++) {
+		agent_mark_maintenance(agent->services[i]);
+		status_service_maintenance(agent->services[i]->st, true, reason);
+	}
+	agent_kick(agent);
 }
 
+/* Back to what the operator asked for: out of maintenance, or in it with
+ * the operator's reason. */
 void
 agent_undrain(struct agent *agent)
 {
@@ -1064,7 +1118,53 @@ agent_undrain(struct agent *agent)
 	agent->draining = false;
 	if (agent->settings.verify_interval_ms > 0)
 		ev_timer_start(agent->loop, &agent->verify_timer, agent->settings.verify_interval_ms);
-	agent_switch_maintenance(agent);
+	for (size_t i = 0; i < agent->nservices; i++) {
+		struct agent_service *service = agent->services[i];
+
+		agent_mark_maintenance(service);
+		status_service_maintenance(service->st, service->maintenance_wanted,
+		                           service->maintenance_reason);
+	}
+	agent_kick(agent);
+}
+
+int
+agent_maintenance(struct agent *agent, const char *service_id, bool enable, const char *reason,
+                  char *why, size_t len)
+{
+	int n = 0;
+
+	if (agent->draining || agent->shutting_down) {
+		snprintf(why, len, "ostiary is draining (stopping, or restarting the command for new "
+		         "configuration): its services are in maintenance until that is over");
+		return -1;
+	}
+	for (size_t i = 0; i < agent->nservices; i++) {
+		struct agent_service *service = agent->services[i];
+		char *copy = NULL;
+
+		if (service_id != NULL && strcmp(service->def->id, service_id) != 0)
+			continue;
+		if (enable && reason != NULL && (copy = strdup(reason)) == NULL) {
+			snprintf(why, len, "out of memory");
+			return -1;
+		}
+		free(service->maintenance_reason);
+		service->maintenance_reason = copy;
+		service->maintenance_wanted = enable;
+		status_service_maintenance(service->st, enable, reason);
+		agent_mark_maintenance(service);
+		n++;
+	}
+	if (n == 0) {
+		snprintf(why, len, "no service with ID \"%s\"", service_id);
+		return -1;
+	}
+	log_notice("maintenance %s for %s%s (asked on the control socket)",
+	           enable ? "enabled" : "disabled", service_id ? "service " : "every service",
+	           service_id ? service_id : "");
+	agent_kick(agent);
+	return n;
 }
 
 void
@@ -1142,6 +1242,7 @@ agent_check_report(struct agent_check *check, enum consul_status status, const c
 	}
 	check->status = status;
 	check->has_status = true;
+	status_check_reported(check->st, status, check->output);
 	if (!(status_changed || (now && output_changed)) || agent->shutting_down)
 		return; /* the next heartbeat carries the new output */
 	agent_mark_push(check);
@@ -1204,6 +1305,7 @@ agent_free(struct agent *agent)
 	}
 	for (size_t i = 0; i < agent->nservices; i++) {
 		ev_timer_stop(agent->loop, &agent->services[i]->retry_timer);
+		free(agent->services[i]->maintenance_reason);
 		free(agent->services[i]->checks);
 		free(agent->services[i]);
 	}

@@ -91,8 +91,21 @@ size_t agent_registered(const struct agent *agent);
  * reason (again after any re-registration); pushes go on. */
 void agent_drain(struct agent *agent, const char *reason);
 /* The drain is over without a shutdown (the command restarted for new
- * configuration): services leave maintenance, read-backs resume. */
+ * configuration): every service goes back to the maintenance the operator
+ * asked for (none, usually), and read-backs resume. */
 void agent_undrain(struct agent *agent);
+/*
+ * Maintenance asked for by the operator (`ostiary maintenance`, through
+ * ctl.c): every service, or the one with ID service_id, goes in (enable)
+ * or out of Consul maintenance with reason (NULL: the agent's default) and
+ * stays so across re-registrations - a lost or repaired registration gets
+ * it again - until asked otherwise.  A failed switch is retried at the next
+ * read-back (verify interval).  Returns how many services it applies to;
+ * -1 with why filled for an unknown ID, or while stopping (the drain holds
+ * every service in maintenance).
+ */
+int agent_maintenance(struct agent *agent, const char *service_id, bool enable, const char *reason,
+                      char *why, size_t len);
 /* Call fn once nothing is queued or on the wire (from within the call, if
  * that is already so): what was reported has reached the agent, or failed. */
 void agent_when_idle(struct agent *agent, agent_done_fn fn, void *arg);

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "probe.h"
+#include "status.h"
 
 struct check {
 	struct checks *checks;
@@ -20,6 +22,8 @@ struct check {
 	enum consul_status status; /* the last status decided */
 	char *output;              /* ... and its output */
 	ev_timer run_timer;
+	struct status_check *st;
+	int64_t started_us; /* the running probe's start, for its duration */
 };
 
 struct checks {
@@ -169,16 +173,31 @@ check_result(struct check *check, enum consul_status result, const char *output)
 
 /* ---------------------------------------------------------------- probes */
 
+/* Probe durations in microseconds: the loop's clock has milliseconds, and
+ * a loopback probe takes less than one. */
+static int64_t
+check_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 check_probe_done(void *arg, enum consul_status status, const char *output)
 {
 	struct check *check = arg;
 
 	check_result(check, status, output);
+	status_check_probe(check->st, status, check_clock_us() - check->started_us,
+	                   check->threshold.successes, check->threshold.failures);
 	/* Like Consul's checks: the next run starts an interval after this
 	 * one ended, so runs never overlap. */
-	if (!check->checks->stopped)
+	if (!check->checks->stopped) {
 		ev_timer_start(check->checks->loop, &check->run_timer, check->conf->interval_ms);
+		status_check_next_run(check->st, check->conf->interval_ms);
+	}
 }
 
 static int64_t
@@ -186,6 +205,7 @@ check_run(ev_loop *loop, ev_timer *timer, void *arg)
 {
 	struct check *check = arg;
 
+	check->started_us = check_clock_us();
 	if (probe_start(check->probe, check_probe_done, check) < 0)
 		log_debug("check %s: previous run still going", check->conf->id);
 	return EV_TIMER_STOP;
@@ -207,6 +227,7 @@ check_setup(struct check *check, struct checks *checks, struct agent_check *agen
 	    (check->probe = probe_new(checks->loop, conf, err)) == NULL)
 		return -1;
 	check->agent_check = agent_check;
+	check->st = status_check(conf->id);
 	return 0;
 }
 
@@ -258,6 +279,7 @@ checks_start(struct checks *checks)
 			continue;
 		start = check->conf->initial_delay_ms + (spread > 0 ? random() % (spread + 1) : 0);
 		ev_timer_start(checks->loop, &check->run_timer, start);
+		status_check_next_run(check->st, start);
 	}
 }
 

@@ -17,6 +17,13 @@
 int
 child_spawn(struct child *child, char *const argv[], char *const envp[], bool own_group)
 {
+	return child_spawn_listen(child, argv, envp, own_group, 0, NULL);
+}
+
+int
+child_spawn_listen(struct child *child, char *const argv[], char *const envp[], bool own_group,
+                   int listen_fds, char *pid_env)
+{
 	struct spawn_opts opts;
 	struct spawn_failure fail;
 	int code;
@@ -25,6 +32,8 @@ child_spawn(struct child *child, char *const argv[], char *const envp[], bool ow
 	child->name = argv[0];
 	spawn_opts_init(&opts, argv, envp);
 	opts.new_group = own_group;
+	opts.keep_fds = listen_fds;
+	opts.pid_env = pid_env;
 	/* As the shells (and execvp) do: a script without #! runs in sh. */
 	opts.script_fallback = true;
 	if ((child->pid = spawn(&opts, &fail)) > 0) {

@@ -28,6 +28,10 @@ struct child {
  * ostiary must use (126, 127, or 125 if ostiary itself failed).
  */
 int child_spawn(struct child *child, char *const argv[], char *const envp[], bool own_group);
+/* The same, handing it descriptors 3 .. 3+listen_fds-1 and writing its pid
+ * into pid_env, an entry of envp (socket activation: listenfd.h). */
+int child_spawn_listen(struct child *child, char *const argv[], char *const envp[], bool own_group,
+                       int listen_fds, char *pid_env);
 
 /* What waitpid reported for this child: updates state; returns true if changed. */
 bool child_update(struct child *child, int wait_status);

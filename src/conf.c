@@ -133,6 +133,8 @@ conf_free(struct conf *conf)
 	free(conf->path);
 	free(conf->owner);
 	conf_kv_free(conf);
+	free(conf->status_socket);
+	free(conf->metrics_addr);
 	memset(conf, 0, sizeof(*conf));
 }
 

@@ -219,6 +219,9 @@ struct conf {
 	int64_t kv_splay_ms;    /* then wait a random time up to this */
 	int64_t kv_timeout_ms;  /* for the first read of everything, at start */
 	bool kv_required;       /* exit 125 when the first read times out (default true) */
+	/* observability (status.h, ctl.h, metrics.h) */
+	char *status_socket; /* --status-socket: a path, "none", or NULL for the default */
+	char *metrics_addr;  /* --metrics-addr HOST:PORT; NULL = no metrics */
 };
 
 /* Anything to read from Consul KV? */

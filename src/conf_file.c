@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "file.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1159,6 +1160,21 @@ conf_file_log_format(struct conf_file *cf, const config_setting_t *s, void *targ
 	return 0;
 }
 
+/* metrics_addr = "127.0.0.1:9100"; checked as --metrics-addr is. */
+static int
+conf_file_metrics_addr(struct conf_file *cf, const config_setting_t *s, void *target)
+{
+	struct conf *conf = target;
+	const char *addr;
+	char why[160];
+
+	if (conf_file_string(cf, s, false, &addr) < 0)
+		return -1;
+	if (metrics_addr_check(addr, why, sizeof(why)) < 0)
+		return conf_file_error(cf, s, "%s: %s", addr, why);
+	return conf_file_set(cf, s, &conf->metrics_addr, addr);
+}
+
 static int
 conf_file_drain(struct conf_file *cf, const config_setting_t *s, void *target)
 {
@@ -1260,6 +1276,8 @@ static const struct conf_file_key conf_file_top_keys[] = {
 	{ "restart_max_delay", CONF_FILE_TIMEOUT, offsetof(struct conf, restart_max_delay_ms),
 	  NULL },
 	{ "owner", CONF_FILE_STRING, offsetof(struct conf, owner), NULL },
+	{ "status_socket", CONF_FILE_STRING, offsetof(struct conf, status_socket), NULL },
+	{ "metrics_addr", CONF_FILE_CUSTOM, 0, conf_file_metrics_addr },
 	{ "service_files", CONF_FILE_CUSTOM, 0, conf_file_service_files },
 	{ "services", CONF_FILE_CUSTOM, 0, conf_file_services },
 	{ "kv", CONF_FILE_CUSTOM, 0, conf_file_kv },

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "sig.h"
 #include "util.h"
 
@@ -56,6 +57,8 @@ enum {
 	OPT_KV_SPLAY,
 	OPT_KV_TIMEOUT,
 	OPT_KV_REQUIRED,
+	OPT_STATUS_SOCKET,
+	OPT_METRICS_ADDR,
 };
 
 static void conf_options_warn(consul_warn_fn warn, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -109,6 +112,8 @@ static const struct option conf_options_long[] = {
 	{ "check-config", no_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "status-socket", required_argument, NULL, OPT_STATUS_SOCKET },
+	{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -120,6 +125,9 @@ conf_options_usage(FILE *out)
 	fputs("usage: ostiary [options] SERVICE -- COMMAND [ARGS...]\n"
 	      "       ostiary -c FILE [options] [SERVICE] [-- COMMAND [ARGS...]]\n"
 	      "       ostiary -t [-c FILE]\n"
+	      "       ostiary status [--socket PATH] [--json]\n"
+	      "       ostiary maintenance enable|disable [--reason TEXT] [--service ID]\n"
+	      "                          [--socket PATH]\n"
 	      "\n"
 	      "Run COMMAND, register it with the local Consul agent as SERVICE with TTL\n"
 	      "checks fed by local probes (by default: is COMMAND running?), deregister\n"
@@ -198,6 +206,11 @@ conf_options_usage(FILE *out)
 	      "  --subreaper             adopt and reap orphaned descendants (Linux)\n"
 	      "  -v, --verbose           more log detail (repeat for debug)\n"
 	      "  --log-format F          text (default), logfmt or json\n"
+	      "  --status-socket PATH    control socket for `ostiary status` and\n"
+	      "                          `ostiary maintenance`; none = off (default\n"
+	      "                          $RUNTIME_DIRECTORY/ostiary.sock, see ostiary(1))\n"
+	      "  --metrics-addr H:P      serve Prometheus metrics on GET /metrics (a bare\n"
+	      "                          port means 127.0.0.1; default off)\n"
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
 	      "\n"
@@ -239,6 +252,8 @@ struct conf_options_cli {
 
 	int verbosity;
 	int log_format; /* -1: not given */
+	const char *status_socket;
+	const char *metrics_addr;
 	bool subreaper;
 	char **command; /* after "--", NULL-terminated, points into argv */
 };
@@ -288,6 +303,20 @@ conf_options_one(struct conf_options_cli *cli, struct conf_options_request *req,
 	case 'v':
 		cli->verbosity++;
 		break;
+	case OPT_STATUS_SOCKET:
+		if (*value == '\0')
+			return consul_error_set(err, flag,
+			                        "empty path (give a path, or none to turn it off)");
+		cli->status_socket = value;
+		break;
+	case OPT_METRICS_ADDR: {
+		char why[160];
+
+		if (metrics_addr_check(value, why, sizeof(why)) < 0)
+			return consul_error_set(err, flag, "%s: %s", value, why);
+		cli->metrics_addr = value;
+		break;
+	}
 	case OPT_LOG_FORMAT:
 		if ((cli->log_format = log_format_parse(value)) < 0) {
 			return consul_error_set(
@@ -654,6 +683,14 @@ conf_options_apply_globals(struct conf *conf, const struct conf_options_cli *cli
 	if (cli->log_format >= 0)
 		conf->log_format = cli->log_format;
 	conf->subreaper = conf->subreaper || cli->subreaper;
+	if (cli->status_socket != NULL &&
+	    conf_options_set_string(&conf->status_socket, cli->status_socket, "--status-socket",
+	                            err) < 0)
+		return -1;
+	if (cli->metrics_addr != NULL &&
+	    conf_options_set_string(&conf->metrics_addr, cli->metrics_addr, "--metrics-addr",
+	                            err) < 0)
+		return -1;
 	if (cli->command != NULL) {
 		size_t n = 0;
 		char **command;

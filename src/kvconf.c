@@ -9,6 +9,7 @@
 
 #include "file.h"
 #include "log.h"
+#include "status.h"
 
 /* A prefix may hold many keys of up to 512 KiB each (Consul's
  * kv_max_value_size, base64 in the answer): far more than the library's
@@ -461,6 +462,7 @@ kvconf_answered(struct kvconf_source *src, const consul_response *r)
 	}
 	consul_kv_pairs_free(&pairs);
 	src->error[0] = '\0';
+	status_kv_watch(kvconf_source_name(src), r->index);
 	if (src->file != NULL && data.n == 0)
 		snprintf(src->error, sizeof(src->error), "does not exist");
 	if (src->answered && kvconf_data_equal(&data, &src->current)) {
@@ -481,6 +483,7 @@ kvconf_answered(struct kvconf_source *src, const consul_response *r)
 	src->current = data;
 	src->answered = true;
 	kv->generation++;
+	status_kv_changed(kvconf_source_name(src), r->index);
 	kvconf_check_loaded(kv);
 	kvconf_consider(kv);
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,11 +20,15 @@
 #include "exitcode.h"
 #include "fdlimit.h"
 #include "kvconf.h"
+#include "listenfd.h"
 #include "log.h"
 #include "conf_options.h"
+#include "ctl.h"
+#include "metrics.h"
 #include "progcheck.h"
 #include "service.h"
 #include "sig.h"
+#include "status.h"
 #include "supervisor.h"
 
 static const char *
@@ -83,6 +88,7 @@ main_engine_free(struct supervisor_env *env)
 	checks_free(env->checks);
 	services_free(env->services);
 	agent_free(env->agent);
+	status_free();
 	ev_loop_free(env->loop);
 	consul_client_free(env->client);
 }
@@ -98,10 +104,19 @@ main_engine_new(struct supervisor_env *env, const struct conf *conf, consul_erro
 		.owner = conf->owner,
 	};
 
+	char *address;
+
 	env->conf = conf;
 	env->client = consul_client_new(&conf->consul, err);
 	if (env->client == NULL)
 		return -1;
+	/* Before the engines: they look their snapshot entries up. */
+	address = consul_config_describe(consul_client_config(env->client));
+	if (address == NULL || status_init(conf, address) < 0) {
+		free(address);
+		return consul_error_set(err, "ostiary", "out of memory");
+	}
+	free(address);
 	env->loop = ev_loop_new();
 	if (env->loop != NULL) {
 		ev_timer_init(&main_log_timer, main_log_tick, NULL);
@@ -119,10 +134,33 @@ main_engine_new(struct supervisor_env *env, const struct conf *conf, consul_erro
 	return 0;
 }
 
+/* The readers of the status snapshot: the control socket and the metrics. */
+static int
+main_observe(struct supervisor_env *env, struct ctl **ctl, struct metrics **metrics,
+             consul_error *err)
+{
+	char buf[PATH_MAX];
+	const char *path;
+
+	if (env->conf->metrics_addr != NULL &&
+	    (*metrics = metrics_new(env->loop, env->conf->metrics_addr, err)) == NULL)
+		return -1;
+	if (ctl_socket_path(env->conf, buf, sizeof(buf), &path, err) < 0)
+		return -1;
+	if (path == NULL) {
+		log_info("no status socket (--status-socket none, or no runtime directory)");
+		return 0;
+	}
+	*ctl = ctl_new(env->loop, env->agent, path, err);
+	return *ctl != NULL ? 0 : -1;
+}
+
 static int
 main_run(const struct conf *conf, bool check_only)
 {
 	struct supervisor_env env = { .signal_fd = -1 };
+	struct ctl *ctl = NULL;
+	struct metrics *metrics = NULL;
 	consul_error err = { 0 };
 	int code;
 
@@ -143,11 +181,20 @@ main_run(const struct conf *conf, bool check_only)
 		main_engine_free(&env);
 		return 0;
 	}
+	/* A socket another ostiary answers on stops us before anything starts. */
+	if (main_observe(&env, &ctl, &metrics, &err) < 0) {
+		main_report_error(&err);
+		metrics_free(metrics);
+		main_engine_free(&env);
+		return OSTIARY_EXIT_USAGE;
+	}
 	if ((env.signal_fd = sig_init()) < 0)
 		fatal("cannot set up signal handling");
 	if (conf->subreaper && supervisor_become_subreaper() < 0)
 		log_warn("--subreaper");
 	code = supervisor_run(&env);
+	ctl_free(ctl);
+	metrics_free(metrics);
 	main_engine_free(&env);
 	return code;
 }
@@ -179,6 +226,11 @@ main(int argc, char **argv)
 	int code;
 
 	main_stdio();
+	/* Socket activation: before anything opens a descriptor or a thread. */
+	if (!ctl_is_client(argc, argv))
+		listenfd_take();
+	if (ctl_is_client(argc, argv))
+		return ctl_client_main(argc - 1, argv + 1);
 	log_set_stamp(log_stamp_detect());
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "ostiary: error: cannot initialise libcurl\n");

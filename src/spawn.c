@@ -120,7 +120,7 @@ spawn_stdio(const struct spawn_prep *p)
 static void
 spawn_close_others(const struct spawn_prep *p)
 {
-	int low = STDERR_FILENO + 1, keep = p->report;
+	int low = STDERR_FILENO + 1 + p->o->keep_fds, keep = p->report;
 
 #ifdef SPAWN_HAVE_CLOSE_RANGE
 	if ((keep == low || close_range((unsigned)low, (unsigned)keep - 1, 0) == 0) &&
@@ -196,6 +196,27 @@ spawn_search(const struct spawn_prep *p)
 	}
 }
 
+/* Socket activation: the kept descriptors open across exec, and
+ * LISTEN_PID this process's pid (async-signal-safe: no printf). */
+static void
+spawn_listen_fds(const struct spawn_prep *p)
+{
+	char *slot = p->o->pid_env ? strchr(p->o->pid_env, '=') : NULL;
+	char digits[24];
+	int n = 0;
+
+	for (int fd = STDERR_FILENO + 1; fd <= STDERR_FILENO + p->o->keep_fds; fd++)
+		if (fcntl(fd, F_SETFD, 0) < 0)
+			spawn_fail(p, SPAWN_STDIO, errno);
+	if (slot == NULL)
+		return;
+	for (pid_t pid = getpid(); pid > 0 && n < (int)sizeof(digits); pid /= 10)
+		digits[n++] = (char)('0' + pid % 10);
+	for (slot++; n > 0; slot++)
+		*slot = digits[--n];
+	*slot = '\0';
+}
+
 static _Noreturn void
 spawn_child(struct spawn_prep *p)
 {
@@ -210,6 +231,7 @@ spawn_child(struct spawn_prep *p)
 	fdlimit_restore_for_child();
 	spawn_stdio(p);
 	spawn_close_others(p);
+	spawn_listen_fds(p);
 	/* As Go's os/exec: credentials first, then the directory, which
 	 * must be reachable by the user the program runs as. */
 	spawn_ids(p);

@@ -39,6 +39,12 @@ struct spawn_opts {
 	gid_t gid;
 	const gid_t *groups;
 	int ngroups;
+	/* Socket activation (listenfd.h), for the command only: descriptors
+	 * 3 .. 3+keep_fds-1 stay open (close-on-exec cleared), and the child
+	 * writes its pid into pid_env ("LISTEN_PID=" + spaces, an entry of
+	 * envp) before exec. */
+	int keep_fds;
+	char *pid_env;
 };
 
 /* Where a start failed. */

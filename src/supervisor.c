@@ -15,11 +15,13 @@
 #endif
 
 #include "exitcode.h"
+#include "listenfd.h"
 #include "log.h"
 #include "notify.h"
 #include "sdnotify.h"
 #include "sig.h"
 #include "spawn.h"
+#include "status.h"
 
 extern char **environ;
 
@@ -322,6 +324,16 @@ sup_sd_start(struct supervisor *sup)
 	sup_sd_update(sup);
 }
 
+/* The command's line of the status snapshot (status.h). */
+static void
+sup_announce(const struct supervisor *sup)
+{
+	const struct child *child = sup->child;
+
+	status_command_state(child->state == CHILD_STOPPED ? "stopped" : sup_state_names[sup->state],
+	                     child->pid > 0 && child->state != CHILD_EXITED);
+}
+
 static void
 sup_set_deadline(struct supervisor *sup, int64_t ms)
 {
@@ -345,6 +357,7 @@ sup_dispatch(struct supervisor *sup, enum sup_event event)
 	if (t->action != NULL)
 		t->action(sup);
 	sup_sd_update(sup);
+	sup_announce(sup);
 }
 
 /* ------------------------------------------------------------- the hold */
@@ -669,16 +682,18 @@ static void sup_reap(struct supervisor *sup);
 
 /*
  * The command's environment, built afresh for every start: ostiary's own,
- * then the variables from Consul KV, then NOTIFY_SOCKET with --notify.  ostiary's environment itself is never
+ * then the variables from Consul KV, then NOTIFY_SOCKET with --notify and
+ * socket activation's LISTEN_*.  ostiary's environment itself is never
  * changed (setenv is not thread-safe, and nothing meant for the command
  * belongs there).
  */
 static char **
 sup_command_env(const struct supervisor *sup)
 {
-	char *notify[2] = { NULL, NULL };
+	char *set[8] = { NULL }, *own = NULL;
+	char *const *listen = listenfd_env();
 	char **base, **with_kv, **envp;
-	size_t n = 0;
+	size_t n = 0, k = 1;
 
 	/* systemd's NOTIFY_SOCKET and watchdog are ostiary's: the command,
 	 * answering them, would pass for ostiary. */
@@ -691,14 +706,18 @@ sup_command_env(const struct supervisor *sup)
 		if (!sdnotify_is_own_variable(*e))
 			base[n++] = *e;
 	if (sup->notify != NULL &&
-	    asprintf(&notify[0], "NOTIFY_SOCKET=%s", notify_socket_path(sup->notify)) < 0) {
+	    asprintf(&own, "NOTIFY_SOCKET=%s", notify_socket_path(sup->notify)) < 0) {
 		free(base);
 		return NULL;
 	}
+	/* set[0] is NOTIFY_SOCKET (or nothing), then socket activation's LISTEN_*. */
+	set[0] = own;
+	for (size_t i = 0; listen != NULL && listen[i] != NULL && k < 7; i++)
+		set[k++] = listen[i];
 	with_kv = spawn_env_new(base, sup->env.kv != NULL ? kvconf_env(sup->env.kv) : NULL);
-	envp = with_kv != NULL ? spawn_env_new(with_kv, notify) : NULL;
+	envp = with_kv != NULL ? spawn_env_new(with_kv, own != NULL ? set : set + 1) : NULL;
 	spawn_env_free(with_kv);
-	free(notify[0]);
+	free(own);
 	free(base);
 	return envp;
 }
@@ -723,7 +742,7 @@ sup_kv_apply(struct supervisor *sup)
 static int
 sup_spawn(struct supervisor *sup, bool first)
 {
-	char **envp;
+	char **envp, *pid_env = NULL;
 	int code;
 
 	if (sup->env.kv != NULL && sup_kv_apply(sup) < 0) {
@@ -736,8 +755,13 @@ sup_spawn(struct supervisor *sup, bool first)
 		log_warnx("cannot start %s: out of memory", sup->env.conf->command[0]);
 		return OSTIARY_EXIT_INTERNAL;
 	}
-	/* Its own group: signals reach what it starts, the terminal's do not. */
-	code = child_spawn(sup->child, sup->env.conf->command, envp, true);
+	/* Its own group: signals reach what it starts, the terminal's do not.
+	 * Socket activation: the command's LISTEN_PID is written in the child. */
+	for (size_t i = 0; envp[i] != NULL && pid_env == NULL; i++)
+		if (listenfd_count() > 0 && strncmp(envp[i], "LISTEN_PID=", 11) == 0)
+			pid_env = envp[i];
+	code = child_spawn_listen(sup->child, sup->env.conf->command, envp, true,
+	                          listenfd_count(), pid_env);
 	spawn_env_free(envp);
 	return code;
 }
@@ -952,6 +976,8 @@ sup_child_started(struct supervisor *sup)
 	sup->stopping = false;
 	sup->group_stopped = false;
 	sup->status[0] = '\0';
+	status_command_started(sup->child->pid);
+	sup_announce(sup);
 	if (sup->notify != NULL)
 		notify_set_main_pid(sup->notify, sup->child->pid);
 	ev_child_stop(sup->env.loop, &sup->child_watcher);
@@ -1000,6 +1026,7 @@ sup_child_changed(ev_loop *loop, ev_child *watcher, int wait_status, void *arg)
 
 	if (!child_update(sup->child, wait_status))
 		return;
+	sup_announce(sup);
 	if (sup->child->state == CHILD_EXITED) {
 		sup_log_exit(sup->child);
 		sup_child_gone(sup);

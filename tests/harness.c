@@ -5,12 +5,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -593,6 +595,53 @@ exec_child(const char *const *argv, char **env, int devnull, int out_fd, pid_t p
 	_exit(127);
 }
 
+static bool
+env_mentions(const char *const *changes, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; changes != NULL && changes[i] != NULL; i++) {
+		const char *c = changes[i][0] == '-' ? changes[i] + 1 : changes[i];
+		if (strncmp(c, name, len) == 0 && (c[len] == '=' || c[len] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/* The environment changes plus a private RUNTIME_DIRECTORY (see proc). */
+static char **
+build_env_rt(proc *p, const char *const *changes)
+{
+	static char entry[300];
+	size_t n = count_args(changes);
+	const char **more;
+	char **env;
+
+	if (env_mentions(changes, "RUNTIME_DIRECTORY") || p->out_path[0] == '\0')
+		return build_env(changes);
+	snprintf(p->rt_dir, sizeof(p->rt_dir), "%s.rt", p->out_path);
+	if (mkdir(p->rt_dir, 0700) < 0) {
+		p->rt_dir[0] = '\0';
+		return build_env(changes);
+	}
+	snprintf(entry, sizeof(entry), "RUNTIME_DIRECTORY=%s", p->rt_dir);
+	if ((more = calloc(n + 2, sizeof(*more))) == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(more, changes, n * sizeof(*more));
+	more[n] = entry;
+	env = build_env(more);
+	free(more);
+	return env;
+}
+
+static int
+rt_remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
 int
 proc_start(proc *p, const char *const *argv, const char *const *env)
 {
@@ -605,7 +654,7 @@ proc_start(proc *p, const char *const *argv, const char *const *env)
 		return -1;
 	out_fd = open_capture_file(p);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	child_env = build_env(env);
+	child_env = build_env_rt(p, env);
 	pid = (out_fd < 0 || devnull < 0 || child_env == NULL) ? -1 : fork();
 	if (pid == 0)
 		exec_child(argv, child_env, devnull, out_fd, parent);
@@ -619,6 +668,8 @@ proc_start(proc *p, const char *const *argv, const char *const *env)
 	if (pid < 0) {
 		if (p->out_path[0] != '\0')
 			unlink(p->out_path);
+		if (p->rt_dir[0] != '\0')
+			rmdir(p->rt_dir);
 		memset(p, 0, sizeof(*p));
 		return -1;
 	}
@@ -751,5 +802,9 @@ proc_kill(proc *p)
 	if (p->out_path[0] != '\0') {
 		unlink(p->out_path);
 		p->out_path[0] = '\0';
+	}
+	if (p->rt_dir[0] != '\0') {
+		nftw(p->rt_dir, rt_remove_one, 8, FTW_DEPTH | FTW_PHYS);
+		p->rt_dir[0] = '\0';
 	}
 }

@@ -60,6 +60,10 @@ long long mono_ms(void);
 typedef struct proc {
 	pid_t pid;
 	char out_path[256]; /* stdout+stderr captured to this temp file */
+	/* Its own RUNTIME_DIRECTORY ("<out_path>.rt"), unless the test gives
+	 * one: ostiary's status socket defaults to a fixed name there, and
+	 * tests run side by side.  Removed with everything in it by proc_kill. */
+	char rt_dir[264];
 } proc;
 
 /* fork/exec argv (argv[0] is a path; a bare name is searched in PATH) with

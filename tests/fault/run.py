@@ -340,10 +340,15 @@ class Ostiary:
                 "--retry-max", RETRY_MAX]
         argv += ([] if "--ttl" in flags else FAST_TTL) + list(flags) + [service, "--", *command]
         self.argv = argv
+        # Its own runtime directory: the status socket's default name there
+        # is fixed, and scenarios run side by side.
+        env = clean_env()
+        env["RUNTIME_DIRECTORY"] = ctx.path(f"{label}.rt")
+        os.makedirs(env["RUNTIME_DIRECTORY"], mode=0o700, exist_ok=True)
         with open(self.stderr_path, "wb") as stderr:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=stderr,
-                                         env=clean_env(), start_new_session=True,
+                                         env=env, start_new_session=True,
                                          preexec_fn=_die_with_parent)
         self.pid = self.proc.pid
         self.watch = True   # while True, exiting on its own fails the scenario

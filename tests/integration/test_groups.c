@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -360,7 +361,11 @@ start_on_tty(struct tty_run *t, const char *const *argv)
 {
 	int slave;
 	pid_t parent = getpid();
+	/* Its own runtime directory, as proc_start gives: the status socket's
+	 * default name there is fixed, and tests run side by side. */
+	const char *rt = scratch_path("rt");
 
+	cr_assert(mkdir(rt, 0700) == 0 || errno == EEXIST);
 	cr_assert_eq(openpty(&t->master, &slave, NULL, NULL, NULL), 0);
 	t->pid = fork();
 	cr_assert_geq(t->pid, 0);
@@ -376,6 +381,7 @@ start_on_tty(struct tty_run *t, const char *const *argv)
 		dup2(slave, 2);
 		close(slave);
 		close(t->master);
+		setenv("RUNTIME_DIRECTORY", rt, 1);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

@@ -767,3 +767,33 @@ Test(kv, exec_probes_get_the_variables_only_when_asked)
 	proc_kill(&p);
 	sim_stop(&s);
 }
+
+/* `ostiary status` shows each watch: its prefix or key and the index read. */
+Test(kv, status_shows_the_watches)
+{
+	sim s;
+	proc p, client;
+	const char *rec = scratch_path("rec"), *sock = scratch_path("ostiary.sock");
+	const char *args[] = { "--kv-env", "app/web/", "--status-socket", sock, "web", NULL };
+	const char *status[] = { ostiary_bin(), "status", "--json", "--socket", sock, NULL };
+	json_t *st, *watch;
+	char *out;
+
+	start_sim(&s, NULL);
+	kv_put(&s, "app/web/port", "8080");
+	start_kv_ostiary(&p, &s, rec, args);
+	cr_assert(wait_check_status(&s, "service:web", "passing", DEADLINE_MS));
+	cr_assert_eq(proc_start(&client, status, NULL), 0);
+	cr_assert_eq(exit_code(proc_wait(&client, DEADLINE_MS)), 0);
+	out = proc_output(&client);
+	proc_kill(&client);
+	st = json_loads(out, 0, NULL);
+	cr_assert_not_null(st, "not JSON: %s", out);
+	watch = json_array_get(json_object_get(st, "kv_watches"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(watch, "prefix")), "app/web/");
+	cr_assert_gt(json_integer_value(json_object_get(watch, "index")), 0);
+	cr_assert(strstr(out, "8080") == NULL, "a value in the status");
+	json_decref(st);
+	free(out);
+	finish(&p, &s);
+}

@@ -215,6 +215,8 @@ Test(conf_file, top_level_and_agent_settings, .init = tmp_init, .fini = tmp_fini
 	                               "heartbeat = \"5s\";\n"
 	                               "log_level = \"debug\";\n"
 	                               "log_format = \"logfmt\";\n"
+	                               "metrics_addr = \"[::1]:9100\";\n"
+	                               "status_socket = \"none\";\n"
 	                               "subreaper = true;\n"
 	                               "services = ( { name = \"web\"; } );\n"));
 	finish_ok();
@@ -231,6 +233,8 @@ Test(conf_file, top_level_and_agent_settings, .init = tmp_init, .fini = tmp_fini
 	cr_assert_str_eq(conf.consul.tls.server_name, "consul.example");
 	cr_assert_eq(conf.consul.timeout_ms, 1500);
 	cr_assert_eq(conf.log_format, LOG_FORMAT_LOGFMT);
+	cr_assert_str_eq(conf.metrics_addr, "[::1]:9100");
+	cr_assert_str_eq(conf.status_socket, "none");
 	cr_assert_eq(conf.consul.connect_timeout_ms, 1500, "capped by the total timeout");
 	cr_assert_eq(conf.retry_max_ms, 30000, "a bare number is seconds");
 	cr_assert_eq(conf.kill_timeout_ms, 3000);
@@ -442,6 +446,8 @@ static const struct bad_file bad_files[] = {
 	{ "log level", CMD "log_level = \"loud\";\n", 2, "log_level: unknown log level \"loud\"" },
 	{ "log format", CMD "log_format = \"yaml\";\n", 2,
 	  "log_format: unknown log format \"yaml\"" },
+	{ "metrics address", CMD "\nmetrics_addr = \"[::1]:x\";\n", 3,
+	  "metrics_addr: [::1]:x: \"x\" is not a port" },
 	{ "no token in the file", CMD "agent = { token = \"secret\"; };\n", 2,
 	  "agent.token: unknown setting \"token\" (allowed here: address, token_file" },
 	{ "certificate pair", CMD "agent = {\n  client_cert = \"c.pem\"; };\n", 2,

@@ -343,6 +343,11 @@ static const struct bad_case bad_cases[] = {
 	  "cap" },
 	{ { "--fail-closed", "-1s", "svc", "--", "true" }, "--fail-closed", "" },
 	{ { "--meta", "ostiary-owner=x", "svc", "--", "true" }, "", "ostiary's own" },
+	{ { "--metrics-addr", "localhost:http", "svc", "--", "true" }, "--metrics-addr",
+	  "not a port" },
+	{ { "--metrics-addr", "::1:9100", "svc", "--", "true" }, "--metrics-addr", "brackets" },
+	{ { "--metrics-addr", "70000", "svc", "--", "true" }, "--metrics-addr", "0 to 65535" },
+	{ { "--status-socket", "", "svc", "--", "true" }, "--status-socket", "empty path" },
 };
 
 Test(options, bad_input_names_the_flag, .fini = suite_fini)
