@@ -25,55 +25,6 @@ struct metrics {
 	ev_timer timer;
 };
 
-/* ------------------------------------------------------------ the address */
-
-/* Split addr into host and port; a bare port (or :port) is loopback's. */
-static int
-metrics_split(const char *addr, char *host, size_t hlen, char *port, size_t plen, char *why,
-              size_t len)
-{
-	const char *colon = strrchr(addr, ':');
-	const char *h = addr, *p = addr;
-	size_t n;
-
-	if (colon == NULL) {
-		snprintf(host, hlen, "127.0.0.1");
-	} else {
-		p = colon + 1;
-		n = (size_t)(colon - addr);
-		if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']')
-			h++, n -= 2;
-		else if (memchr(addr, ':', n) != NULL) {
-			snprintf(why, len, "an IPv6 address goes in brackets: [::1]:9100");
-			return -1;
-		}
-		if (n >= hlen) {
-			snprintf(why, len, "host name too long");
-			return -1;
-		}
-		snprintf(host, hlen, "%.*s", (int)n, h);
-		if (n == 0)
-			snprintf(host, hlen, "127.0.0.1");
-	}
-	n = strspn(p, "0123456789");
-	/* Port 0: any free one, which the log line names (for tests). */
-	if (n == 0 || p[n] != '\0' || n > 5 || atoi(p) > 65535) {
-		snprintf(why, len, "\"%s\" is not a port from 0 to 65535 (use HOST:PORT or PORT)",
-		         p);
-		return -1;
-	}
-	snprintf(port, plen, "%s", p);
-	return 0;
-}
-
-int
-metrics_addr_check(const char *addr, char *why, size_t len)
-{
-	char host[256], port[8];
-
-	return metrics_split(addr, host, sizeof(host), port, sizeof(port), why, len);
-}
-
 /* A non-blocking listening socket on addr; -1 with err filled. */
 static int
 metrics_listen(const char *addr, consul_error *err)
@@ -84,7 +35,7 @@ metrics_listen(const char *addr, consul_error *err)
 	char host[256], port[8], why[128];
 	int fd = -1, on = 1, rc;
 
-	if (metrics_split(addr, host, sizeof(host), port, sizeof(port), why, sizeof(why)) < 0)
+	if (metrics_addr_split(addr, host, sizeof(host), port, sizeof(port), why, sizeof(why)) < 0)
 		return consul_error_set(err, "--metrics-addr", "%s: %s", addr, why);
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
 		return consul_error_set(err, "--metrics-addr", "%s: %s", addr, gai_strerror(rc));

@@ -33,6 +33,9 @@ struct metrics;
  * two on the loopback address).  0, or -1 with why filled.
  */
 int metrics_addr_check(const char *addr, char *why, size_t len);
+/* The same, split: host (loopback's for a bare port) and port. */
+int metrics_addr_split(const char *addr, char *host, size_t hlen, char *port, size_t plen,
+                       char *why, size_t len);
 
 /* Listen on addr and serve from loop; NULL (err filled, source = flag)
  * when it cannot listen. */

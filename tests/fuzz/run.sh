@@ -58,10 +58,12 @@ target_deps() {
 		srcs="$OUT/lib/*.o"
 		pkgs="libcurl jansson" ;;
 	conf_file | consul_json)
-		# conf.c, conf_validate.c, conf_file.c and conf_consul.c need only sig.c
-		# (signal names) and file.c (opening files) of the rest of src/.
+		# conf.c, conf_validate.c, conf_file.c, conf_consul.c and conf_kv.c need
+		# only sig.c (signal names), file.c (opening files) and metrics_addr.c
+		# (the --metrics-addr syntax) of the rest of src/.
 		srcs="tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_files.c $OUT/lib/*.o src/conf.c"
-		srcs="$srcs src/conf_validate.c src/conf_file.c src/conf_consul.c src/file.c src/sig.c"
+		srcs="$srcs src/conf_validate.c src/conf_file.c src/conf_consul.c src/conf_kv.c"
+		srcs="$srcs src/metrics_addr.c src/file.c src/sig.c"
 		[ "$1" = conf_file ] && srcs="$srcs tests/fuzz/fuzz_libconfig.c"
 		pkgs="libcurl jansson libconfig"
 		extra=-ldl ;; # dlsym (in libc itself since glibc 2.34)
