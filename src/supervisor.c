@@ -766,6 +766,15 @@ sup_spawn(struct supervisor *sup, bool first)
 	return code;
 }
 
+/* A later start that failed counts as a failed run, like the shell's 126/127. */
+static void
+sup_start_failed(struct supervisor *sup, int code)
+{
+	sup->child->state = CHILD_EXITED;
+	sup->child->wait_status = (code & 0xff) << 8;
+	sup_child_gone(sup);
+}
+
 static void
 sup_restart_child(struct supervisor *sup)
 {
@@ -776,10 +785,7 @@ sup_restart_child(struct supervisor *sup)
 	code = sup_spawn(sup, false);
 
 	if (code != 0) {
-		/* Counts as a failed run, like the shell's 126/127. */
-		sup->child->state = CHILD_EXITED;
-		sup->child->wait_status = (code & 0xff) << 8;
-		sup_child_gone(sup);
+		sup_start_failed(sup, code);
 		return;
 	}
 	sup_child_started(sup);
@@ -863,9 +869,7 @@ sup_renew_child(struct supervisor *sup)
 	agent_undrain(sup->env.agent);
 	sup->started_at = ev_now(sup->env.loop);
 	if ((code = sup_spawn(sup, false)) != 0) {
-		sup->child->state = CHILD_EXITED;
-		sup->child->wait_status = (code & 0xff) << 8;
-		sup_child_gone(sup);
+		sup_start_failed(sup, code);
 		return;
 	}
 	log_notice("started %s (pid %d) with the new configuration", sup->child->name,
