@@ -57,6 +57,34 @@ scratch_path(const char *name)
 }
 
 const char *
+write_exit_code_config(const char *name, const char *settings, const char *code_file)
+{
+	const char *path = scratch_path(name);
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "command = [ \"sleep\", \"60\" ];\n"
+	        "%s"
+	        "services = ( { name = \"web\"; checks = ( { type = \"exec\";\n"
+	        "  args = [ \"/bin/sh\", \"-c\", \"exit $(cat %s)\" ];\n"
+	        "  interval = \"200ms\"; timeout = \"150ms\"; spread = \"0s\"; } ); } );\n",
+	        settings, code_file);
+	fclose(f);
+	return path;
+}
+
+void
+write_exit_code(const char *code_file, int code)
+{
+	FILE *f = fopen(code_file, "w");
+
+	cr_assert_not_null(f);
+	fprintf(f, "%d\n", code);
+	fclose(f);
+}
+
+const char *
 helper_path(const char *name)
 {
 	return path_slot(helpers_dir(), name);

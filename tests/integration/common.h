@@ -20,6 +20,14 @@ void start_ostiary(proc *p, const sim *s, const char *const *args, const char *c
 const char *scratch_path(const char *name);
 /* Path of a helper program from tests/helpers (built next to the tests). */
 const char *helper_path(const char *name);
+/*
+ * A configuration (scratch file `name`, plus the top-level `settings`)
+ * running `sleep 60` as service web with one exec check, every 200 ms, that
+ * exits with the number code_file holds; write_exit_code sets that number.
+ */
+const char *write_exit_code_config(const char *name, const char *settings,
+                                   const char *code_file);
+void write_exit_code(const char *code_file, int code);
 /* The wait status -> exit code ostiary reported (-1 if it did not exit normally). */
 int exit_code(int wait_status);
 /* Wait for ostiary to exit; fail the test (after killing it) if it does not. */

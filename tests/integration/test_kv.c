@@ -210,6 +210,17 @@ assert_env(const char *env, const char *name, const char *value)
 	free(got);
 }
 
+/* NAME's value as the nth start got it (NULL: unset). */
+static void
+assert_start_env(const char *rec, int nth, const char *name, const char *value)
+{
+	char *env = env_of(rec, nth);
+
+	cr_assert_not_null(env, "no environment of start %d", nth);
+	assert_env(env, name, value);
+	free(env);
+}
+
 static void
 finish(proc *p, sim *s)
 {
@@ -372,7 +383,6 @@ Test(kv, agent_down_at_start_not_required)
 	const char *args[] = { "--kv-env",      "app/web/",        "--kv-timeout", "1s",
 		               "--kv-required=false", "--kv-wait",   "0",
 		               "--drain-delay", "0",               "web",          NULL };
-	char *env;
 
 	start_sim(&s, NULL);
 	kv_put(&s, "app/web/port", "8080");
@@ -380,15 +390,11 @@ Test(kv, agent_down_at_start_not_required)
 	start_kv_ostiary(&p, &s, rec, args);
 	cr_assert(wait_starts(rec, 1, DEADLINE_MS));
 	cr_assert(proc_output_contains(&p, "--kv-required=false"), "%s", proc_output(&p));
-	env = env_of(rec, 1);
-	assert_env(env, "PORT", NULL);
-	free(env);
+	assert_start_env(rec, 1, "PORT", NULL);
 
 	kv_unreachable(&s, false);
 	cr_assert(wait_starts(rec, 2, DEADLINE_MS), "the data arrived: a restart");
-	env = env_of(rec, 2);
-	assert_env(env, "PORT", "8080");
-	free(env);
+	assert_start_env(rec, 2, "PORT", "8080");
 	finish(&p, &s);
 }
 
@@ -400,7 +406,6 @@ Test(kv, agent_back_before_the_timeout)
 	const char *rec = scratch_path("rec");
 	const char *args[] = { "--kv-env", "app/web/", "web", NULL };
 	int pids[4];
-	char *env;
 
 	start_sim(&s, NULL);
 	kv_put(&s, "app/web/port", "8080");
@@ -410,9 +415,7 @@ Test(kv, agent_back_before_the_timeout)
 	cr_assert_eq(starts(rec, pids, 4), 0);
 	kv_unreachable(&s, false);
 	cr_assert(wait_starts(rec, 1, DEADLINE_MS));
-	env = env_of(rec, 1);
-	assert_env(env, "PORT", "8080");
-	free(env);
+	assert_start_env(rec, 1, "PORT", "8080");
 	finish(&p, &s);
 }
 
@@ -447,7 +450,7 @@ Test(kv, restart_is_a_drain)
 	const char *args[] = { "-v",        "--kv-env", "app/web/", "--kv-wait", "0",
 		               "--drain-delay", "300ms",  "web",      NULL };
 	long long maintenance_us, stop_us;
-	char *env, *output;
+	char *output;
 	json_t *req;
 
 	start_sim(&s, NULL);
@@ -475,9 +478,7 @@ Test(kv, restart_is_a_drain)
 	cr_assert(proc_output_contains(&p,
 	                               "restarting for new configuration (keys: app/web/port)"));
 
-	env = env_of(rec, 2);
-	assert_env(env, "PORT", "9090");
-	free(env);
+	assert_start_env(rec, 2, "PORT", "9090");
 	cr_assert(wait_check_status(&s, "service:web", "passing", DEADLINE_MS));
 	cr_assert(wait_requests(&s, "PUT", "/v1/agent/service/maintenance/web", 2, DEADLINE_MS),
 	          "out of maintenance again");
@@ -617,7 +618,7 @@ Test(kv, burst_gives_one_restart)
 	const char *rec = scratch_path("rec");
 	const char *args[] = { "--kv-env", "app/web/", "--drain-delay", "0", "web", NULL };
 	int pids[8];
-	char value[16], *env;
+	char value[16];
 
 	start_sim(&s, NULL);
 	kv_put(&s, "app/web/n", "0");
@@ -626,12 +627,10 @@ Test(kv, burst_gives_one_restart)
 	for (int i = 1; i <= 50; i++) {
 		snprintf(value, sizeof(value), "%d", i);
 		kv_put(&s, "app/web/n", value);
-		usleep(20 * 1000);
+		usleep(20 * 1000); /* the burst's pace (50 writes over 1 s), not a wait */
 	}
 	cr_assert(wait_starts(rec, 2, DEADLINE_MS));
-	env = env_of(rec, 2);
-	assert_env(env, "N", "50");
-	free(env);
+	assert_start_env(rec, 2, "N", "50");
 	/* Settled: anything more would come within the wait, 1 s. */
 	cr_assert(wait_check_status(&s, "service:web", "passing", DEADLINE_MS));
 	cr_assert_not(wait_starts(rec, 3, 2000), "a second restart");
@@ -662,7 +661,7 @@ Test(kv, wait_and_splay_timing)
 	for (int i = 1; i <= 15; i++) {
 		snprintf(value, sizeof(value), "%d", i);
 		kv_put(&s, "app/web/n", value);
-		usleep(200 * 1000);
+		usleep(200 * 1000); /* the writes' pace, never quiet for MIN: not a wait */
 	}
 	cr_assert(wait_recorder_signal(rec, SIGUSR1, DEADLINE_MS));
 	signalled = recorder_signal_us(rec, SIGUSR1) / 1000;
@@ -729,9 +728,7 @@ Test(kv, thousand_keys)
 	free(env);
 	kv_put(&s, "big/key-0500", "changed");
 	cr_assert(wait_starts(rec, 2, DEADLINE_MS));
-	env = env_of(rec, 2);
-	assert_env(env, "KEY_0500", "changed");
-	free(env);
+	assert_start_env(rec, 2, "KEY_0500", "changed");
 	finish(&p, &s);
 }
 

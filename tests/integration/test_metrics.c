@@ -98,38 +98,13 @@ sample(json_t *doc, const char *name, ...)
 	return -1;
 }
 
+/* Port 0: any free one, which ostiary names in its log. */
+#define METRICS_ON_ANY_PORT "metrics_addr = \"127.0.0.1:0\";\n"
+
 static const char *
 family_type(json_t *doc, const char *name)
 {
 	return json_string_value(json_object_get(json_object_get(doc, "families"), name));
-}
-
-static const char *
-write_config(const char *code_file)
-{
-	const char *path = scratch_path("metrics.conf");
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f);
-	fprintf(f,
-	        "command = [ \"sleep\", \"60\" ];\n"
-	        "metrics_addr = \"127.0.0.1:0\";\n"
-	        "services = ( { name = \"web\"; checks = ( { type = \"exec\";\n"
-	        "  args = [ \"/bin/sh\", \"-c\", \"exit $(cat %s)\" ];\n"
-	        "  interval = \"200ms\"; timeout = \"150ms\"; spread = \"0s\"; } ); } );\n",
-	        code_file);
-	fclose(f);
-	return path;
-}
-
-static void
-write_code(const char *file, int code)
-{
-	FILE *f = fopen(file, "w");
-
-	cr_assert_not_null(f);
-	fprintf(f, "%d\n", code);
-	fclose(f);
 }
 
 struct wait_sample {
@@ -153,7 +128,7 @@ results_counted(void *arg)
 Test(metrics, parsed_and_checked_against_what_happened)
 {
 	const char *code_file = scratch_path("code");
-	const char *config = write_config(code_file);
+	const char *config = write_exit_code_config("metrics.conf", METRICS_ON_ANY_PORT, code_file);
 	const char *args[] = { "-c", config, "--status-socket", "none", NULL };
 	struct wait_sample w;
 	json_t *doc;
@@ -161,7 +136,7 @@ Test(metrics, parsed_and_checked_against_what_happened)
 	sim s;
 	proc p;
 
-	write_code(code_file, 0);
+	write_exit_code(code_file, 0);
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
 	w.port = metrics_port(&p);
@@ -203,7 +178,7 @@ Test(metrics, parsed_and_checked_against_what_happened)
 	json_decref(doc);
 
 	/* A failing probe moves the critical counter and the status gauge. */
-	write_code(code_file, 2);
+	write_exit_code(code_file, 2);
 	w.status = "critical";
 	w.at_least = 1;
 	cr_assert(wait_until(results_counted, &w, DEADLINE_MS), "critical never counted");
@@ -265,7 +240,7 @@ Test(metrics, restarts_and_agent_outage)
 Test(metrics, slow_clients_do_not_block_the_loop)
 {
 	const char *code_file = scratch_path("code");
-	const char *config = write_config(code_file);
+	const char *config = write_exit_code_config("metrics.conf", METRICS_ON_ANY_PORT, code_file);
 	const char *args[] = { "-c", config, "--status-socket", "none", NULL };
 	struct wait_sample w = { .status = "passing" };
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -274,7 +249,7 @@ Test(metrics, slow_clients_do_not_block_the_loop)
 	sim s;
 	proc p;
 
-	write_code(code_file, 0);
+	write_exit_code(code_file, 0);
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
 	w.port = metrics_port(&p);

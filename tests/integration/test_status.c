@@ -81,56 +81,28 @@ socket_exists(void *arg)
 	return stat(arg, &sb) == 0 && S_ISSOCK(sb.st_mode);
 }
 
-/* A configuration whose exec check exits with what `code_file` holds. */
-static const char *
-write_config(const char *code_file)
-{
-	const char *path = scratch_path("status.conf");
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f);
-	fprintf(f,
-	        "command = [ \"sleep\", \"60\" ];\n"
-	        "services = ( { name = \"web\"; checks = ( { type = \"exec\";\n"
-	        "  args = [ \"/bin/sh\", \"-c\", \"exit $(cat %s)\" ];\n"
-	        "  interval = \"200ms\"; timeout = \"150ms\"; spread = \"0s\"; } ); } );\n",
-	        code_file);
-	fclose(f);
-	return path;
-}
-
-static void
-write_code(const char *file, int code)
-{
-	FILE *f = fopen(file, "w");
-
-	cr_assert_not_null(f);
-	fprintf(f, "%d\n", code);
-	fclose(f);
-}
-
 Test(status, exit_codes_follow_the_worst_check)
 {
 	const char *code_file = scratch_path("code");
 	const char *socket = scratch_path("st.sock");
-	const char *config = write_config(code_file);
+	const char *config = write_exit_code_config("status.conf", "", code_file);
 	const char *args[] = { "-c", config, "--status-socket", socket, NULL };
 	struct stat sb;
 	sim s;
 	proc p;
 
-	write_code(code_file, 0);
+	write_exit_code(code_file, 0);
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_until(socket_exists, (void *)socket, DEADLINE_MS), "no socket");
 	cr_assert_eq(stat(socket, &sb), 0);
 	cr_expect_eq(sb.st_mode & 0777, 0600, "mode %o", sb.st_mode & 0777);
 	cr_assert(wait_status_code(socket, 0), "never passing (exit 0)");
-	write_code(code_file, 1);
+	write_exit_code(code_file, 1);
 	cr_assert(wait_status_code(socket, 1), "a warning check is not exit 1");
-	write_code(code_file, 2);
+	write_exit_code(code_file, 2);
 	cr_assert(wait_status_code(socket, 2), "a critical check is not exit 2");
-	write_code(code_file, 0);
+	write_exit_code(code_file, 0);
 	cr_assert(wait_status_code(socket, 0), "not passing again");
 	stop_ostiary(&p, 143);
 	/* Gone with ostiary: a client cannot reach it (3). */
@@ -143,13 +115,13 @@ Test(status, json_snapshot_says_what_happened)
 {
 	const char *code_file = scratch_path("code");
 	const char *socket = scratch_path("st.sock");
-	const char *config = write_config(code_file);
+	const char *config = write_exit_code_config("status.conf", "", code_file);
 	const char *args[] = { "-c", config, "--status-socket", socket, NULL };
 	json_t *st, *check, *service, *cmd;
 	sim s;
 	proc p;
 
-	write_code(code_file, 2);
+	write_exit_code(code_file, 2);
 	start_sim(&s, NULL);
 	start_ostiary(&p, &s, args, NULL);
 	cr_assert(wait_check_status(&s, "service:web", "critical", DEADLINE_MS));
