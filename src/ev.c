@@ -2,10 +2,15 @@
  * ev.c - the event loop (see ev.h).
  *
  * Timers live in a binary min-heap keyed on their due time, so arming,
- * cancelling and firing are O(log n) however many checks are configured.
- * Waiting is done by curl_multi_poll(), which waits on curl's own sockets
- * and on our descriptors (passed as extra fds) at once, and shortens the
- * wait when curl has a timeout of its own due.
+ * cancelling and firing are O(log n).  Timers with slack (thousands of
+ * periodic probes and heartbeats) share few due times: those are kept as
+ * buckets, one list per due time found through a small hash, and only the
+ * bucket sits in the heap, so each of them costs O(1).
+ * Waiting is one poll(2) over every watched descriptor, curl's among them:
+ * libcurl's socket interface (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION) tells
+ * which sockets and which timeout it wants, and curl_multi_socket_action
+ * then handles just the socket that is ready.  curl_multi_perform would
+ * poll every transfer's socket once more on every wakeup of the loop.
  */
 #include "ev.h"
 
@@ -26,6 +31,24 @@ struct ev_transfer {
 	void *arg;
 };
 
+/* One of curl's sockets, watched for it (CURLMOPT_SOCKETFUNCTION). */
+struct ev_curl_socket {
+	ev_io io;
+	struct ev_curl_socket *next, *prev;
+};
+
+/* The timers with slack due at one time; its anchor (fn NULL) is in the heap. */
+struct ev_bucket {
+	ev_timer anchor;
+	ev_timer *head, *tail;
+	struct ev_bucket *next_hashed;
+};
+
+/* Buckets live at most a period (seconds) ahead in slots of at least a
+ * few ms: a few hundred at a time at most.  A prime spreads multiples. */
+#define EV_BUCKET_HASH 61
+#define EV_SLOT_BUCKET (SIZE_MAX - 1)
+
 struct ev_loop {
 	CURLM *multi;
 	struct ev_transfer foreign; /* fn and arg for transfers added by others */
@@ -34,11 +57,16 @@ struct ev_loop {
 
 	ev_timer **heap;
 	size_t nheap, heap_cap;
+	struct ev_bucket *buckets[EV_BUCKET_HASH];
 
 	ev_io **ios;
 	size_t nios, ios_cap;
-	struct curl_waitfd *waitfds;
-	size_t waitfds_cap;
+	struct pollfd *pollfds;
+	size_t pollfds_cap;
+	uint64_t iteration; /* polls so far: a watcher started since is not dispatched */
+
+	ev_timer curl_timer; /* curl's own timeout (CURLMOPT_TIMERFUNCTION) */
+	struct ev_curl_socket *curl_sockets;
 
 	struct ev_transfer *transfers;
 	size_t ntransfers, transfers_cap;
@@ -93,6 +121,8 @@ ev_timer_init(ev_timer *timer, ev_timer_fn fn, void *arg)
 	timer->due = 0;
 	timer->slack = 0;
 	timer->slot = SIZE_MAX;
+	timer->bucket = NULL;
+	timer->next = timer->prev = NULL;
 }
 
 void
@@ -148,21 +178,103 @@ ev_heap_down(ev_loop *loop, size_t slot)
 	ev_heap_place(loop, timer, slot);
 }
 
-void
-ev_timer_stop(ev_loop *loop, ev_timer *timer)
+static void
+ev_heap_remove(ev_loop *loop, ev_timer *timer)
 {
 	size_t slot = timer->slot;
-	ev_timer *last;
+	ev_timer *last = loop->heap[--loop->nheap];
 
-	if (slot == SIZE_MAX)
-		return;
 	timer->slot = SIZE_MAX;
-	last = loop->heap[--loop->nheap];
 	if (last == timer)
 		return;
 	ev_heap_place(loop, last, slot);
 	ev_heap_up(loop, slot);
 	ev_heap_down(loop, last->slot);
+}
+
+static void
+ev_heap_insert(ev_loop *loop, ev_timer *timer)
+{
+	if (ev_reserve(&loop->heap, &loop->heap_cap, loop->nheap + 1, sizeof(*loop->heap)) < 0)
+		fatalx("out of memory arming a timer");
+	loop->heap[loop->nheap] = timer;
+	timer->slot = loop->nheap++;
+	ev_heap_up(loop, timer->slot);
+}
+
+static struct ev_bucket **
+ev_bucket_chain(ev_loop *loop, int64_t due)
+{
+	return &loop->buckets[(uint64_t)due % EV_BUCKET_HASH];
+}
+
+/* The bucket of timers due at `due`, made (and put in the heap) if new. */
+static struct ev_bucket *
+ev_bucket_get(ev_loop *loop, int64_t due)
+{
+	struct ev_bucket **chain = ev_bucket_chain(loop, due), *bucket;
+
+	for (bucket = *chain; bucket != NULL; bucket = bucket->next_hashed)
+		if (bucket->anchor.due == due)
+			return bucket;
+	if ((bucket = calloc(1, sizeof(*bucket))) == NULL)
+		fatalx("out of memory arming a timer");
+	bucket->anchor.due = due;
+	bucket->next_hashed = *chain;
+	*chain = bucket;
+	ev_heap_insert(loop, &bucket->anchor);
+	return bucket;
+}
+
+static void
+ev_bucket_free(ev_loop *loop, struct ev_bucket *bucket)
+{
+	struct ev_bucket **p = ev_bucket_chain(loop, bucket->anchor.due);
+
+	while (*p != bucket)
+		p = &(*p)->next_hashed;
+	*p = bucket->next_hashed;
+	ev_heap_remove(loop, &bucket->anchor);
+	free(bucket);
+}
+
+static void
+ev_bucket_append(ev_loop *loop, ev_timer *timer)
+{
+	struct ev_bucket *bucket = ev_bucket_get(loop, timer->due);
+
+	timer->bucket = bucket;
+	timer->slot = EV_SLOT_BUCKET;
+	timer->next = NULL;
+	timer->prev = bucket->tail;
+	if (bucket->tail != NULL)
+		bucket->tail->next = timer;
+	else
+		bucket->head = timer;
+	bucket->tail = timer;
+}
+
+/* Unlink; the bucket goes when its last timer does. */
+static void
+ev_bucket_unlink(ev_loop *loop, ev_timer *timer)
+{
+	struct ev_bucket *bucket = timer->bucket;
+
+	*(timer->prev ? &timer->prev->next : &bucket->head) = timer->next;
+	*(timer->next ? &timer->next->prev : &bucket->tail) = timer->prev;
+	timer->slot = SIZE_MAX;
+	timer->bucket = NULL;
+	if (bucket->head == NULL)
+		ev_bucket_free(loop, bucket);
+}
+
+void
+ev_timer_stop(ev_loop *loop, ev_timer *timer)
+{
+	if (timer->slot == EV_SLOT_BUCKET)
+		ev_bucket_unlink(loop, timer);
+	else if (timer->slot != SIZE_MAX)
+		ev_heap_remove(loop, timer);
 }
 
 void
@@ -179,23 +291,31 @@ ev_timer_start(ev_loop *loop, ev_timer *timer, int64_t after_ms)
 	ev_timer_stop(loop, timer);
 	if (after_ms < 0)
 		after_ms = 0;
-	if (ev_reserve(&loop->heap, &loop->heap_cap, loop->nheap + 1, sizeof(*loop->heap)) < 0)
-		fatalx("out of memory arming a timer");
 	/* From the clock, not the iteration's cached time: a timer armed late in
 	 * an iteration must not fire early. */
 	timer->due = ev_clock_ms() + after_ms;
-	if (timer->slack > 0)
+	if (timer->slack > 0) {
 		timer->due = (timer->due + timer->slack - 1) / timer->slack * timer->slack;
-	loop->heap[loop->nheap] = timer;
-	timer->slot = loop->nheap++;
-	ev_heap_up(loop, timer->slot);
+		ev_bucket_append(loop, timer);
+	} else {
+		ev_heap_insert(loop, timer);
+	}
+}
+
+/* The timer due first: the heap's top, or the first of the top bucket. */
+static ev_timer *
+ev_first_timer(ev_loop *loop)
+{
+	ev_timer *top = loop->heap[0];
+
+	return top->fn != NULL ? top : ((struct ev_bucket *)(void *)top)->head;
 }
 
 static void
 ev_run_timers(ev_loop *loop)
 {
 	while (loop->nheap > 0 && loop->heap[0]->due <= loop->now && !loop->stop) {
-		ev_timer *timer = loop->heap[0];
+		ev_timer *timer = ev_first_timer(loop);
 		int64_t next;
 
 		ev_timer_stop(loop, timer);
@@ -206,7 +326,7 @@ ev_run_timers(ev_loop *loop)
 	}
 }
 
-/* Milliseconds until the next timer (capped: curl_multi_poll takes no "forever"). */
+/* Milliseconds until the next timer (capped: a wakeup a minute at least). */
 static int
 ev_next_timeout(const ev_loop *loop)
 {
@@ -241,6 +361,7 @@ ev_io_start(ev_loop *loop, ev_io *io)
 		return -1;
 	loop->ios[loop->nios++] = io;
 	io->active = true;
+	io->since = loop->iteration;
 	return 0;
 }
 
@@ -256,43 +377,41 @@ ev_io_stop(ev_loop *loop, ev_io *io)
 	io->active = false;
 }
 
-static short
-ev_to_curl_events(short events)
-{
-	return (short)(((events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
-	               ((events & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
-}
-
-/* Snapshot the watched descriptors into curl's wait array. */
+/* Snapshot the watched descriptors into the poll array. */
 static size_t
-ev_fill_waitfds(ev_loop *loop)
+ev_fill_pollfds(ev_loop *loop)
 {
-	if (ev_reserve(&loop->waitfds, &loop->waitfds_cap, loop->nios, sizeof(*loop->waitfds)) < 0)
+	if (ev_reserve(&loop->pollfds, &loop->pollfds_cap, loop->nios, sizeof(*loop->pollfds)) < 0)
 		fatalx("out of memory watching descriptors");
 	for (size_t i = 0; i < loop->nios; i++) {
-		loop->waitfds[i].fd = loop->ios[i]->fd;
-		loop->waitfds[i].events = ev_to_curl_events(loop->ios[i]->events);
-		loop->waitfds[i].revents = 0;
+		loop->pollfds[i].fd = loop->ios[i]->fd;
+		loop->pollfds[i].events = loop->ios[i]->events;
+		loop->pollfds[i].revents = 0;
 	}
 	return loop->nios;
 }
 
-/* Dispatch by fd: a callback may stop or start watchers as it runs. */
+/*
+ * Dispatch by fd: a callback may stop or start watchers as it runs.  A
+ * watcher started after the poll is skipped: its descriptor may reuse the
+ * number of one just closed, whose readiness is not its own.
+ */
 static void
 ev_dispatch_ios(ev_loop *loop, size_t nwait)
 {
 	for (size_t w = 0; w < nwait && !loop->stop; w++) {
-		short revents = loop->waitfds[w].revents;
-		short poll_events = 0;
+		short revents = loop->pollfds[w].revents;
 
 		if (revents == 0)
 			continue;
-		poll_events |= (revents & CURL_WAIT_POLLIN) ? POLLIN : 0;
-		poll_events |= (revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0;
+		/* An error or hangup alone is read as readable: the read says which. */
+		if (!(revents & (POLLIN | POLLOUT)))
+			revents |= POLLIN;
 		for (size_t i = 0; i < loop->nios; i++) {
 			ev_io *io = loop->ios[i];
-			if (io->fd == loop->waitfds[w].fd) {
-				io->fn(loop, io, poll_events ? poll_events : POLLIN, io->arg);
+			if (io->fd == loop->pollfds[w].fd) {
+				if (io->since != loop->iteration)
+					io->fn(loop, io, revents, io->arg);
 				break;
 			}
 		}
@@ -416,13 +535,13 @@ ev_http_cancel(ev_loop *loop, CURL *easy)
 	(void)ev_http_take(loop, easy, &gone);
 }
 
+/* Hand every finished transfer to its callback. */
 static void
-ev_dispatch_http(ev_loop *loop)
+ev_http_collect(ev_loop *loop)
 {
 	CURLMsg *msg;
-	int running, left;
+	int left;
 
-	curl_multi_perform(loop->multi, &running);
 	while (!loop->stop && (msg = curl_multi_info_read(loop->multi, &left)) != NULL) {
 		struct ev_transfer done;
 
@@ -436,7 +555,87 @@ ev_dispatch_http(ev_loop *loop)
 	}
 }
 
+/* One of curl's sockets is ready; it may be gone (freed) on return. */
+static void
+ev_curl_ready(ev_loop *loop, ev_io *io, short revents, void *arg)
+{
+	int bits = ((revents & POLLIN) ? CURL_CSELECT_IN : 0) |
+	           ((revents & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+	           ((revents & POLLERR) ? CURL_CSELECT_ERR : 0);
+	int running;
+
+	curl_multi_socket_action(loop->multi, io->fd, bits, &running);
+	ev_http_collect(loop);
+}
+
+static int64_t
+ev_curl_timeout(ev_loop *loop, ev_timer *timer, void *arg)
+{
+	int running;
+
+	curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	ev_http_collect(loop);
+	return EV_TIMER_STOP; /* curl arms it again through ev_curl_set_timer */
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 is no timeout; 0 is at once, from the loop
+ * (libcurl may not be called back into from here). */
+static int
+ev_curl_set_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+	ev_loop *loop = arg;
+
+	if (timeout_ms < 0)
+		ev_timer_stop(loop, &loop->curl_timer);
+	else
+		ev_timer_start(loop, &loop->curl_timer, timeout_ms);
+	return 0;
+}
+
+static void
+ev_curl_socket_free(ev_loop *loop, struct ev_curl_socket *s)
+{
+	ev_io_stop(loop, &s->io);
+	*(s->prev ? &s->prev->next : &loop->curl_sockets) = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	free(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch (or stop watching) one of curl's sockets. */
+static int
+ev_curl_watch(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_data)
+{
+	ev_loop *loop = arg;
+	struct ev_curl_socket *s = socket_data;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL)
+			ev_curl_socket_free(loop, s);
+		return 0;
+	}
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			fatalx("out of memory watching a connection to the agent");
+		ev_io_init(&s->io, fd, 0, ev_curl_ready, NULL);
+		s->next = loop->curl_sockets;
+		if (s->next != NULL)
+			s->next->prev = s;
+		loop->curl_sockets = s;
+		curl_multi_assign(loop->multi, fd, s);
+	}
+	s->io.events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+	                       ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	if (ev_io_start(loop, &s->io) < 0)
+		fatalx("out of memory watching a connection to the agent");
+	return 0;
+}
+
 /* ------------------------------------------------------------------- loop */
+
+/* The agent's in-flight limit (AGENT_DEFAULT_MAX_INFLIGHT), and room for
+ * HTTP probes' and KV watches' connections. */
+#define EV_MAX_IDLE_CONNECTIONS 64
 
 /* Descriptors are checked this far above the lowest free one. */
 #define EV_FD_WINDOW 64
@@ -460,6 +659,11 @@ ev_multi_init(void)
 	for (int i = 0; low >= 0 && i < EV_FD_WINDOW; i++)
 		was_open[i] = fcntl(low + i, F_GETFD) >= 0;
 	multi = curl_multi_init();
+	/* libcurl keeps 4 idle connections per handle in the multi, so the
+	 * cache shrinks between bursts of agent requests and the next burst
+	 * connects anew; keep as many as can be in flight. */
+	if (multi != NULL)
+		(void)curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)EV_MAX_IDLE_CONNECTIONS);
 	for (int i = 0; low >= 0 && multi != NULL && i < EV_FD_WINDOW; i++) {
 		int flags = was_open[i] ? -1 : fcntl(low + i, F_GETFD);
 
@@ -481,6 +685,11 @@ ev_loop_new(void)
 		free(loop);
 		return NULL;
 	}
+	ev_timer_init(&loop->curl_timer, ev_curl_timeout, NULL);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, ev_curl_watch);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, ev_curl_set_timer);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
 	loop->now = ev_clock_ms();
 	return loop;
 }
@@ -493,9 +702,18 @@ ev_loop_free(ev_loop *loop)
 	for (size_t i = 0; i < loop->ntransfers; i++)
 		curl_multi_remove_handle(loop->multi, loop->transfers[i].easy);
 	curl_multi_cleanup(loop->multi);
+	while (loop->curl_sockets != NULL)
+		ev_curl_socket_free(loop, loop->curl_sockets);
+	for (size_t i = 0; i < EV_BUCKET_HASH; i++) {
+		while (loop->buckets[i] != NULL) {
+			struct ev_bucket *bucket = loop->buckets[i];
+			loop->buckets[i] = bucket->next_hashed;
+			free(bucket);
+		}
+	}
 	free(loop->heap);
 	free(loop->ios);
-	free(loop->waitfds);
+	free(loop->pollfds);
 	free(loop->transfers);
 	free(loop->children);
 	free(loop);
@@ -513,23 +731,21 @@ ev_run(ev_loop *loop)
 	loop->stop = false;
 	while (!loop->stop) {
 		size_t nwait;
-		CURLMcode rc;
 
 		loop->now = ev_clock_ms();
 		ev_run_timers(loop);
 		if (loop->stop)
 			break;
-		nwait = ev_fill_waitfds(loop);
-		rc = curl_multi_poll(loop->multi, loop->waitfds, (unsigned)nwait,
-		                     ev_next_timeout(loop), NULL);
-		if (rc != CURLM_OK) {
-			log_warnx("event loop: waiting failed: %s", curl_multi_strerror(rc));
+		nwait = ev_fill_pollfds(loop);
+		if (poll(loop->pollfds, (nfds_t)nwait, ev_next_timeout(loop)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("event loop: poll");
 			return -1;
 		}
+		loop->iteration++;
 		loop->now = ev_clock_ms();
 		ev_dispatch_ios(loop, nwait);
-		if (!loop->stop)
-			ev_dispatch_http(loop);
 	}
 	return 0;
 }
