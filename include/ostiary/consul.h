@@ -334,6 +334,9 @@ consul_call *consul_services_call(consul_client *c); /* GET agent/services */
 consul_call *consul_service_call(consul_client *c,
                                  const char *service_id); /* GET agent/service/:id */
 consul_call *consul_checks_call(consul_client *c);        /* GET agent/checks */
+/* GET agent/checks?filter=EXPR: only the checks a go-bexpr expression over
+ * their fields keeps (e.g. ServiceID == "web"); NULL or "" = all of them. */
+consul_call *consul_checks_filtered_call(consul_client *c, const char *filter);
 consul_call *consul_self_call(consul_client *c);          /* GET agent/self */
 
 /* Override the total timeout of this call (e.g. a short one on shutdown). */
@@ -357,7 +360,8 @@ const consul_response *consul_call_finish(consul_call *call, CURLcode result);
  * repeated (a retry); a call handed to a multi handle runs once. */
 const consul_response *consul_call_perform(consul_call *call);
 const consul_response *consul_call_response(const consul_call *call);
-/* Frees the call and its easy handle (remove it from any multi handle first). */
+/* Frees the call; its easy handle, reset, is kept for a next call to reuse
+ * (remove it from any multi handle first). */
 void consul_call_free(consul_call *call);
 
 /* ----------------------------------------------------------------- queries */

@@ -121,7 +121,15 @@ consul_service_call(consul_client *c, const char *service_id)
 consul_call *
 consul_checks_call(consul_client *c)
 {
-	return ostiary_request_ready(ostiary_request_new(c, "GET", "/v1/agent/checks", NULL));
+	return consul_checks_filtered_call(c, NULL);
+}
+
+consul_call *
+consul_checks_filtered_call(consul_client *c, const char *filter)
+{
+	return ostiary_request_ready(ostiary_request_query(
+	        ostiary_request_new(c, "GET", "/v1/agent/checks", NULL), "filter",
+	        filter && *filter ? filter : NULL));
 }
 
 consul_call *

@@ -6,6 +6,7 @@
  * agent.c.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,48 @@ consul_classify(CURLcode code, long status, const char *body)
 	return CONSUL_BAD_RESPONSE;
 }
 
+/* ------------------------------------------------------------ idle handles */
+
+/*
+ * A freed call leaves its libcurl handle here, reset to defaults, for the
+ * next call to take: a program sending thousands of requests (ostiary's TTL
+ * pushes) does not allocate and free a handle, its receive buffer and its
+ * state each time.  Shared by every client, and so by every thread.
+ */
+#define REQUEST_IDLE_HANDLES 32
+
+static struct {
+	pthread_mutex_t lock;
+	CURL *easy[REQUEST_IDLE_HANDLES];
+	size_t n;
+} request_idle = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static CURL *
+request_easy_take(void)
+{
+	CURL *easy = NULL;
+
+	pthread_mutex_lock(&request_idle.lock);
+	if (request_idle.n > 0)
+		easy = request_idle.easy[--request_idle.n];
+	pthread_mutex_unlock(&request_idle.lock);
+	return easy ? easy : curl_easy_init();
+}
+
+static void
+request_easy_give_back(CURL *easy)
+{
+	curl_easy_reset(easy);
+	pthread_mutex_lock(&request_idle.lock);
+	if (request_idle.n < REQUEST_IDLE_HANDLES) {
+		request_idle.easy[request_idle.n++] = easy;
+		easy = NULL;
+	}
+	pthread_mutex_unlock(&request_idle.lock);
+	if (easy)
+		curl_easy_cleanup(easy);
+}
+
 /* ------------------------------------------------------------ building calls */
 
 /*
@@ -125,7 +168,7 @@ ostiary_request_new(consul_client *client, const char *method, const char *endpo
 	call->max_body = CONSUL_RESPONSE_MAX_BYTES;
 	call->response.body = call->no_body;
 	escaped = needs_id ? consul_path_escape(id) : NULL;
-	if (!(call->easy = curl_easy_init()) || (needs_id && !escaped) ||
+	if (!(call->easy = request_easy_take()) || (needs_id && !escaped) ||
 	    ostiary_strbuf_printf(&call->path, "%s%s", endpoint, needs_id ? escaped : "") < 0) {
 		consul_call_free(call);
 		call = NULL;
@@ -149,7 +192,7 @@ ostiary_request_new_path(consul_client *client, const char *method, const char *
 	call->cfg = consul_client_config(client);
 	call->max_body = CONSUL_RESPONSE_MAX_BYTES;
 	call->response.body = call->no_body;
-	if (!(call->easy = curl_easy_init()) ||
+	if (!(call->easy = request_easy_take()) ||
 	    ostiary_strbuf_printf(&call->path, "%s", path) < 0) {
 		consul_call_free(call);
 		return NULL;
@@ -735,7 +778,7 @@ consul_call_free(consul_call *call)
 	if (!call)
 		return;
 	if (call->easy)
-		curl_easy_cleanup(call->easy);
+		request_easy_give_back(call->easy);
 	for (struct curl_slist *header = call->headers; header; header = header->next)
 		ostiary_config_secret_wipe(header->data);
 	curl_slist_free_all(call->headers);

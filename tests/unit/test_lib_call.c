@@ -658,6 +658,9 @@ Test(lib_call, describe_every_endpoint_without_secrets)
 		{ consul_services_call(client), "GET /v1/agent/services" },
 		{ consul_service_call(client, "web"), "GET /v1/agent/service/web" },
 		{ consul_checks_call(client), "GET /v1/agent/checks" },
+		{ consul_checks_filtered_call(client, ""), "GET /v1/agent/checks" },
+		{ consul_checks_filtered_call(client, "ServiceID == \"a b\""),
+		  "GET /v1/agent/checks?filter=ServiceID%20%3D%3D%20%22a%20b%22" },
 		{ consul_self_call(client), "GET /v1/agent/self" },
 	};
 
