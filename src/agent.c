@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 #include "status.h"
 
 enum agent_request_kind {
@@ -54,6 +55,7 @@ struct agent_check {
 	struct agent_service *service;
 	char *id;
 	int64_t heartbeat_ms;
+	int64_t beat_phase; /* heartbeats go at beat_phase + k * heartbeat_ms */
 	bool has_status;
 	enum consul_status status;
 	char *output;
@@ -93,6 +95,7 @@ struct agent {
 
 	ev_timer verify_timer;
 	bool verify_due, verify_in_flight;
+	size_t verify_next, verify_end; /* the services of the batch read back */
 	/* The token file is read again on a 403 (at most once a second) and
 	 * every verify interval, so a rotated token needs no signal. */
 	ev_timer token_timer;
@@ -459,19 +462,94 @@ agent_retry_sweep(struct agent *agent)
 		agent->sweep_due = true;
 }
 
-/* The agent's whole check list of a busy node can be large: allow for it. */
+/* The agent's whole service list of a busy node can be large: allow for it. */
 #define AGENT_READBACK_MAX_BYTES (64 * 1024 * 1024)
+/*
+ * The read-back of our checks goes in batches of services, each asking the
+ * agent (`filter` on ServiceID, agent/agent_endpoint.go AgentChecks) for
+ * this many of our checks at most: its answer, some 300 bytes of JSON a
+ * check, and the tree made of it stay small however many checks ostiary
+ * runs or the agent holds.  The filter travels in the URL: keep it short.
+ */
+#define AGENT_VERIFY_BATCH_CHECKS 256
+#define AGENT_VERIFY_FILTER_MAX 4096
+/* A check is well under 16 KiB of JSON (its output is cut at 4 KiB by the
+ * agent, check_output_max_size): a batch's answer beyond this is garbage. */
+#define AGENT_VERIFY_MAX_BYTES (AGENT_VERIFY_BATCH_CHECKS * 16 * 1024)
+
+/* Append `or ServiceID == "ID"` as a bexpr string literal (Go's quoting). */
+static bool
+agent_filter_add(char *buf, size_t *len, const char *id)
+{
+	const char *prefix = *len ? " or ServiceID == \"" : "ServiceID == \"";
+	size_t n = *len + strlen(prefix);
+
+	if (n + 8 >= AGENT_VERIFY_FILTER_MAX)
+		return false;
+	memcpy(buf + *len, prefix, strlen(prefix));
+	for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
+		if (n + 8 >= AGENT_VERIFY_FILTER_MAX)
+			return false;
+		if (*c < 0x20)
+			n += (size_t)snprintf(buf + n, 7, "\\u%04x", *c);
+		else if (*c == '"' || *c == '\\')
+			n += (size_t)snprintf(buf + n, 3, "\\%c", *c);
+		else
+			buf[n++] = (char)*c;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	*len = n;
+	return true;
+}
+
+/* The filter for the next batch of registered services; false if none. */
+static bool
+agent_verify_filter(struct agent *agent, char *buf)
+{
+	size_t len = 0, nchecks = 0, i;
+
+	buf[0] = '\0';
+	for (i = agent->verify_next; i < agent->nservices; i++) {
+		struct agent_service *service = agent->services[i];
+		size_t before = len;
+
+		if (!service->registered || service->busy)
+			continue;
+		if (nchecks > 0 && nchecks + service->nchecks > AGENT_VERIFY_BATCH_CHECKS)
+			break;
+		if (!agent_filter_add(buf, &len, service->def->id)) {
+			buf[before] = '\0';
+			len = before;
+			if (before > 0)
+				break;
+			continue; /* an ID too long for any filter: not read back */
+		}
+		nchecks += service->nchecks;
+	}
+	agent->verify_end = i;
+	return len > 0;
+}
 
 static void
 agent_send_readback(struct agent *agent, enum agent_request_kind kind)
 {
-	consul_call *call = kind == AGENT_VERIFY ? consul_checks_call(agent->client)
-	                                         : consul_services_call(agent->client);
-	bool *in_flight = kind == AGENT_VERIFY ? &agent->verify_in_flight : &agent->sweep_in_flight;
+	char filter[AGENT_VERIFY_FILTER_MAX];
+	consul_call *call;
 
-	if (call != NULL)
-		consul_call_set_max_body(call, AGENT_READBACK_MAX_BYTES);
-	*in_flight = agent_send(agent, call, kind, NULL, NULL) != NULL;
+	if (kind == AGENT_SWEEP) {
+		if ((call = consul_services_call(agent->client)) != NULL)
+			consul_call_set_max_body(call, AGENT_READBACK_MAX_BYTES);
+		agent->sweep_in_flight = agent_send(agent, call, kind, NULL, NULL) != NULL;
+		return;
+	}
+	if (!agent_verify_filter(agent, filter)) {
+		agent->verify_next = 0; /* nothing (more) registered to read back */
+		return;
+	}
+	if ((call = consul_checks_filtered_call(agent->client, filter)) != NULL)
+		consul_call_set_max_body(call, AGENT_VERIFY_MAX_BYTES);
+	agent->verify_in_flight = agent_send(agent, call, kind, NULL, NULL) != NULL;
 }
 
 /* The next service that may have left something on the agent, or NULL. */
@@ -683,26 +761,11 @@ agent_verify_maintenance(struct agent_service *service, json_t *checks)
 	agent_mark_maintenance(service);
 }
 
-/* Did someone remove a service or check of ours?  Register it again. */
+/* The batch's services: is every check of theirs still there, as we said? */
 static void
-agent_verify_done(struct agent_request *req, const consul_response *resp)
+agent_verify_services(struct agent *agent, json_t *checks)
 {
-	struct agent *agent = req->agent;
-	json_t *checks;
-	char why[320];
-
-	agent->verify_in_flight = false;
-	if (resp->outcome != CONSUL_OK) {
-		agent_note_failure(agent, resp, "the read-back of our checks", why, sizeof(why));
-		return;
-	}
-	agent_mark_reachable(agent);
-	if ((checks = json_loads(resp->body, 0, NULL)) == NULL || !json_is_object(checks)) {
-		log_info("read-back of our checks: the agent's answer is not a JSON object");
-		json_decref(checks);
-		return;
-	}
-	for (size_t i = 0; i < agent->nservices; i++) {
+	for (size_t i = agent->verify_next; i < agent->verify_end && i < agent->nservices; i++) {
 		struct agent_service *service = agent->services[i];
 
 		if (!service->registered || service->busy || agent->shutting_down)
@@ -725,7 +788,39 @@ agent_verify_done(struct agent_request *req, const consul_response *resp)
 		if (service->registered)
 			agent_verify_maintenance(service, checks);
 	}
+}
+
+/* Did someone remove a service or check of ours?  Register it again.  The
+ * next batch follows at once; a failed one starts over at the next tick. */
+static void
+agent_verify_done(struct agent_request *req, const consul_response *resp)
+{
+	struct agent *agent = req->agent;
+	json_t *checks;
+	char why[320];
+
+	agent->verify_in_flight = false;
+	if (resp->outcome != CONSUL_OK) {
+		agent->verify_next = 0;
+		agent_note_failure(agent, resp, "the read-back of our checks", why, sizeof(why));
+		return;
+	}
+	agent_mark_reachable(agent);
+	if ((checks = json_loads(resp->body, 0, NULL)) == NULL || !json_is_object(checks)) {
+		agent->verify_next = 0;
+		log_info("read-back of our checks: the agent's answer is not a JSON object");
+		json_decref(checks);
+		return;
+	}
+	agent_verify_services(agent, checks);
 	json_decref(checks);
+	agent->verify_next = agent->verify_end;
+	if (agent->verify_next < agent->nservices) {
+		agent->verify_due = true;
+		return;
+	}
+	agent->verify_next = 0;
+	mem_give_back();
 }
 
 static bool
@@ -854,6 +949,21 @@ agent_request_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
 
 /* ----------------------------------------------------------------- timers */
 
+/*
+ * The delay to the check's next heartbeat, in (0, heartbeat_ms]: heartbeats
+ * keep their own phase whenever a status change is pushed in between, so a
+ * push never waits longer than heartbeat_ms, and the phases of all checks
+ * (see agent_add_check) spread the pushes evenly over the period instead
+ * of repeating the burst in which the first results arrived.
+ */
+static int64_t
+agent_next_beat(const struct agent_check *check)
+{
+	int64_t since = (ev_clock_ms() - check->beat_phase) % check->heartbeat_ms;
+
+	return check->heartbeat_ms - (since < 0 ? since + check->heartbeat_ms : since);
+}
+
 static int64_t
 agent_heartbeat(ev_loop *loop, ev_timer *timer, void *arg)
 {
@@ -861,7 +971,7 @@ agent_heartbeat(ev_loop *loop, ev_timer *timer, void *arg)
 
 	agent_mark_push(check);
 	agent_kick(check->service->agent);
-	return check->heartbeat_ms;
+	return agent_next_beat(check);
 }
 
 static int64_t
@@ -1039,6 +1149,11 @@ agent_add_check(struct agent_service *service, const char *check_id, int64_t hea
 	check->service = service;
 	check->st = status_check(check_id);
 	check->heartbeat_ms = heartbeat_ms;
+	/* The n-th check's phase is the fractional part of n times the golden
+	 * ratio (Fibonacci hashing: 2^64 / phi), evenly spread over the period
+	 * for any number of checks. */
+	check->beat_phase = (int64_t)((((uint64_t)agent->nchecks * UINT64_C(0x9E3779B97F4A7C15)) >>
+	                               32) * (uint64_t)heartbeat_ms >> 32);
 	check->status = CONSUL_CRITICAL;
 	ev_timer_init(&check->heartbeat_timer, agent_heartbeat, check);
 	/* Heartbeats of many checks go out together (see ev_timer_set_slack). */
@@ -1053,7 +1168,7 @@ agent_start(struct agent *agent)
 		agent_queue_register(agent->services[i]);
 	for (size_t i = 0; i < agent->nchecks; i++)
 		ev_timer_start(agent->loop, &agent->checks[i]->heartbeat_timer,
-		               agent->checks[i]->heartbeat_ms);
+		               agent_next_beat(agent->checks[i]));
 	agent->sweep_pending = agent->sweep_due = agent->settings.owner != NULL;
 	if (agent->settings.verify_interval_ms > 0)
 		ev_timer_start(agent->loop, &agent->verify_timer,
@@ -1246,7 +1361,8 @@ agent_check_report(struct agent_check *check, enum consul_status status, const c
 	if (!(status_changed || (now && output_changed)) || agent->shutting_down)
 		return; /* the next heartbeat carries the new output */
 	agent_mark_push(check);
-	ev_timer_start(agent->loop, &check->heartbeat_timer, check->heartbeat_ms);
+	if (!ev_timer_active(&check->heartbeat_timer))
+		ev_timer_start(agent->loop, &check->heartbeat_timer, agent_next_beat(check));
 	agent_kick(agent);
 }
 

@@ -34,7 +34,11 @@
 #define PROBE_TCP_SANE_MINIMUM_MS 2000
 
 struct probe_tcp_addr {
-	struct sockaddr_storage sa;
+	union { /* not sockaddr_storage: 10,000 checks are 1 MB smaller */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} sa;
 	socklen_t salen;
 	int family;
 	char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 16]; /* "[::1]:80", as Go prints it */
@@ -46,11 +50,9 @@ struct probe_tcp {
 	size_t naddrs;
 	char *success; /* "TCP connect <addr>: Success" */
 	int64_t timeout_ms;
-	/* Error outputs, one per run in turn: the text handed to done must
-	 * survive a next run started from inside done. */
-	char text[2][sizeof(((struct probe_tcp_addr *)0)->text) + 128];
-	int which;
-	bool failed; /* text[which] holds the first error (Go reports that one) */
+	/* The run's first error (Go reports that one), handed over to the
+	 * probe as its output; allocated only when a run fails. */
+	char *error;
 
 	/* the run in flight */
 	size_t next;
@@ -76,19 +78,17 @@ probe_tcp_close(struct probe_tcp *t)
 static void
 probe_tcp_error(struct probe_tcp *t, const struct probe_tcp_addr *a, const char *syscall, int err)
 {
-	char text[64];
+	char text[64], line[sizeof(a->text) + 128];
 
-	if (t->failed)
+	if (t->error != NULL)
 		return;
-	t->failed = true;
 	if (syscall == NULL) {
-		snprintf(t->text[t->which], sizeof(t->text[0]), "dial tcp %s: i/o timeout",
-		         a->text);
-		return;
+		snprintf(line, sizeof(line), "dial tcp %s: i/o timeout", a->text);
+	} else {
+		probe_go_errno(err, text, sizeof(text));
+		snprintf(line, sizeof(line), "dial tcp %s: %s: %s", a->text, syscall, text);
 	}
-	probe_go_errno(err, text, sizeof(text));
-	snprintf(t->text[t->which], sizeof(t->text[0]), "dial tcp %s: %s: %s", a->text, syscall,
-	         text);
+	t->error = strdup(line); /* NULL: probe_result_owned reports the lack of memory */
 }
 
 static void
@@ -158,7 +158,8 @@ probe_tcp_next(struct probe_tcp *t)
 		if (probe_tcp_connect(t, a, share))
 			return;
 	}
-	probe_result_static(t->probe, CONSUL_CRITICAL, t->text[t->which]);
+	probe_result_owned(t->probe, CONSUL_CRITICAL, t->error);
+	t->error = NULL;
 }
 
 static void
@@ -195,8 +196,8 @@ probe_tcp_start(void *impl)
 {
 	struct probe_tcp *t = impl;
 
-	t->which ^= 1;
-	t->failed = false;
+	free(t->error); /* a cancelled run's */
+	t->error = NULL;
 	t->next = 0;
 	t->deadline = ev_clock_ms() + t->timeout_ms;
 	probe_tcp_next(t);
@@ -218,6 +219,7 @@ probe_tcp_free(void *impl)
 
 	free(t->addrs);
 	free(t->success);
+	free(t->error);
 	free(t);
 }
 

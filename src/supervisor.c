@@ -17,6 +17,7 @@
 #include "exitcode.h"
 #include "listenfd.h"
 #include "log.h"
+#include "mem.h"
 #include "notify.h"
 #include "sdnotify.h"
 #include "sig.h"
@@ -803,6 +804,7 @@ sup_begin(struct supervisor *sup)
 		               consul_client_config(sup->env.client)->timeout_ms);
 	agent_start(sup->env.agent);
 	checks_start(sup->env.checks);
+	mem_give_back(); /* what reading the configuration left */
 	/* The child may have gone before we started listening. */
 	sup_reap(sup);
 }

@@ -1,6 +1,7 @@
 /* Registration, heartbeats, exit statuses: what the agent sees and what a
  * shell sees when ostiary wraps a command. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -249,4 +250,74 @@ Test(lifecycle, help_and_version)
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0);
 	cr_assert(proc_output_contains(&p, "ostiary "));
 	proc_kill(&p);
+}
+
+/* The arrival times (sim clock, s) of the check updates in the log. */
+struct update_times {
+	sim *s;
+	double t[4096];
+	size_t n;
+	double until; /* seconds after the first update */
+};
+
+static bool
+update_times_cover(void *arg)
+{
+	struct update_times *u = arg;
+	json_t *log = sim_log(u->s), *entry;
+	size_t i;
+
+	u->n = 0;
+	json_array_foreach(log, i, entry)
+	{
+		const char *path = json_string_value(json_object_get(entry, "path"));
+
+		if (u->n < sizeof(u->t) / sizeof(u->t[0]) && path != NULL &&
+		    strncmp(path, "/v1/agent/check/update/", 23) == 0)
+			u->t[u->n++] = json_number_value(json_object_get(entry, "t"));
+	}
+	json_decref(log);
+	return u->n > 0 && u->t[u->n - 1] >= u->t[0] + u->until;
+}
+
+#define SPREAD_CHECKS 20
+#define SPREAD_BINS 8 /* of 500 ms: two heartbeat periods */
+
+/* Twenty checks whose first results all come within the first second (the
+ * interval): their heartbeats (every 2 s) still spread over the whole
+ * period, instead of repeating that burst and leaving the rest idle. */
+Test(lifecycle, heartbeats_of_many_checks_spread_over_the_period)
+{
+	const char *conf = scratch_path("spread.conf");
+	const char *args[] = { "-c", conf, NULL };
+	FILE *f = fopen(conf, "w");
+	static struct update_times u;
+	int bins[SPREAD_BINS] = { 0 };
+	sim s;
+	proc p;
+
+	start_sim(&s, NULL);
+	cr_assert_not_null(f);
+	fprintf(f, "command = [\"sleep\", \"600\"];\nttl = \"6s\";\nheartbeat = \"2s\";\n"
+	           "services = ({ name = \"many\"; checks = (\n");
+	for (int c = 0; c < SPREAD_CHECKS; c++)
+		fprintf(f, "%s  { id = \"many-c%d\"; type = \"tcp\"; tcp = \"%s\"; interval = \"1s\"; }",
+		        c ? ",\n" : "", c, s.agent_addr);
+	fprintf(f, "); });\n");
+	cr_assert_eq(fclose(f), 0);
+	start_ostiary(&p, &s, args, NULL);
+	/* Steady from the second period on: wait until the window is recorded. */
+	u = (struct update_times){ .s = &s, .until = 2.0 + SPREAD_BINS * 0.5 };
+	cr_assert(wait_until(update_times_cover, &u, 20000), "no steady state recorded");
+	for (size_t i = 0; i < u.n; i++) {
+		double since = u.t[i] - u.t[0] - 2.0;
+		if (since >= 0 && since < SPREAD_BINS * 0.5)
+			bins[(int)(since / 0.5)]++;
+	}
+	/* 20 checks every 2 s: 5 pushes a bin when spread, 0 in half of them when not. */
+	for (int b = 0; b < SPREAD_BINS; b++)
+		cr_assert(bins[b] >= 1 && bins[b] <= 12, "%d pushes in the %d-th 500 ms of the window",
+		          bins[b], b);
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
 }

@@ -549,3 +549,68 @@ Test(tls, client_certificate_and_server_name)
 	cr_assert_not(sim_has_service(&s, "svc3"));
 	stop_and_clean(&p, &s);
 }
+
+/* How many read-backs of our checks asked for service `id` (by its filter). */
+static int
+readbacks_naming(sim *s, const char *id, int *unfiltered)
+{
+	char needle[64];
+	json_t *log = sim_log(s), *entry;
+	size_t i;
+	int n = 0;
+
+	snprintf(needle, sizeof(needle), "%%22%s%%22", id); /* "id", as escaped in the URL */
+	*unfiltered = 0;
+	json_array_foreach(log, i, entry)
+	{
+		const char *path = json_string_value(json_object_get(entry, "path"));
+		const char *query = json_string_value(json_object_get(entry, "query"));
+
+		if (path == NULL || strcmp(path, "/v1/agent/checks") != 0)
+			continue;
+		if (query == NULL || strstr(query, "filter=") == NULL)
+			(*unfiltered)++;
+		else if (strstr(query, needle) != NULL)
+			n++;
+	}
+	json_decref(log);
+	return n;
+}
+
+/* 300 checks: the read-back asks for ours only, in batches of at most 256
+ * checks, and still repairs a service of the last batch. */
+Test(resilience, read_back_goes_in_filtered_batches)
+{
+	const char *conf = scratch_path("many.conf");
+	FILE *f = fopen(conf, "w");
+	const char *args[] = { "--verify-interval", "300ms", "-c", conf, NULL };
+	int unfiltered;
+	sim s;
+	proc p;
+
+	start_sim(&s, NULL);
+	cr_assert_not_null(f);
+	fprintf(f, "command = [\"sleep\", \"600\"];\nservices = (\n");
+	for (int svc = 0; svc < 30; svc++) {
+		fprintf(f, "%s  { name = \"svc%d\"; checks = (\n", svc ? ",\n" : "", svc);
+		for (int c = 0; c < 10; c++)
+			fprintf(f, "%s    { id = \"svc%d-c%d\"; type = \"tcp\"; tcp = \"%s\"; interval = \"10s\"; }",
+			        c ? ",\n" : "", svc, c, s.agent_addr);
+		fprintf(f, " ); }");
+	}
+	fprintf(f, "\n);\n");
+	cr_assert_eq(fclose(f), 0);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "svc29-c9", "passing", DEADLINE_MS));
+	cr_assert(wait_requests(&s, "GET", "/v1/agent/checks", 4, DEADLINE_MS));
+	cr_assert_gt(readbacks_naming(&s, "svc0", &unfiltered), 0);
+	cr_assert_eq(unfiltered, 0, "a read-back asked for every check on the agent");
+	cr_assert_gt(readbacks_naming(&s, "svc29", &unfiltered), 0, "svc29 was never read back");
+
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/check/deregister/svc29-c9", NULL, NULL), 200);
+	cr_assert(wait_output(&p, "check svc29-c9 of service svc29 is gone", 5000),
+	          "the last batch's service was not read back");
+	cr_assert(wait_check_status(&s, "svc29-c9", "passing", 5000), "not repaired");
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
+}

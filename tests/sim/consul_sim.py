@@ -2433,13 +2433,16 @@ class AgentAPI(ServerAPIMixin):
         return json_reply(visible, headers=self._filtered_header(req, dropped))
 
     def agent_checks(self, req, _):
-        """AgentChecks: filtered by service:read (service checks) or node:read."""
+        """AgentChecks: filtered by service:read (service checks) or node:read,
+        then by `filter` over the check objects (agent/agent_endpoint.go
+        AgentChecks: a bad expression is the 500 of bexpr.CreateFilter)."""
         authz = self.acl.resolve(req.token)
         with self.state.cond:
             checks = self.state.checks
             visible = {cid: checks[cid].agent_json() for cid in sorted(checks)
                        if self._may_read_check(authz, checks[cid])}
             dropped = len(visible) != len(checks)
+        visible = apply_filter(req, visible, key=lambda _cid, check: check)
         return json_reply(visible, headers=self._filtered_header(req, dropped))
 
     @staticmethod

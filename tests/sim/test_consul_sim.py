@@ -463,6 +463,21 @@ class TestMaintenanceAndReads(SharedSimTest):
         self.sim.put(base + "?enable=true&reason=deploying")
         self.assertEqual(self.sim.check("_service_maintenance:mnt")["Notes"], "deploying")
 
+    def test_agent_checks_filter(self):
+        self.register(ttl_service("flt-a"))
+        self.register(ttl_service("flt-b"))
+        self.sim.put("/v1/agent/service/maintenance/flt-b?enable=true")
+        query = "/v1/agent/checks?filter=" + urllib.parse.quote(
+            'ServiceID == "flt-b" or ServiceID == "flt-none"')
+        checks = self.sim.get_json(query)[1]
+        self.assertEqual(sorted(checks), ["_service_maintenance:flt-b", "flt-b:ttl"])
+        self.assertEqual(checks["flt-b:ttl"]["ServiceID"], "flt-b")
+        status, text = self.sim.get_json("/v1/agent/checks?filter=" +
+                                         urllib.parse.quote("Nope == 1"))
+        self.assertEqual((status, text), (500, "Failed to create boolean expression "
+                                               'evaluator: Selector "Nope" is not valid'))
+        self.sim.put("/v1/agent/service/maintenance/flt-b?enable=false")
+
     def test_aggregated_health(self):
         self.register(ttl_service("agg"))
         url = "/v1/agent/health/service/id/agg"
