@@ -477,7 +477,7 @@ probe_http_answered(struct probe_http_run *r, CURLcode result, long code)
  * past PROBE_HTTP_IDLE_MAX the extras are freed as they come back.  The
  * last HTTP probe to go empties it.
  */
-#define PROBE_HTTP_IDLE_MAX 32
+#define PROBE_HTTP_IDLE_MAX 8
 static struct {
 	struct probe_http_run *idle[PROBE_HTTP_IDLE_MAX];
 	size_t nidle;
