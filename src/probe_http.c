@@ -3,8 +3,10 @@
  * 2xx passing, 429 warning, anything else or no answer critical, output
  * "HTTP GET <url>: 200 OK Output: <body>".
  *
- * One libcurl easy handle per probe, set up once and run on the loop's
- * multi handle for each check.  The request is the one Consul's Go client
+ * What a check sends is worked out once, when the probe is made; a run
+ * borrows an easy handle from a small pool shared by every HTTP probe,
+ * sets the check's options on it and runs it on the loop's multi handle
+ * (probe_http_pool).  The request is the one Consul's Go client
  * sends: its User-Agent and Accept headers (unless the check sets them),
  * the check's headers, method and body, no Content-Type or Expect of
  * curl's own, a fresh connection each time (DisableKeepAlives), redirects
@@ -37,15 +39,33 @@
 
 struct probe_http {
 	struct probe *probe;
-	CURL *easy;
+	struct probe_http_run *run; /* while one is in flight */
 	struct curl_slist *headers;
 	struct curl_slist *connect_to;
-	char *url;    /* as configured: what outputs show */
-	char *method; /* as configured, "GET" by default */
-	char *op;     /* Go's url.Error Op: "Get", "Post" */
+	char *url;     /* as configured: what outputs show */
+	char *target;  /* what curl is given, when not url (tls_server_name) */
+	char *method;  /* as configured, "GET" by default */
+	char *op;      /* Go's url.Error Op: "Get", "Post" */
+	char *body;    /* sent as it is, NULL for none */
+	char *ca_file; /* NULL for the system's */
+	const char *custom; /* CURLOPT_CUSTOMREQUEST, NULL for curl's own */
+	long timeout_ms;
 	bool follow;
+	bool head;       /* CURLOPT_NOBODY */
+	bool gzip;       /* ask for gzip and decode it */
+	bool user_agent; /* send Consul's User-Agent */
+	bool verify;
+};
 
-	/* the run in flight */
+/*
+ * A run in flight: an easy handle and what the callbacks gather.  Only a
+ * few runs are in flight at once (checks are spread over their interval),
+ * so these are pooled rather than kept per probe: an easy handle carries
+ * some 20 KB of buffers and state, 20 MB for 1,000 checks.
+ */
+struct probe_http_run {
+	struct probe_http *h;
+	CURL *easy;
 	struct probe_ring body;
 	char status[128];   /* Go's resp.Status of the last response */
 	char location[512]; /* its Location header, as sent */
@@ -143,7 +163,7 @@ probe_http_status_text(long code)
  * interim answers the final response's is kept.
  */
 static void
-probe_http_status_line(struct probe_http *h, const char *line, size_t len)
+probe_http_status_line(struct probe_http_run *r, const char *line, size_t len)
 {
 	const char *sp = memchr(line, ' ', len);
 	size_t rest;
@@ -151,7 +171,7 @@ probe_http_status_line(struct probe_http *h, const char *line, size_t len)
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
 		len--;
 	if (sp == NULL || (size_t)(sp - line) >= len) {
-		h->status[0] = '\0';
+		r->status[0] = '\0';
 		return;
 	}
 	rest = len - (size_t)(sp - line);
@@ -161,18 +181,18 @@ probe_http_status_line(struct probe_http *h, const char *line, size_t len)
 	}
 	if (strncmp(line, "HTTP/1", 6) != 0) {
 		long code = strtol(sp, NULL, 10);
-		snprintf(h->status, sizeof(h->status), "%03ld %s", code,
+		snprintf(r->status, sizeof(r->status), "%03ld %s", code,
 		         probe_http_status_text(code));
 		return;
 	}
-	if (rest >= sizeof(h->status))
-		rest = sizeof(h->status) - 1;
-	memcpy(h->status, sp, rest);
-	h->status[rest] = '\0';
+	if (rest >= sizeof(r->status))
+		rest = sizeof(r->status) - 1;
+	memcpy(r->status, sp, rest);
+	r->status[rest] = '\0';
 }
 
 static void
-probe_http_location(struct probe_http *h, const char *value, size_t len)
+probe_http_location(struct probe_http_run *r, const char *value, size_t len)
 {
 	while (len > 0 && (*value == ' ' || *value == '\t')) {
 		value++;
@@ -181,28 +201,28 @@ probe_http_location(struct probe_http *h, const char *value, size_t len)
 	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
 	                   value[len - 1] == ' ' || value[len - 1] == '\t'))
 		len--;
-	if (len >= sizeof(h->location))
-		len = sizeof(h->location) - 1;
-	memcpy(h->location, value, len);
-	h->location[len] = '\0';
+	if (len >= sizeof(r->location))
+		len = sizeof(r->location) - 1;
+	memcpy(r->location, value, len);
+	r->location[len] = '\0';
 }
 
 static size_t
 probe_http_header(char *data, size_t size, size_t n, void *arg)
 {
-	struct probe_http *h = arg;
+	struct probe_http_run *r = arg;
 	size_t len = size * n;
 
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		probe_http_status_line(h, data, len);
-		h->location[0] = '\0';
-		h->headers_done = false;
+		probe_http_status_line(r, data, len);
+		r->location[0] = '\0';
+		r->headers_done = false;
 		/* The output is the last response's body, not a redirect's. */
-		probe_ring_reset(&h->body);
+		probe_ring_reset(&r->body);
 	} else if (len > 0 && (data[0] == '\r' || data[0] == '\n')) {
-		h->headers_done = true;
+		r->headers_done = true;
 	} else if (len > 9 && strncasecmp(data, "Location:", 9) == 0) {
-		probe_http_location(h, data + 9, len - 9);
+		probe_http_location(r, data + 9, len - 9);
 	}
 	return len;
 }
@@ -215,26 +235,26 @@ probe_http_header(char *data, size_t size, size_t n, void *arg)
 static curl_socket_t
 probe_http_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 {
-	struct probe_http *h = arg;
+	struct probe_http_run *r = arg;
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 
-	if (h->dialed[0] == '\0' && purpose == CURLSOCKTYPE_IPCXN &&
+	if (r->dialed[0] == '\0' && purpose == CURLSOCKTYPE_IPCXN &&
 	    getnameinfo(&address->addr, address->addrlen, host, sizeof(host), serv, sizeof(serv),
 	                NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-		probe_join_host_port(host, (unsigned)strtoul(serv, NULL, 10), h->dialed,
-		                     sizeof(h->dialed));
+		probe_join_host_port(host, (unsigned)strtoul(serv, NULL, 10), r->dialed,
+		                     sizeof(r->dialed));
 	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 /* True while the answer is a redirect that will be followed: its body is
  * read to the end, so the connection can carry the next request. */
 static bool
-probe_http_redirecting(struct probe_http *h)
+probe_http_redirecting(struct probe_http_run *r)
 {
 	long code = 0;
 
-	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &code);
-	return h->follow && code >= 300 && code <= 399;
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+	return r->h->follow && code >= 300 && code <= 399;
 }
 
 /*
@@ -249,18 +269,18 @@ probe_http_redirecting(struct probe_http *h)
 static size_t
 probe_http_write(char *data, size_t size, size_t n, void *arg)
 {
-	struct probe_http *h = arg;
+	struct probe_http_run *r = arg;
 	size_t len = size * n, room;
 
-	if (probe_http_redirecting(h)) {
-		probe_ring_write(&h->body, data, len);
+	if (probe_http_redirecting(r)) {
+		probe_ring_write(&r->body, data, len);
 		return len;
 	}
-	room = h->body.total < h->body.cap ? h->body.cap - (size_t)h->body.total : 0;
-	probe_ring_write(&h->body, data, len < room ? len : room);
+	room = r->body.total < r->body.cap ? r->body.cap - (size_t)r->body.total : 0;
+	probe_ring_write(&r->body, data, len < room ? len : room);
 	if (len <= room)
 		return len;
-	h->body_cut = true;
+	r->body_cut = true;
 	return 0;
 }
 
@@ -270,18 +290,18 @@ probe_http_write(char *data, size_t size, size_t n, void *arg)
  * the cap. */
 #define PROBE_HTTP_CUT_NOTE "Captured the first %zu bytes (not read further)\n...\n"
 static char *
-probe_http_cut_output(struct probe_http *h, const char *head)
+probe_http_cut_output(struct probe_http_run *r, const char *head)
 {
-	const char *body = probe_ring_data(&h->body);
+	const char *body = probe_ring_data(&r->body);
 	size_t fixed, kept;
 	char *out;
 	int n;
 
 	/* The note is longest with every byte kept: room for that. */
-	fixed = strlen(head) + (size_t)snprintf(NULL, 0, PROBE_HTTP_CUT_NOTE, h->body.len);
-	kept = fixed < h->probe->max ? h->probe->max - fixed : 0;
-	if (kept > h->body.len)
-		kept = h->body.len;
+	fixed = strlen(head) + (size_t)snprintf(NULL, 0, PROBE_HTTP_CUT_NOTE, r->body.len);
+	kept = fixed < r->h->probe->max ? r->h->probe->max - fixed : 0;
+	if (kept > r->body.len)
+		kept = r->body.len;
 	if ((out = malloc(fixed + kept + 1)) == NULL)
 		return NULL;
 	n = snprintf(out, fixed + 1, "%s" PROBE_HTTP_CUT_NOTE, head, kept);
@@ -291,31 +311,31 @@ probe_http_cut_output(struct probe_http *h, const char *head)
 }
 
 static void
-probe_http_response(struct probe_http *h, long code)
+probe_http_response(struct probe_http_run *r, long code)
 {
 	char status[160], *head;
 	enum consul_status result;
 	int n;
 
-	if (h->status[0] == '\0')
+	if (r->status[0] == '\0')
 		snprintf(status, sizeof(status), "%03ld %s", code, probe_http_status_text(code));
 	else
-		snprintf(status, sizeof(status), "%s", h->status);
+		snprintf(status, sizeof(status), "%s", r->status);
 	if (code >= 200 && code <= 299)
 		result = CONSUL_PASSING;
 	else if (code == 429)
 		result = CONSUL_WARNING; /* Too Many Requests (RFC 6585) */
 	else
 		result = CONSUL_CRITICAL;
-	n = snprintf(NULL, 0, "HTTP %s %s: %s Output: ", h->method, h->url, status);
+	n = snprintf(NULL, 0, "HTTP %s %s: %s Output: ", r->h->method, r->h->url, status);
 	if (n < 0 || (head = malloc((size_t)n + 1)) == NULL) {
-		probe_result_owned(h->probe, result, NULL);
+		probe_result_owned(r->h->probe, result, NULL);
 		return;
 	}
-	snprintf(head, (size_t)n + 1, "HTTP %s %s: %s Output: ", h->method, h->url, status);
-	probe_result_owned(h->probe, result,
-	                   h->body_cut ? probe_http_cut_output(h, head)
-	                               : probe_output_compose(head, &h->body, h->probe->max));
+	snprintf(head, (size_t)n + 1, "HTTP %s %s: %s Output: ", r->h->method, r->h->url, status);
+	probe_result_owned(r->h->probe, result,
+	                   r->body_cut ? probe_http_cut_output(r, head)
+	                               : probe_output_compose(head, &r->body, r->h->probe->max));
 	free(head);
 }
 
@@ -351,22 +371,22 @@ probe_http_quote_url(const char *url, char *buf, size_t len)
 }
 
 static void
-probe_http_connect_error(struct probe_http *h, char *buf, size_t len)
+probe_http_connect_error(struct probe_http_run *r, char *buf, size_t len)
 {
 	char text[64];
 	long oserr = 0;
 
-	curl_easy_getinfo(h->easy, CURLINFO_OS_ERRNO, &oserr);
-	if (h->dialed[0] == '\0' || oserr == 0) {
-		snprintf(buf, len, "%s", h->errbuf[0] ? h->errbuf : "connection failed");
+	curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
+	if (r->dialed[0] == '\0' || oserr == 0) {
+		snprintf(buf, len, "%s", r->errbuf[0] ? r->errbuf : "connection failed");
 		return;
 	}
 	probe_go_errno((int)oserr, text, sizeof(text));
-	snprintf(buf, len, "dial tcp %s: connect: %s", h->dialed, text);
+	snprintf(buf, len, "dial tcp %s: connect: %s", r->dialed, text);
 }
 
 static void
-probe_http_lookup_error(struct probe_http *h, const char *url, char *buf, size_t len)
+probe_http_lookup_error(struct probe_http_run *r, const char *url, char *buf, size_t len)
 {
 	CURLU *u = curl_url();
 	char *host = NULL;
@@ -375,59 +395,59 @@ probe_http_lookup_error(struct probe_http *h, const char *url, char *buf, size_t
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
 		snprintf(buf, len, "dial tcp: lookup %s: no such host", host);
 	else
-		snprintf(buf, len, "%s", h->errbuf);
+		snprintf(buf, len, "%s", r->errbuf);
 	curl_free(host);
 	curl_url_cleanup(u);
 }
 
 /* The error part of Go's url.Error, for what the client could not do. */
 static const char *
-probe_http_go_error(struct probe_http *h, CURLcode result, const char *url, char *buf, size_t len)
+probe_http_go_error(struct probe_http_run *r, CURLcode result, const char *url, char *buf, size_t len)
 {
 	switch (result) {
 	case CURLE_COULDNT_CONNECT:
-		probe_http_connect_error(h, buf, len);
+		probe_http_connect_error(r, buf, len);
 		return buf;
 	case CURLE_OPERATION_TIMEDOUT:
 		return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
 	case CURLE_COULDNT_RESOLVE_HOST:
-		probe_http_lookup_error(h, url, buf, len);
+		probe_http_lookup_error(r, url, buf, len);
 		return buf;
 	case CURLE_TOO_MANY_REDIRECTS:
 		return "stopped after 10 redirects";
 	case CURLE_GOT_NOTHING:
 		return "EOF";
 	default:
-		return h->errbuf[0] ? h->errbuf : curl_easy_strerror(result);
+		return r->errbuf[0] ? r->errbuf : curl_easy_strerror(result);
 	}
 }
 
 /* No usable response: Consul reports the Go error alone. */
 static void
-probe_http_failure(struct probe_http *h, CURLcode result)
+probe_http_failure(struct probe_http_run *r, CURLcode result)
 {
 	char *url = NULL, *output = NULL, quoted[2048], detail[CURL_ERROR_SIZE + 128];
 	const char *text;
 	long redirects = 0;
 	int n;
 
-	curl_easy_getinfo(h->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_COUNT, &redirects);
 	/* Go names the request that failed: after redirects not the first
 	 * one; when it refused one more redirect, the Location it was given
 	 * (client.go: ue.URL = loc). */
-	if (result == CURLE_TOO_MANY_REDIRECTS && h->location[0] != '\0')
-		url = h->location;
+	if (result == CURLE_TOO_MANY_REDIRECTS && r->location[0] != '\0')
+		url = r->location;
 	else if (redirects > 0)
-		curl_easy_getinfo(h->easy, CURLINFO_EFFECTIVE_URL, &url);
+		curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
 	if (url == NULL)
-		url = h->url;
-	text = probe_http_go_error(h, result, url, detail, sizeof(detail));
+		url = r->h->url;
+	text = probe_http_go_error(r, result, url, detail, sizeof(detail));
 	probe_http_quote_url(url, quoted, sizeof(quoted));
-	n = snprintf(NULL, 0, "%s %s: %s", h->op, quoted, text);
+	n = snprintf(NULL, 0, "%s %s: %s", r->h->op, quoted, text);
 	if (n >= 0 && (output = malloc((size_t)n + 1)) != NULL)
-		snprintf(output, (size_t)n + 1, "%s %s: %s", h->op, quoted, text);
-	probe_result_owned(h->probe, CONSUL_CRITICAL, output);
-	log_debug("check %s: %s: %s", h->probe->id, curl_easy_strerror(result), h->errbuf);
+		snprintf(output, (size_t)n + 1, "%s %s: %s", r->h->op, quoted, text);
+	probe_result_owned(r->h->probe, CONSUL_CRITICAL, output);
+	log_debug("check %s: %s: %s", r->h->probe->id, curl_easy_strerror(result), r->errbuf);
 }
 
 /*
@@ -437,51 +457,241 @@ probe_http_failure(struct probe_http *h, CURLcode result)
  * followed is not such a response.
  */
 static bool
-probe_http_answered(struct probe_http *h, CURLcode result, long code)
+probe_http_answered(struct probe_http_run *r, CURLcode result, long code)
 {
 	char *next = NULL;
 
 	if (result == CURLE_OK)
 		return true;
-	if (!h->headers_done || code < 100 || result == CURLE_TOO_MANY_REDIRECTS)
+	if (!r->headers_done || code < 100 || result == CURLE_TOO_MANY_REDIRECTS)
 		return false;
-	curl_easy_getinfo(h->easy, CURLINFO_REDIRECT_URL, &next);
-	return !(h->follow && code >= 300 && code <= 399 && next != NULL);
+	curl_easy_getinfo(r->easy, CURLINFO_REDIRECT_URL, &next);
+	return !(r->h->follow && code >= 300 && code <= 399 && next != NULL);
 }
+
+/* ------------------------------------------------------------------- pool */
+
+/*
+ * Idle runs, shared by every HTTP probe (the loop runs on one thread).  A
+ * burst of runs in flight, against a target that times out, grows it;
+ * past PROBE_HTTP_IDLE_MAX the extras are freed as they come back.  The
+ * last HTTP probe to go empties it.
+ */
+#define PROBE_HTTP_IDLE_MAX 8
+static struct {
+	struct probe_http_run *idle[PROBE_HTTP_IDLE_MAX];
+	size_t nidle;
+	size_t nprobes;
+} probe_http_pool;
+
+static void
+probe_http_run_free(struct probe_http_run *r)
+{
+	if (r->easy != NULL)
+		curl_easy_cleanup(r->easy);
+	probe_ring_free(&r->body);
+	free(r);
+}
+
+static struct probe_http_run *
+probe_http_run_new(void)
+{
+	struct probe_http_run *r = calloc(1, sizeof(*r));
+
+	if (r != NULL && (r->easy = curl_easy_init()) == NULL) {
+		free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* A run for h with nothing gathered yet, its options still to set; NULL
+ * when out of memory. */
+static struct probe_http_run *
+probe_http_run_get(struct probe_http *h)
+{
+	struct probe_http_run *r;
+
+	if (probe_http_pool.nidle > 0)
+		r = probe_http_pool.idle[--probe_http_pool.nidle];
+	else if ((r = probe_http_run_new()) == NULL)
+		return NULL;
+	/* The capture holds the check's output cap, whatever the last one's. */
+	if (r->body.cap != h->probe->max) {
+		probe_ring_free(&r->body);
+		if (probe_ring_init(&r->body, h->probe->max) < 0) {
+			probe_http_run_free(r);
+			return NULL;
+		}
+	}
+	r->h = h;
+	probe_ring_reset(&r->body);
+	r->body_cut = false;
+	r->status[0] = '\0';
+	r->location[0] = '\0';
+	r->dialed[0] = '\0';
+	r->headers_done = false;
+	r->errbuf[0] = '\0';
+	return r;
+}
+
+/* Back to the pool, off any multi handle.  curl_easy_reset drops the
+ * check's options (and its pointers into h) but keeps the buffers. */
+static void
+probe_http_run_put(struct probe_http_run *r)
+{
+	r->h = NULL;
+	if (probe_http_pool.nidle == PROBE_HTTP_IDLE_MAX) {
+		probe_http_run_free(r);
+		return;
+	}
+	curl_easy_reset(r->easy);
+	probe_http_pool.idle[probe_http_pool.nidle++] = r;
+}
+
+static void
+probe_http_pool_drain(void)
+{
+	while (probe_http_pool.nidle > 0)
+		probe_http_run_free(probe_http_pool.idle[--probe_http_pool.nidle]);
+}
+
+/* ---------------------------------------------------------------- options */
+
+static CURLcode
+probe_http_transport(CURL *e, const struct probe_http *h)
+{
+	CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, h->target ? h->target : h->url);
+
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	/* Consul: DisableKeepAlives.  A new connection each time, never one
+	 * shared with another transfer on the multi handle (HTTP/2). */
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	if (rc == CURLE_OK) /* no http_proxy & co. */
+		rc = curl_easy_setopt(e, CURLOPT_PROXY, "");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, h->follow ? 1L : 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)PROBE_HTTP_MAX_REDIRECTS);
+	return rc;
+}
+
+static CURLcode
+probe_http_request(CURL *e, const struct probe_http *h)
+{
+	CURLcode rc = CURLE_OK;
+
+	if (h->user_agent)
+		rc = curl_easy_setopt(e, CURLOPT_USERAGENT, "Consul Health Check");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
+	if (rc == CURLE_OK && h->head)
+		rc = curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (rc == CURLE_OK && h->body != NULL)
+		rc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(h->body));
+	if (rc == CURLE_OK && h->body != NULL) /* h outlives the run: no copy */
+		rc = curl_easy_setopt(e, CURLOPT_POSTFIELDS, h->body);
+	if (rc == CURLE_OK && h->custom != NULL)
+		rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h->custom);
+	if (rc == CURLE_OK && h->gzip)
+		rc = curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+	return rc;
+}
+
+static CURLcode
+probe_http_tls(CURL *e, const struct probe_http *h)
+{
+	CURLcode rc;
+
+	rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->verify ? 1L : 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->verify ? 2L : 0L);
+	if (rc == CURLE_OK && h->ca_file != NULL)
+		rc = curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+	if (rc == CURLE_OK && h->connect_to != NULL)
+		rc = curl_easy_setopt(e, CURLOPT_CONNECT_TO, h->connect_to);
+	return rc;
+}
+
+static CURLcode
+probe_http_callbacks(struct probe_http_run *r)
+{
+	CURL *e = r->easy;
+	CURLcode rc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, probe_http_header);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_http_write);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, probe_http_socket);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+	return rc;
+}
+
+/* The check's options on the run's handle, fresh from the pool. */
+static CURLcode
+probe_http_options(struct probe_http_run *r)
+{
+	CURLcode rc = probe_http_transport(r->easy, r->h);
+
+	if (rc == CURLE_OK)
+		rc = probe_http_request(r->easy, r->h);
+	if (rc == CURLE_OK)
+		rc = probe_http_tls(r->easy, r->h);
+	if (rc == CURLE_OK)
+		rc = probe_http_callbacks(r);
+	return rc;
+}
+
+/* --------------------------------------------------------------------- runs */
 
 static void
 probe_http_done(ev_loop *loop, CURL *easy, CURLcode result, void *arg)
 {
-	struct probe_http *h = arg;
+	struct probe_http_run *r = arg;
 	long code = 0;
 
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	if (probe_http_answered(h, result, code))
-		probe_http_response(h, code);
+	if (probe_http_answered(r, result, code))
+		probe_http_response(r, code);
 	else
-		probe_http_failure(h, result);
+		probe_http_failure(r, result);
+	r->h->run = NULL;
+	probe_http_run_put(r);
 }
-
-/* --------------------------------------------------------------------- runs */
 
 static int
 probe_http_start(void *impl)
 {
 	struct probe_http *h = impl;
+	struct probe_http_run *r = probe_http_run_get(h);
 
-	probe_ring_reset(&h->body);
-	h->body_cut = false;
-	h->status[0] = '\0';
-	h->location[0] = '\0';
-	h->dialed[0] = '\0';
-	h->headers_done = false;
-	h->errbuf[0] = '\0';
-	if (ev_http_start(h->probe->loop, h->easy, probe_http_done, h) < 0) {
+	if (r == NULL || probe_http_options(r) != CURLE_OK ||
+	    ev_http_start(h->probe->loop, r->easy, probe_http_done, r) < 0) {
+		if (r != NULL)
+			probe_http_run_put(r);
 		log_warnx("check %s: cannot start an HTTP request", h->probe->id);
 		probe_result_static(h->probe, CONSUL_CRITICAL,
 		                    "ostiary: cannot start the HTTP request (out of memory)");
 		return -1;
 	}
+	h->run = r;
 	return 0;
 }
 
@@ -490,7 +700,11 @@ probe_http_cancel(void *impl)
 {
 	struct probe_http *h = impl;
 
-	ev_http_cancel(h->probe->loop, h->easy);
+	if (h->run == NULL)
+		return;
+	ev_http_cancel(h->probe->loop, h->run->easy);
+	probe_http_run_put(h->run);
+	h->run = NULL;
 }
 
 /* ------------------------------------------------------------------- setup */
@@ -500,15 +714,18 @@ probe_http_free(void *impl)
 {
 	struct probe_http *h = impl;
 
-	if (h->easy != NULL)
-		curl_easy_cleanup(h->easy);
+	probe_http_cancel(h);
 	curl_slist_free_all(h->headers);
 	curl_slist_free_all(h->connect_to);
 	free(h->url);
+	curl_free(h->target);
 	free(h->method);
 	free(h->op);
-	probe_ring_free(&h->body);
+	free(h->body);
+	free(h->ca_file);
 	free(h);
+	if (--probe_http_pool.nprobes == 0)
+		probe_http_pool_drain();
 }
 
 static bool
@@ -519,7 +736,6 @@ probe_http_has_header(const struct check_conf *check, const char *name)
 			return true;
 	return false;
 }
-
 static int
 probe_http_add_header(struct probe_http *h, const char *line)
 {
@@ -530,7 +746,6 @@ probe_http_add_header(struct probe_http *h, const char *line)
 	h->headers = list;
 	return 0;
 }
-
 /* The check's headers, then what Go adds or leaves out by default. */
 static int
 probe_http_headers(struct probe_http *h, const struct check_conf *check)
@@ -563,42 +778,29 @@ probe_http_headers(struct probe_http *h, const struct check_conf *check)
 		return -1;
 	return 0;
 }
-
-/* Consul sends the body with any method (strings.NewReader(c.Body)). */
-static CURLcode
-probe_http_body(struct probe_http *h, const struct check_conf *check)
-{
-	const char *body = check->http_body ? check->http_body : "";
-	CURLcode rc;
-
-	rc = curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h->easy, CURLOPT_COPYPOSTFIELDS, body);
-	return rc;
-}
-
 /*
- * POST goes as curl's own POST so that a 301/302/303 turns it into a GET,
- * as Go does; other methods are sent verbatim (curl keeps a custom method
- * across redirects where Go would switch to GET: a known difference).
+ * The body goes with any method, as Consul sends it
+ * (strings.NewReader(c.Body)), but not with a HEAD.  POST goes as curl's
+ * own POST so that a 301/302/303 turns it into a GET, as Go does; other
+ * methods are sent verbatim (curl keeps a custom method across redirects
+ * where Go would switch to GET: a known difference).
  */
-static CURLcode
+static int
 probe_http_method(struct probe_http *h, const struct check_conf *check)
 {
 	bool body = check->http_body != NULL && check->http_body[0] != '\0';
-	CURLcode rc = CURLE_OK;
+	bool post = strcmp(h->method, "POST") == 0;
 
-	if (strcmp(h->method, "HEAD") == 0)
-		return curl_easy_setopt(h->easy, CURLOPT_NOBODY, 1L);
-	if (strcmp(h->method, "POST") == 0)
-		return probe_http_body(h, check);
-	if (body)
-		rc = probe_http_body(h, check);
-	if (rc == CURLE_OK && strcmp(h->method, "GET") != 0)
-		rc = curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, h->method);
-	else if (rc == CURLE_OK && body)
-		rc = curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, "GET");
-	return rc;
+	h->head = strcmp(h->method, "HEAD") == 0;
+	if (h->head)
+		return 0;
+	if ((post || body) && (h->body = strdup(body ? check->http_body : "")) == NULL)
+		return -1;
+	if (!post && strcmp(h->method, "GET") != 0)
+		h->custom = h->method;
+	else if (!post && body)
+		h->custom = "GET";
+	return 0;
 }
 
 /*
@@ -643,7 +845,6 @@ out:
 	free(line);
 	return rc;
 }
-
 /* Check the URL now (a bad one is a configuration error) and say where to
  * connect; *url is NULL when the configured one is used as it is. */
 static int
@@ -673,88 +874,39 @@ probe_http_url(struct probe_http *h, const struct check_conf *check, char **url,
 	curl_url_cleanup(u);
 	return rc;
 }
-
-static CURLcode
-probe_http_tls(struct probe_http *h, const struct check_conf *check)
-{
-	long verify = check->tls_skip_verify ? 0L : 1L;
-	CURLcode rc;
-
-	rc = curl_easy_setopt(h->easy, CURLOPT_SSL_VERIFYPEER, verify);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-	if (rc == CURLE_OK && check->tls_ca_file != NULL && check->tls_ca_file[0] != '\0')
-		rc = curl_easy_setopt(h->easy, CURLOPT_CAINFO, check->tls_ca_file);
-	if (rc == CURLE_OK && h->connect_to != NULL)
-		rc = curl_easy_setopt(h->easy, CURLOPT_CONNECT_TO, h->connect_to);
-	return rc;
-}
-
-/* Go's Transport asks for gzip and decodes it unless the request sets
- * Accept-Encoding or Range itself, or is a HEAD. */
-static CURLcode
-probe_http_encoding(struct probe_http *h, const struct check_conf *check)
+/* How the request is made, worked out once for every run. */
+static int
+probe_http_settings(struct probe_http *h, const struct check_conf *check)
 {
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
 
-	if (!(v->features & CURL_VERSION_LIBZ) || strcmp(h->method, "HEAD") == 0 ||
-	    probe_http_has_header(check, "Accept-Encoding") ||
-	    probe_http_has_header(check, "Range"))
-		return CURLE_OK;
-	return curl_easy_setopt(h->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
+	if (probe_http_method(h, check) < 0)
+		return -1;
+	h->user_agent = !probe_http_has_header(check, "User-Agent");
+	/* Go's Transport asks for gzip and decodes it unless the request sets
+	 * Accept-Encoding or Range itself, or is a HEAD. */
+	h->gzip = (v->features & CURL_VERSION_LIBZ) && !h->head &&
+	          !probe_http_has_header(check, "Accept-Encoding") &&
+	          !probe_http_has_header(check, "Range");
+	h->verify = !check->tls_skip_verify;
+	if (check->tls_ca_file != NULL && check->tls_ca_file[0] != '\0' &&
+	    (h->ca_file = strdup(check->tls_ca_file)) == NULL)
+		return -1;
+	return 0;
 }
 
+/* Set the options once now, so that what curl refuses is a configuration
+ * error rather than a critical every run. */
 static CURLcode
-probe_http_options(struct probe_http *h, const struct check_conf *check, const char *url,
-                   long timeout_ms)
+probe_http_try(struct probe_http *h)
 {
-	CURL *e = h->easy;
-	CURLcode rc = curl_easy_setopt(e, CURLOPT_URL, url);
+	struct probe_http_run *r = probe_http_run_get(h);
+	CURLcode rc;
 
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-	/* Consul: DisableKeepAlives.  A new connection each time, never one
-	 * shared with another transfer on the multi handle (HTTP/2). */
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-	if (rc == CURLE_OK) /* no http_proxy & co. */
-		rc = curl_easy_setopt(e, CURLOPT_PROXY, "");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, h->follow ? 1L : 0L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)PROBE_HTTP_MAX_REDIRECTS);
-	if (rc == CURLE_OK && !probe_http_has_header(check, "User-Agent"))
-		rc = curl_easy_setopt(e, CURLOPT_USERAGENT, "Consul Health Check");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
-	if (rc == CURLE_OK)
-		rc = probe_http_method(h, check);
-	if (rc == CURLE_OK)
-		rc = probe_http_encoding(h, check);
-	if (rc == CURLE_OK)
-		rc = probe_http_tls(h, check);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, probe_http_header);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_http_write);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, probe_http_socket);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
+	if (r == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	rc = probe_http_options(r);
+	probe_http_run_put(r);
 	return rc;
 }
 
@@ -771,7 +923,6 @@ probe_http_warn_sync_dns(const struct check_conf *check)
 	          "names may stall ostiary while DNS answers",
 	          check->id);
 }
-
 /* "GET" -> "Get", as Go's urlErrorOp. */
 static char *
 probe_http_op(const char *method)
@@ -782,38 +933,36 @@ probe_http_op(const char *method)
 		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 	return op;
 }
-
 static void *
 probe_http_init(struct probe *probe, const struct check_conf *check, consul_error *err)
 {
 	struct probe_http *h = calloc(1, sizeof(*h));
 	const char *method = check->http_method && *check->http_method ? check->http_method : "GET";
 	int64_t timeout = check->timeout_ms > 0 ? check->timeout_ms : CONF_DEFAULT_NET_TIMEOUT_MS;
-	char *url = NULL;
 	CURLcode rc;
 
 	if (h == NULL) {
 		probe_error(err, check, "out of memory");
 		return NULL;
 	}
+	probe_http_pool.nprobes++;
 	h->probe = probe;
 	h->follow = !check->disable_redirects;
+	h->timeout_ms = (long)timeout;
 	if (check->http_url == NULL || check->http_url[0] == '\0') {
 		probe_error(err, check, "an http check needs a URL");
 		goto fail;
 	}
 	if ((h->url = strdup(check->http_url)) == NULL || (h->method = strdup(method)) == NULL ||
-	    (h->op = probe_http_op(method)) == NULL || (h->easy = curl_easy_init()) == NULL ||
-	    probe_ring_init(&h->body, probe->max) < 0 || probe_http_headers(h, check) < 0) {
+	    (h->op = probe_http_op(method)) == NULL || probe_http_headers(h, check) < 0 ||
+	    probe_http_settings(h, check) < 0) {
 		probe_error(err, check, "out of memory");
 		goto fail;
 	}
-	if (probe_http_url(h, check, &url, err) < 0)
+	if (probe_http_url(h, check, &h->target, err) < 0)
 		goto fail;
 	probe_http_warn_sync_dns(check);
-	rc = probe_http_options(h, check, url ? url : h->url, (long)timeout);
-	curl_free(url);
-	if (rc != CURLE_OK) {
+	if ((rc = probe_http_try(h)) != CURLE_OK) {
 		probe_error(err, check, "http check: %s", curl_easy_strerror(rc));
 		goto fail;
 	}

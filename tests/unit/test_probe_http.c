@@ -620,6 +620,41 @@ Test(probe_http, probe_runs_again_with_fresh_state)
 	probe_free(probe);
 }
 
+/* Runs borrow easy handles from a pool shared by every HTTP probe: what
+ * one check set (method, headers, body, output cap) must not reach the
+ * next one to use the handle. */
+Test(probe_http, pooled_handles_carry_nothing_to_the_next_check)
+{
+	struct conf_kv headers[] = { { "X-Probe", "yes" } };
+	struct check_conf put = { .http_method = "PUT", .http_headers = headers,
+		                  .nhttp_headers = 1, .http_body = "ping=1",
+		                  .output_max_size = 40 };
+	struct check_conf get = { 0 };
+	struct probe *first = make(&put), *second = make(&get);
+	char expected[256], *req;
+
+	serve((const char *[]){ "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfirs",
+	                        "HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n"
+	                        "012345678901234567890123456789012345678901234567890123456789" },
+	      2);
+	probe_loop_run_one(first, 10000);
+	cr_assert_eq(pl.status, CONSUL_PASSING, "%s", pl.output);
+	req = next_request();
+	cr_assert(strncmp(req, "PUT /health HTTP/1.1\r\n", 22) == 0, "%s", req);
+	pl.calls = 0;
+	probe_loop_run_one(second, 10000);
+	req = next_request();
+	cr_assert(strncmp(req, "GET /health HTTP/1.1\r\n", 22) == 0, "%s", req);
+	cr_assert_null(strstr(req, "X-Probe"), "%s", req);
+	cr_assert_null(strcasestr(req, "Content-Length"), "%s", req);
+	cr_assert_str_eq(strstr(req, "\r\n\r\n"), "\r\n\r\n");
+	snprintf(expected, sizeof(expected), "HTTP GET %s: 200 OK Output: %s", h.url,
+	         "012345678901234567890123456789012345678901234567890123456789");
+	cr_assert_str_eq(pl.output, expected);
+	probe_free(first);
+	probe_free(second);
+}
+
 /* --------------------------------------------------------------------- TLS */
 
 struct tls_files {
