@@ -167,6 +167,11 @@ $(BUILD)/tests/bench/bare-loop: tests/bench/bare-loop.c
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) $(LDFLAGS) -o $@ $< $(DEPLIBS)
 
+# BASE_CFLAGS, not TOOL_CFLAGS: src/spawn.h would hide <spawn.h>.
+$(BUILD)/tests/bench/floor: tests/bench/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+
 deps:
 	@sh packaging/build-deps.sh
 
