@@ -373,7 +373,7 @@ def main():
     parser.add_argument("--warmup", type=float, default=25.0, help="ostiary's warm-up")
     parser.add_argument("--checks", type=int, help="override the scenario's number of checks "
                         "(a multiple of 10; to try the harness, not for the targets)")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     args.ostiary, args.floor = os.path.abspath(args.ostiary), os.path.abspath(args.floor)
     scenarios = args.scenarios or list(SCENARIOS)
     if any(s not in SCENARIOS for s in scenarios):
