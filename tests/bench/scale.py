@@ -245,7 +245,7 @@ def one_run(who, scenario, args, config, target_port):
                       "http": "http://127.0.0.1:%d/health" % target_port,
                       "exec": "/bin/true"}[scenario]
             cmd = [args.floor, scenario, sim.agent_url, target, str(n), str(INTERVAL_S * 1000),
-                   str(int(heartbeat_s(scenario) * 1000)), str(warmup + args.seconds + 1),
+                   str(int(heartbeat_s(scenario) * 1000)), str(int(warmup + args.seconds + 1)),
                    "chk"]
         sim.control("DELETE", "/log")
         start = time.monotonic()
