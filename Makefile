@@ -340,20 +340,24 @@ demo: deps
 	$(MAKE) $(PROGRAM)
 	$(PYTHON) tests/demo.py $(PROGRAM)
 
-# scale.py runs last: it is the longest, and fails while a target of issue #13 is missed.
+# Every bench runs, even after one has missed its target; make bench fails at the end
+# if any did.  scale.py runs last: it is the longest.
 BENCH_PAIRS ?= 3
 BENCH_SCALE_SECONDS ?= 40
 BENCH_SCALE ?= tcp http exec
 bench: deps
 	$(MAKE) $(PROGRAM) $(BUILD)/tests/bench/bare-loop $(BUILD)/tests/bench/floor $(EXAMPLES) \
 		$(BUILD)/tests/bench/watch-many
-	$(PYTHON) tests/bench/bench.py $(PROGRAM) $(BUILD)/tests/bench/bare-loop $(BENCH_SECONDS)
+	@rc=0; set -x; \
+	$(PYTHON) tests/bench/bench.py $(PROGRAM) $(BUILD)/tests/bench/bare-loop $(BENCH_SECONDS) \
+		|| rc=1; \
 	$(PYTHON) tests/bench/lib_watch.py $(BUILD)/examples $(BUILD)/tests/bench/watch-many \
-		"$(BENCH_IDLE_SECONDS)" "$(BENCH_WRITES)" "$(BENCH_WATCHES)"
+		"$(BENCH_IDLE_SECONDS)" "$(BENCH_WRITES)" "$(BENCH_WATCHES)" || rc=1; \
 	$(PYTHON) tests/bench/kv_config.py $(PROGRAM) $(BUILD)/examples "$(BENCH_IDLE_SECONDS)" \
-		"$(BENCH_KV_WRITES)"
+		"$(BENCH_KV_WRITES)" || rc=1; \
 	$(PYTHON) tests/bench/scale.py $(PROGRAM) $(BUILD)/tests/bench/floor \
-		--pairs $(BENCH_PAIRS) --seconds $(BENCH_SCALE_SECONDS) $(BENCH_SCALE)
+		--pairs $(BENCH_PAIRS) --seconds $(BENCH_SCALE_SECONDS) $(BENCH_SCALE) || rc=1; \
+	{ set +x; } 2>/dev/null; exit $$rc
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
