@@ -356,6 +356,7 @@ def report(scenario, runs):
                      % (scenario, n, len(unhealthy)))
     for line in lines:
         print(line)
+    sys.stdout.flush()   # one scenario at a time, while the next runs
     return ok, lines
 
 
