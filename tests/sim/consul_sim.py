@@ -29,7 +29,9 @@ Behaviour follows github.com/hashicorp/consul; comments name the source file
 
 Control API (127.0.0.1:<control_port>, JSON in and out):
     GET    /log[?since=SEQ]  agent requests in arrival order
-    DELETE /log              clear the log (sequence numbers continue)
+    DELETE /log[?through=SEQ]  clear the log, or only its entries up to SEQ (sequence
+                             numbers continue): a client polling with since= keeps the
+                             log short without losing what arrived after its last poll
     GET    /state            {"services": {...}, "checks": {...}, ...}
     PUT    /fault            {"mode", "status", "body", "delay_ms", "path_prefix", "count"}
     GET    /fault            the fault in force
@@ -37,7 +39,7 @@ Control API (127.0.0.1:<control_port>, JSON in and out):
     PUT    /acl              {"tokens": [...]}  (empty list: ACLs off)
     POST   /quit
     GET    /status           {"listening", "agent_port", "control_port", "pid", "tls",
-                              "tls_client_auth", "tls_failures"}
+                              "tls_client_auth", "tls_failures", "connections_accepted"}
     POST   /snapshot         remember the server state (KV, sessions, indexes)
     POST   /restore          go back to it: a Raft snapshot restore, the index moves back
     POST   /reap-tombstones  the KV tombstone GC (a prefix's index may go backwards)
@@ -59,6 +61,10 @@ as far as HTTP: e.g. {"PEER_DID_NOT_RETURN_A_CERTIFICATE": 1} (no client
 certificate), "TLSV1_ALERT_UNKNOWN_CA" (the client rejected our certificate),
 "client sent an HTTP request to an HTTPS server", "handshake timeout".  It
 survives /stop and /start.
+
+connections_accepted counts the connections accepted on the agent's port (and
+unix socket) since the simulator started, across /stop and /start: how often a
+client reconnects (tests/bench/scale.py, new connections per minute).
 """
 
 import argparse
@@ -2883,9 +2889,12 @@ class RequestLog:
         with self.lock:
             return [dict(e) for e in self.entries if e["seq"] > seq]
 
-    def clear(self):
+    def clear(self, through=None):
         with self.lock:
-            self.entries = []
+            if through is None:
+                self.entries = []
+            else:
+                self.entries = [e for e in self.entries if e["seq"] > through]
 
 
 FAULT_MODES = ("none", "error", "hang", "delay", "garbage", "reset", "no-block",
@@ -3132,6 +3141,7 @@ class AgentListener:
         # Connections to the HTTPS port that never reached HTTP, by reason; kept
         # across restarts.
         self.tls_failures = {}
+        self.connections_accepted = 0
 
     @property
     def listening(self):
@@ -3181,6 +3191,7 @@ class AgentListener:
     def track(self, connection):
         with self.app.state.cond:
             self.connections.add(connection)
+            self.connections_accepted += 1
 
     def untrack(self, connection):
         with self.app.state.cond:
@@ -3470,8 +3481,12 @@ class ControlHandler(BaseHTTPRequestHandler):
             raise ValueError("since must be an integer")
         return 200, self.server.app.log.since(int(since))
 
-    def _clear_log(self, _):
-        self.server.app.log.clear()
+    def _clear_log(self, request):
+        query, _ = request
+        through = urllib.parse.parse_qs(query).get("through", [None])[0]
+        if through is not None and not through.lstrip("-").isdigit():
+            raise ValueError("through must be an integer")
+        self.server.app.log.clear(None if through is None else int(through))
         return 200, {"ok": True}
 
     @staticmethod
@@ -3521,10 +3536,12 @@ class SimApp:
     def status_json(self):
         with self.state.cond:
             failures = dict(self.listener.tls_failures)
+            accepted = self.listener.connections_accepted
         return {"listening": self.listener.listening, "agent_port": self.listener.port,
                 "control_port": self.control.server_address[1] if self.control else 0,
                 "pid": os.getpid(), "tls": self.tls_context is not None,
-                "tls_client_auth": bool(self.config.tls_client_ca), "tls_failures": failures}
+                "tls_client_auth": bool(self.config.tls_client_ca), "tls_failures": failures,
+                "connections_accepted": accepted}
 
     def control_stop(self):
         self.listener.stop()

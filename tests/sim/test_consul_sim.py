@@ -545,6 +545,27 @@ class TestControlApi(SharedSimTest):
         self.sim.agent("GET", "/v1/agent/checks")
         self.assertEqual([e["seq"] for e in self.sim.log()], [last + 1])
 
+    def test_clearing_the_log_through_a_sequence_number(self):
+        self.sim.agent("GET", "/v1/agent/services")
+        self.sim.agent("GET", "/v1/agent/checks")
+        first, second = [e["seq"] for e in self.sim.log()[-2:]]
+        self.assertEqual(self.sim.control("DELETE", f"/log?through={first}")[0], 200)
+        self.assertEqual([e["seq"] for e in self.sim.log()], [second])
+        self.assertEqual(self.sim.control("DELETE", "/log?through=x")[0], 400)
+
+    def test_status_counts_accepted_connections(self):
+        before = self.sim.control("GET", "/status")[1]["connections_accepted"]
+        connection = http.client.HTTPConnection("127.0.0.1", self.sim.agent_port, timeout=5)
+        try:
+            for _ in range(3):   # keep-alive: three requests, one connection
+                connection.request("GET", "/v1/agent/services")
+                connection.getresponse().read()
+        finally:
+            connection.close()
+        self.sim.agent("GET", "/v1/agent/checks")   # a fresh connection
+        after = self.sim.control("GET", "/status")[1]["connections_accepted"]
+        self.assertEqual(after - before, 2)
+
     def test_status_of_a_plain_agent(self):
         self.assertFalse(self.sim.tls)
         status = self.sim.control("GET", "/status")[1]
