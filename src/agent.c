@@ -466,39 +466,50 @@ agent_retry_sweep(struct agent *agent)
 #define AGENT_READBACK_MAX_BYTES (64 * 1024 * 1024)
 /*
  * The read-back of our checks goes in batches of services, each asking the
- * agent (`filter` on ServiceID, agent/agent_endpoint.go AgentChecks) for
- * this many of our checks at most: its answer, some 300 bytes of JSON a
- * check, and the tree made of it stay small however many checks ostiary
- * runs or the agent holds.  The filter travels in the URL: keep it short.
+ * agent (`filter`, agent/agent_endpoint.go AgentChecks) for this many of our
+ * checks at most: its answer, some 300 bytes of JSON a check, and the tree
+ * made of it stay small however many checks ostiary runs or the agent holds.
+ * One regular expression a batch, `ServiceID matches "^(?:a|b)$"`, costs the
+ * agent one match per check it holds; a chain of `ServiceID == "a" or ...`
+ * would cost one comparison per check and service.  The filter travels in
+ * the URL: keep it short.
  */
-#define AGENT_VERIFY_BATCH_CHECKS 256
-#define AGENT_VERIFY_FILTER_MAX 4096
+#define AGENT_VERIFY_BATCH_CHECKS 1024
+#define AGENT_VERIFY_FILTER_MAX 8192
+#define AGENT_VERIFY_FILTER_HEAD "ServiceID matches \"^(?:"
+#define AGENT_VERIFY_FILTER_TAIL ")$\""
 /* A check is well under 16 KiB of JSON (its output is cut at 4 KiB by the
  * agent, check_output_max_size): a batch's answer beyond this is garbage. */
 #define AGENT_VERIFY_MAX_BYTES (AGENT_VERIFY_BATCH_CHECKS * 16 * 1024)
 
-/* Append `or ServiceID == "ID"` as a bexpr string literal (Go's quoting). */
+/* One character of a bexpr string literal, quoted as Go reads it. */
+static size_t
+agent_filter_put(char *buf, size_t n, unsigned char c)
+{
+	if (c < 0x20)
+		return n + (size_t)snprintf(buf + n, 7, "\\u%04x", c);
+	if (c == '\\' || c == '"')
+		buf[n++] = '\\';
+	buf[n++] = (char)c;
+	return n;
+}
+
+/* Append one more alternative: ID as a literal in the regular expression
+ * (Go's regexp syntax), which is itself in a bexpr string literal. */
 static bool
 agent_filter_add(char *buf, size_t *len, const char *id)
 {
-	const char *prefix = *len ? " or ServiceID == \"" : "ServiceID == \"";
-	size_t n = *len + strlen(prefix);
+	size_t n = *len, room = AGENT_VERIFY_FILTER_MAX - sizeof(AGENT_VERIFY_FILTER_TAIL) - 16;
 
-	if (n + 8 >= AGENT_VERIFY_FILTER_MAX)
-		return false;
-	memcpy(buf + *len, prefix, strlen(prefix));
+	if (n > sizeof(AGENT_VERIFY_FILTER_HEAD) - 1)
+		buf[n++] = '|';
 	for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
-		if (n + 8 >= AGENT_VERIFY_FILTER_MAX)
+		if (n >= room)
 			return false;
-		if (*c < 0x20)
-			n += (size_t)snprintf(buf + n, 7, "\\u%04x", *c);
-		else if (*c == '"' || *c == '\\')
-			n += (size_t)snprintf(buf + n, 3, "\\%c", *c);
-		else
-			buf[n++] = (char)*c;
+		if (*c >= 0x20 && strchr("\\.+*?()|[]{}^$", *c) != NULL)
+			n = agent_filter_put(buf, n, '\\');
+		n = agent_filter_put(buf, n, *c);
 	}
-	buf[n++] = '"';
-	buf[n] = '\0';
 	*len = n;
 	return true;
 }
@@ -507,9 +518,9 @@ agent_filter_add(char *buf, size_t *len, const char *id)
 static bool
 agent_verify_filter(struct agent *agent, char *buf)
 {
-	size_t len = 0, nchecks = 0, i;
+	size_t len = strlen(AGENT_VERIFY_FILTER_HEAD), nchecks = 0, i;
 
-	buf[0] = '\0';
+	memcpy(buf, AGENT_VERIFY_FILTER_HEAD, len);
 	for (i = agent->verify_next; i < agent->nservices; i++) {
 		struct agent_service *service = agent->services[i];
 		size_t before = len;
@@ -519,16 +530,16 @@ agent_verify_filter(struct agent *agent, char *buf)
 		if (nchecks > 0 && nchecks + service->nchecks > AGENT_VERIFY_BATCH_CHECKS)
 			break;
 		if (!agent_filter_add(buf, &len, service->def->id)) {
-			buf[before] = '\0';
 			len = before;
-			if (before > 0)
+			if (nchecks > 0)
 				break;
 			continue; /* an ID too long for any filter: not read back */
 		}
-		nchecks += service->nchecks;
+		nchecks += service->nchecks + 1; /* none still makes an alternative */
 	}
 	agent->verify_end = i;
-	return len > 0;
+	memcpy(buf + len, AGENT_VERIFY_FILTER_TAIL, sizeof(AGENT_VERIFY_FILTER_TAIL));
+	return nchecks > 0;
 }
 
 static void

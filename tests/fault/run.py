@@ -845,7 +845,7 @@ def endless_probe_body(ctx):
 @scenario("endless-agent-body", hostile=True)
 def endless_agent_body(ctx):
     """The agent answers our read-back of its checks with a body that never ends: the
-    read stops at its cap (4 MiB for a batch of at most 256 checks), peak memory stays
+    read stops at its cap (16 MiB for a batch of at most 1,024 checks), peak memory stays
     within that cap plus a small constant, and the service keeps its registration and
     status."""
     sim = ctx.start_sim()
@@ -860,7 +860,7 @@ def endless_agent_body(ctx):
     sim.clear_log()
     grown = peak_after - peak_before
     ctx.note(f"endless agent body: peak RSS {peak_before} -> {peak_after} KiB (+{grown})")
-    cap_kib = 4 * 1024
+    cap_kib = 16 * 1024
     # The buffer never grows past the cap.  glibc moves a large block with mremap when it
     # grows; ASan's allocator copies it (old and new held at once) and adds its shadow
     # memory, so under ASan the bound is that of a copying realloc.

@@ -550,16 +550,32 @@ Test(tls, client_certificate_and_server_name)
 	stop_and_clean(&p, &s);
 }
 
+/* Whether an URL-escaped filter names service `id` as one alternative of its
+ * regular expression "^(?:a|b)$". */
+static bool
+filter_names(const char *query, const char *id)
+{
+	static const char *const before[] = { "%3A", "%7C" }, *const after[] = { "%7C", "%29" };
+	char needle[128];
+
+	for (int b = 0; b < 2; b++) {
+		for (int a = 0; a < 2; a++) {
+			snprintf(needle, sizeof(needle), "%s%s%s", before[b], id, after[a]);
+			if (strstr(query, needle) != NULL)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* How many read-backs of our checks asked for service `id` (by its filter). */
 static int
 readbacks_naming(sim *s, const char *id, int *unfiltered)
 {
-	char needle[64];
 	json_t *log = sim_log(s), *entry;
 	size_t i;
 	int n = 0;
 
-	snprintf(needle, sizeof(needle), "%%22%s%%22", id); /* "id", as escaped in the URL */
 	*unfiltered = 0;
 	json_array_foreach(log, i, entry)
 	{
@@ -570,7 +586,7 @@ readbacks_naming(sim *s, const char *id, int *unfiltered)
 			continue;
 		if (query == NULL || strstr(query, "filter=") == NULL)
 			(*unfiltered)++;
-		else if (strstr(query, needle) != NULL)
+		else if (filter_names(query, id))
 			n++;
 	}
 	json_decref(log);
@@ -582,11 +598,11 @@ last_service_read_back(void *arg)
 {
 	int unfiltered;
 
-	return readbacks_naming(arg, "svc29", &unfiltered) > 0;
+	return readbacks_naming(arg, "svc11", &unfiltered) > 0;
 }
 
-/* 300 checks: the read-back asks for ours only, in batches of at most 256
- * checks, and still repairs a service of the last batch. */
+/* 1,200 checks: the read-back asks for ours only, in batches of at most
+ * 1,024 checks, and still repairs a service of the last batch. */
 Test(resilience, read_back_goes_in_filtered_batches)
 {
 	const char *conf = scratch_path("many.conf");
@@ -599,9 +615,9 @@ Test(resilience, read_back_goes_in_filtered_batches)
 	start_sim(&s, NULL);
 	cr_assert_not_null(f);
 	fprintf(f, "command = [\"sleep\", \"600\"];\nservices = (\n");
-	for (int svc = 0; svc < 30; svc++) {
+	for (int svc = 0; svc < 12; svc++) {
 		fprintf(f, "%s  { name = \"svc%d\"; checks = (\n", svc ? ",\n" : "", svc);
-		for (int c = 0; c < 10; c++)
+		for (int c = 0; c < 100; c++)
 			fprintf(f, "%s    { id = \"svc%d-c%d\"; type = \"tcp\"; tcp = \"%s\"; interval = \"10s\"; }",
 			        c ? ",\n" : "", svc, c, s.agent_addr);
 		fprintf(f, " ); }");
@@ -609,15 +625,38 @@ Test(resilience, read_back_goes_in_filtered_batches)
 	fprintf(f, "\n);\n");
 	cr_assert_eq(fclose(f), 0);
 	start_ostiary(&p, &s, args, NULL);
-	cr_assert(wait_check_status(&s, "svc29-c9", "passing", DEADLINE_MS));
-	cr_assert(wait_until(last_service_read_back, &s, DEADLINE_MS), "svc29 was never read back");
+	cr_assert(wait_check_status(&s, "svc11-c99", "passing", DEADLINE_MS));
+	cr_assert(wait_until(last_service_read_back, &s, DEADLINE_MS), "svc11 was never read back");
 	cr_assert_gt(readbacks_naming(&s, "svc0", &unfiltered), 0);
 	cr_assert_eq(unfiltered, 0, "a read-back asked for every check on the agent");
 
-	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/check/deregister/svc29-c9", NULL, NULL), 200);
-	cr_assert(wait_output(&p, "check svc29-c9 of service svc29 is gone", 5000),
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/check/deregister/svc11-c99", NULL, NULL), 200);
+	cr_assert(wait_output(&p, "check svc11-c99 of service svc11 is gone", 5000),
 	          "the last batch's service was not read back");
-	cr_assert(wait_check_status(&s, "svc29-c9", "passing", 5000), "not repaired");
+	cr_assert(wait_check_status(&s, "svc11-c99", "passing", 5000), "not repaired");
+	stop_ostiary(&p, 128 + SIGTERM);
+	sim_stop(&s);
+}
+
+/* A service ID full of what regular expressions and bexpr strings treat
+ * specially is still read back, as itself only. */
+Test(resilience, read_back_names_odd_service_ids_literally)
+{
+	const char *args[] = { "--verify-interval", "300ms", "--id", "w.b+(1)|x\\\"y", "svc",
+		               "--",                "sleep",  "600",  NULL };
+	sim s;
+	proc p;
+
+	start_sim(&s, NULL);
+	start_ostiary(&p, &s, args, NULL);
+	cr_assert(wait_check_status(&s, "service:w.b+(1)|x\\\"y", "passing", DEADLINE_MS));
+	cr_assert(wait_requests(&s, "GET", "/v1/agent/checks", 5, DEADLINE_MS));
+	cr_assert_not(proc_output_contains(&p, "is gone"), "its own check was not found");
+	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/check/deregister/service%3Aw.b%2B%281%29%7Cx%5C%22y",
+	                       NULL, NULL),
+	             200);
+	cr_assert(wait_output(&p, "is gone from the agent", 5000), "the odd ID was not read back");
+	cr_assert(wait_check_status(&s, "service:w.b+(1)|x\\\"y", "passing", 5000), "not repaired");
 	stop_ostiary(&p, 128 + SIGTERM);
 	sim_stop(&s);
 }
