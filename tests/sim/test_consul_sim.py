@@ -472,6 +472,13 @@ class TestMaintenanceAndReads(SharedSimTest):
         checks = self.sim.get_json(query)[1]
         self.assertEqual(sorted(checks), ["_service_maintenance:flt-b", "flt-b:ttl"])
         self.assertEqual(checks["flt-b:ttl"]["ServiceID"], "flt-b")
+        for expression, expected in (
+                ('ServiceID matches "^(?:flt-a|flt\\\\.none)$"', ["flt-a:ttl"]),
+                ('CheckID == "flt-a:ttl"', ["flt-a:ttl"]),
+                ('ServiceID matches "^flt-" and Type == maintenance',
+                 ["_service_maintenance:flt-b"])):
+            query = "/v1/agent/checks?filter=" + urllib.parse.quote(expression)
+            self.assertEqual(sorted(self.sim.get_json(query)[1]), expected, expression)
         status, text = self.sim.get_json("/v1/agent/checks?filter=" +
                                          urllib.parse.quote("Nope == 1"))
         self.assertEqual((status, text), (500, "Failed to create boolean expression "
