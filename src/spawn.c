@@ -37,7 +37,9 @@ struct spawn_prep {
 	const char *search; /* the PATH to look a bare name up on */
 	char **sh_argv;     /* "/bin/sh FILE ARGS...", for script_fallback */
 	int max_fd;         /* for closing descriptors without close_range */
-	int report;         /* the child's end of the report pipe */
+	int report;         /* the child's end of the report pipe; -1 under vfork */
+	/* Under vfork the child shares our memory: it reports here. */
+	volatile struct spawn_report *shared;
 };
 
 void
@@ -84,8 +86,13 @@ spawn_fail(const struct spawn_prep *p, enum spawn_stage stage, int err)
 {
 	struct spawn_report r = { (int)stage, err };
 
+	/* Under vfork the parent reads this once we are gone; after fork it
+	 * is our own copy, and the pipe carries it. */
+	p->shared->stage = r.stage;
+	p->shared->err = r.err;
 	/* Smaller than PIPE_BUF: written whole or not at all. */
-	(void)!write(p->report, &r, sizeof(r));
+	if (p->report >= 0)
+		(void)!write(p->report, &r, sizeof(r));
 	_exit(127);
 }
 
@@ -123,7 +130,9 @@ spawn_close_others(const struct spawn_prep *p)
 	int low = STDERR_FILENO + 1 + p->o->keep_fds, keep = p->report;
 
 #ifdef SPAWN_HAVE_CLOSE_RANGE
-	if ((keep == low || close_range((unsigned)low, (unsigned)keep - 1, 0) == 0) &&
+	if (keep < 0 && close_range((unsigned)low, ~0U, 0) == 0)
+		return;
+	if (keep >= 0 && (keep == low || close_range((unsigned)low, (unsigned)keep - 1, 0) == 0) &&
 	    close_range((unsigned)keep + 1, ~0U, 0) == 0)
 		return;
 #endif
@@ -217,16 +226,34 @@ spawn_listen_fds(const struct spawn_prep *p)
 	*slot = '\0';
 }
 
+/* Any handler at all, not only ostiary's (sig_reset_for_child): under
+ * vfork a handler would run on ostiary's memory. */
+static void
+spawn_default_handlers(void)
+{
+	struct sigaction sa;
+
+	for (int signo = 1; signo < NSIG; signo++) {
+		if (sigaction(signo, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL ||
+		    sa.sa_handler == SIG_IGN)
+			continue;
+		sa.sa_handler = SIG_DFL;
+		sa.sa_flags = 0;
+		(void)sigaction(signo, &sa, NULL);
+	}
+}
+
 static _Noreturn void
 spawn_child(struct spawn_prep *p)
 {
 	/* Before anything can fail: the report pipe must not be one of 0-2. */
-	if ((p->report = spawn_lift(p->report)) < 0)
+	if (p->report >= 0 && (p->report = spawn_lift(p->report)) < 0)
 		_exit(127);
 	if (p->o->new_group)
 		(void)setpgid(0, 0);
 	/* Dispositions first, then the mask spawn() blocked: a signal in
 	 * between would run ostiary's handler and reach ostiary's loop. */
+	spawn_default_handlers();
 	sig_reset_for_child();
 	fdlimit_restore_for_child();
 	spawn_stdio(p);
@@ -270,8 +297,7 @@ spawn_sh_argv(char *const *argv)
 static int
 spawn_prepare(struct spawn_prep *p, const struct spawn_opts *o, struct spawn_failure *fail)
 {
-	memset(p, 0, sizeof(*p));
-	p->o = o;
+	*p = (struct spawn_prep){ .o = o };
 	p->report = -1;
 	p->max_fd = spawn_max_fd();
 	p->search = spawn_search_path(o->envp);
@@ -302,42 +328,112 @@ spawn_await_exec(pid_t pid, int fd, struct spawn_failure *fail)
 	return -1;
 }
 
+/*
+ * vfork unless the child must do what is unsafe in a process that shares
+ * ostiary's memory: set*id (glibc's setuid signals every thread of the
+ * process it believes it is) and writing LISTEN_PID into envp (ours).
+ * vfork copies no page tables and causes no copy-on-write faults, which
+ * fork does for every exec probe run.
+ */
+static bool
+spawn_can_vfork(const struct spawn_opts *o)
+{
+	return !o->set_ids && o->keep_fds == 0 && o->pid_env == NULL;
+}
+
+/* The child runs on our stack until it execs or exits; the parent
+ * resumes then, with the child's report in p->shared. */
+static pid_t
+spawn_vfork(struct spawn_prep *p)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		spawn_child(p);
+	return pid;
+}
+
+static pid_t
+spawn_fork(struct spawn_prep *p, int report[2])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		close(report[0]);
+		p->report = report[1];
+		spawn_child(p);
+	}
+	return pid;
+}
+
+/* Start the child with every signal blocked: no handler of ours may run
+ * in it (see spawn_child). */
+static pid_t
+spawn_start(struct spawn_prep *p, int report[2], struct spawn_failure *fail)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int saved;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = report != NULL ? spawn_fork(p, report) : spawn_vfork(p);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		fail->stage = SPAWN_FORK;
+		fail->err = saved;
+	}
+	return pid;
+}
+
+/* After vfork: the child has exec'd, or exited with its report. */
+static pid_t
+spawn_await_vfork(pid_t pid, const struct spawn_prep *p, struct spawn_failure *fail)
+{
+	if (p->shared->stage == SPAWN_OK)
+		return pid;
+	fail->stage = (enum spawn_stage)p->shared->stage;
+	fail->err = p->shared->err;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return -1;
+}
+
+static pid_t
+spawn_with_pipe(struct spawn_prep *p, struct spawn_failure *fail)
+{
+	int report[2];
+	pid_t pid;
+
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		fail->stage = SPAWN_PREPARE;
+		fail->err = errno;
+		return -1;
+	}
+	pid = spawn_start(p, report, fail);
+	close(report[1]);
+	if (pid > 0)
+		pid = spawn_await_exec(pid, report[0], fail);
+	close(report[0]);
+	return pid;
+}
+
 pid_t
 spawn(const struct spawn_opts *o, struct spawn_failure *fail)
 {
+	volatile struct spawn_report shared = { SPAWN_OK, 0 };
 	struct spawn_prep p;
-	sigset_t all, old;
-	int report[2], saved;
 	pid_t pid;
 
 	memset(fail, 0, sizeof(*fail));
 	if (spawn_prepare(&p, o, fail) < 0)
 		return -1;
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		fail->stage = SPAWN_PREPARE;
-		fail->err = errno;
-		free(p.sh_argv);
-		return -1;
-	}
-	/* No handler of ours may run in the child (see spawn_child). */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		close(report[0]);
-		p.report = report[1];
-		spawn_child(&p);
-	}
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(report[1]);
-	if (pid < 0) {
-		fail->stage = SPAWN_FORK;
-		fail->err = saved;
-	} else {
-		pid = spawn_await_exec(pid, report[0], fail);
-	}
-	close(report[0]);
+	p.shared = &shared;
+	if (!spawn_can_vfork(o))
+		pid = spawn_with_pipe(&p, fail);
+	else if ((pid = spawn_start(&p, NULL, fail)) > 0)
+		pid = spawn_await_vfork(pid, &p, fail);
 	free(p.sh_argv);
 	return pid;
 }
