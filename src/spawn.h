@@ -80,9 +80,9 @@ struct spawn_failure {
 void spawn_opts_init(struct spawn_opts *o, char *const *argv, char *const *envp);
 
 /*
- * vfork or fork, set the child up and exec.  Returns the child's pid once its
- * program runs; -1 with *fail filled otherwise (the child, if there was
- * one, has been reaped).
+ * vfork or fork, set the child up and exec.  Returns the child's pid once
+ * its program runs; -1 with *fail filled otherwise (the child, if there
+ * was one, has been reaped).
  */
 pid_t spawn(const struct spawn_opts *o, struct spawn_failure *fail);
 
