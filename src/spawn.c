@@ -130,6 +130,7 @@ spawn_close_others(const struct spawn_prep *p)
 	int low = STDERR_FILENO + 1 + p->o->keep_fds, keep = p->report;
 
 #ifdef SPAWN_HAVE_CLOSE_RANGE
+	/* Under vfork there is no report pipe to step around. */
 	if (keep < 0 && close_range((unsigned)low, ~0U, 0) == 0)
 		return;
 	if (keep >= 0 && (keep == low || close_range((unsigned)low, (unsigned)keep - 1, 0) == 0) &&
@@ -297,7 +298,8 @@ spawn_sh_argv(char *const *argv)
 static int
 spawn_prepare(struct spawn_prep *p, const struct spawn_opts *o, struct spawn_failure *fail)
 {
-	*p = (struct spawn_prep){ .o = o };
+	memset(p, 0, sizeof(*p));
+	p->o = o;
 	p->report = -1;
 	p->max_fd = spawn_max_fd();
 	p->search = spawn_search_path(o->envp);
