@@ -37,9 +37,7 @@ struct spawn_prep {
 	const char *search; /* the PATH to look a bare name up on */
 	char **sh_argv;     /* "/bin/sh FILE ARGS...", for script_fallback */
 	int max_fd;         /* for closing descriptors without close_range */
-	int report;         /* the child's end of the report pipe; -1 under vfork */
-	/* Under vfork the child shares our memory: it reports here. */
-	volatile struct spawn_report *shared;
+	int report;         /* the child's end of the report pipe */
 };
 
 void
@@ -86,13 +84,8 @@ spawn_fail(const struct spawn_prep *p, enum spawn_stage stage, int err)
 {
 	struct spawn_report r = { (int)stage, err };
 
-	/* Under vfork the parent reads this once we are gone; after fork it
-	 * is our own copy, and the pipe carries it. */
-	p->shared->stage = r.stage;
-	p->shared->err = r.err;
 	/* Smaller than PIPE_BUF: written whole or not at all. */
-	if (p->report >= 0)
-		(void)!write(p->report, &r, sizeof(r));
+	(void)!write(p->report, &r, sizeof(r));
 	_exit(127);
 }
 
@@ -130,10 +123,7 @@ spawn_close_others(const struct spawn_prep *p)
 	int low = STDERR_FILENO + 1 + p->o->keep_fds, keep = p->report;
 
 #ifdef SPAWN_HAVE_CLOSE_RANGE
-	/* Under vfork there is no report pipe to step around. */
-	if (keep < 0 && close_range((unsigned)low, ~0U, 0) == 0)
-		return;
-	if (keep >= 0 && (keep == low || close_range((unsigned)low, (unsigned)keep - 1, 0) == 0) &&
+	if ((keep == low || close_range((unsigned)low, (unsigned)keep - 1, 0) == 0) &&
 	    close_range((unsigned)keep + 1, ~0U, 0) == 0)
 		return;
 #endif
@@ -248,7 +238,7 @@ static _Noreturn void
 spawn_child(struct spawn_prep *p)
 {
 	/* Before anything can fail: the report pipe must not be one of 0-2. */
-	if (p->report >= 0 && (p->report = spawn_lift(p->report)) < 0)
+	if ((p->report = spawn_lift(p->report)) < 0)
 		_exit(127);
 	if (p->o->new_group)
 		(void)setpgid(0, 0);
@@ -335,30 +325,16 @@ spawn_await_exec(pid_t pid, int fd, struct spawn_failure *fail)
  * ostiary's memory: set*id (glibc's setuid signals every thread of the
  * process it believes it is) and writing LISTEN_PID into envp (ours).
  * vfork copies no page tables and causes no copy-on-write faults, which
- * fork does for every exec probe run.
+ * fork does for every exec probe run.  Nothing relies on the sharing
+ * (vfork may be a fork: valgrind's is): the report still takes the pipe,
+ * and what the child writes to memory (p->report, sh_argv[1]) is not
+ * read here again.
  */
-static bool
-spawn_can_vfork(const struct spawn_opts *o)
-{
-	return !o->set_ids && o->keep_fds == 0 && o->pid_env == NULL;
-}
-
-/* The child runs on our stack until it execs or exits; the parent
- * resumes then, with the child's report in p->shared. */
-static pid_t
-spawn_vfork(struct spawn_prep *p)
-{
-	pid_t pid = vfork();
-
-	if (pid == 0)
-		spawn_child(p);
-	return pid;
-}
-
 static pid_t
 spawn_fork(struct spawn_prep *p, int report[2])
 {
-	pid_t pid = fork();
+	const struct spawn_opts *o = p->o;
+	pid_t pid = !o->set_ids && o->keep_fds == 0 && o->pid_env == NULL ? vfork() : fork();
 
 	if (pid == 0) {
 		close(report[0]);
@@ -368,74 +344,37 @@ spawn_fork(struct spawn_prep *p, int report[2])
 	return pid;
 }
 
-/* Start the child with every signal blocked: no handler of ours may run
- * in it (see spawn_child). */
-static pid_t
-spawn_start(struct spawn_prep *p, int report[2], struct spawn_failure *fail)
-{
-	sigset_t all, old;
-	pid_t pid;
-	int saved;
-
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = report != NULL ? spawn_fork(p, report) : spawn_vfork(p);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		fail->stage = SPAWN_FORK;
-		fail->err = saved;
-	}
-	return pid;
-}
-
-/* After vfork: the child has exec'd, or exited with its report. */
-static pid_t
-spawn_await_vfork(pid_t pid, const struct spawn_prep *p, struct spawn_failure *fail)
-{
-	if (p->shared->stage == SPAWN_OK)
-		return pid;
-	fail->stage = (enum spawn_stage)p->shared->stage;
-	fail->err = p->shared->err;
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	return -1;
-}
-
-static pid_t
-spawn_with_pipe(struct spawn_prep *p, struct spawn_failure *fail)
-{
-	int report[2];
-	pid_t pid;
-
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		fail->stage = SPAWN_PREPARE;
-		fail->err = errno;
-		return -1;
-	}
-	pid = spawn_start(p, report, fail);
-	close(report[1]);
-	if (pid > 0)
-		pid = spawn_await_exec(pid, report[0], fail);
-	close(report[0]);
-	return pid;
-}
-
 pid_t
 spawn(const struct spawn_opts *o, struct spawn_failure *fail)
 {
-	volatile struct spawn_report shared = { SPAWN_OK, 0 };
 	struct spawn_prep p;
+	sigset_t all, old;
+	int report[2], saved;
 	pid_t pid;
 
 	memset(fail, 0, sizeof(*fail));
 	if (spawn_prepare(&p, o, fail) < 0)
 		return -1;
-	p.shared = &shared;
-	if (!spawn_can_vfork(o))
-		pid = spawn_with_pipe(&p, fail);
-	else if ((pid = spawn_start(&p, NULL, fail)) > 0)
-		pid = spawn_await_vfork(pid, &p, fail);
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		fail->stage = SPAWN_PREPARE;
+		fail->err = errno;
+		free(p.sh_argv);
+		return -1;
+	}
+	/* No handler of ours may run in the child (see spawn_child). */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = spawn_fork(&p, report);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(report[1]);
+	if (pid < 0) {
+		fail->stage = SPAWN_FORK;
+		fail->err = saved;
+	} else {
+		pid = spawn_await_exec(pid, report[0], fail);
+	}
+	close(report[0]);
 	free(p.sh_argv);
 	return pid;
 }

@@ -14,18 +14,18 @@
  *   - the soft descriptor limit ostiary started with (fdlimit.h);
  *   - optionally its own process group, a working directory and other ids.
  * spawn() returns once the program runs, or says which step failed and
- * with which errno, so a command that cannot be executed is told apart
- * from one that exits 127.
+ * with which errno (a close-on-exec pipe carries it back), so a command
+ * that cannot be executed is told apart from one that exits 127.
  *
  * How: vfork, the child sharing ostiary's memory until exec, which copies
  * no page tables and takes no copy-on-write faults (what an exec probe
- * every few seconds would otherwise pay); the child reports a failure in
- * that shared memory.  fork, with the report on a close-on-exec pipe,
- * only when the child must do what is unsafe on shared memory: set ids
- * (glibc's setuid signals every thread of the process it thinks it is
- * in) or write LISTEN_PID into envp (socket activation).  Not
- * posix_spawn: it cannot give back the soft descriptor limit, and
- * posix_spawnp would search ostiary's PATH, not envp's.
+ * every few seconds would otherwise pay).  fork only when the child must
+ * do what is unsafe on shared memory: set ids (glibc's setuid signals
+ * every thread of the process it thinks it is in) or write LISTEN_PID
+ * into envp (socket activation).  Either way the child runs the same
+ * steps, and none relies on the memory being shared.  Not posix_spawn:
+ * it cannot give the soft descriptor limit back, and posix_spawnp would
+ * search ostiary's PATH, not envp's.
  */
 #ifndef OSTIARY_SPAWN_H
 #define OSTIARY_SPAWN_H
