@@ -4,8 +4,9 @@
  * 0 passing, 1 warning, anything else critical.
  *
  * Everything the child needs (argv, environment, ids) is prepared once in
- * probe_exec_init; spawn.c starts it (only async-signal-safe calls between
- * fork and exec, nothing of ostiary's inherited but 0-2).
+ * probe_exec_init; spawn.c starts it (vfork unless the check switches
+ * user or group; only async-signal-safe calls before exec, nothing of
+ * ostiary's inherited but 0-2).
  *
  * The child leads its own process group, so a timeout, a cancel and the
  * end of every run can SIGKILL everything it started.
@@ -217,8 +218,9 @@ probe_exec_pipe(struct probe_exec *x, int fds[2])
 	 * clears the flag); no other command ever inherits them. */
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
-	/* Only our end is non-blocking: the child's writes must block as usual. */
-	if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) < 0) {
+	/* Only our end is non-blocking: the child's writes must block as usual.
+	 * A new pipe's status flags are known: no F_GETFL per run. */
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
 		close(fds[0]);
 		close(fds[1]);
 		return -1;

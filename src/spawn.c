@@ -217,6 +217,23 @@ spawn_listen_fds(const struct spawn_prep *p)
 	*slot = '\0';
 }
 
+/* Any handler at all, not only ostiary's (sig_reset_for_child): under
+ * vfork a handler would run on ostiary's memory. */
+static void
+spawn_default_handlers(void)
+{
+	struct sigaction sa;
+
+	for (int signo = 1; signo < NSIG; signo++) {
+		if (sigaction(signo, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL ||
+		    sa.sa_handler == SIG_IGN)
+			continue;
+		sa.sa_handler = SIG_DFL;
+		sa.sa_flags = 0;
+		(void)sigaction(signo, &sa, NULL);
+	}
+}
+
 static _Noreturn void
 spawn_child(struct spawn_prep *p)
 {
@@ -227,6 +244,7 @@ spawn_child(struct spawn_prep *p)
 		(void)setpgid(0, 0);
 	/* Dispositions first, then the mask spawn() blocked: a signal in
 	 * between would run ostiary's handler and reach ostiary's loop. */
+	spawn_default_handlers();
 	sig_reset_for_child();
 	fdlimit_restore_for_child();
 	spawn_stdio(p);
@@ -302,6 +320,30 @@ spawn_await_exec(pid_t pid, int fd, struct spawn_failure *fail)
 	return -1;
 }
 
+/*
+ * vfork unless the child must do what is unsafe in a process that shares
+ * ostiary's memory: set*id (glibc's setuid signals every thread of the
+ * process it believes it is) and writing LISTEN_PID into envp (ours).
+ * vfork copies no page tables and causes no copy-on-write faults, which
+ * fork does for every exec probe run.  Nothing relies on the sharing
+ * (vfork may be a fork: valgrind's is): the report still takes the pipe,
+ * and what the child writes to memory (p->report, sh_argv[1]) is not
+ * read here again.
+ */
+static pid_t
+spawn_fork(struct spawn_prep *p, int report[2])
+{
+	const struct spawn_opts *o = p->o;
+	pid_t pid = !o->set_ids && o->keep_fds == 0 && o->pid_env == NULL ? vfork() : fork();
+
+	if (pid == 0) {
+		close(report[0]);
+		p->report = report[1];
+		spawn_child(p);
+	}
+	return pid;
+}
+
 pid_t
 spawn(const struct spawn_opts *o, struct spawn_failure *fail)
 {
@@ -322,12 +364,7 @@ spawn(const struct spawn_opts *o, struct spawn_failure *fail)
 	/* No handler of ours may run in the child (see spawn_child). */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0) {
-		close(report[0]);
-		p.report = report[1];
-		spawn_child(&p);
-	}
+	pid = spawn_fork(&p, report);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(report[1]);

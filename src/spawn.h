@@ -2,19 +2,30 @@
  * spawn.h - the one way ostiary starts a process: the wrapped command
  * (child.c) and exec probes (probe_exec.c) alike.
  *
- * Everything the child needs is prepared before fork, so that between
- * fork and exec the child makes only async-signal-safe calls: ostiary has
- * threads (libcurl's resolver), and a lock one of them held at fork time
- * would never be released in the child.  The child gets:
+ * Everything the child needs is prepared before it is created, so that
+ * between then and exec the child makes only async-signal-safe calls:
+ * ostiary has threads (libcurl's resolver), and a lock one of them held
+ * at that moment would never be released in the child.  The child gets:
  *   - exactly the environment it is given (execve with envp): ostiary never
  *     changes its own environment to pass a variable on;
  *   - descriptors 0, 1 and 2 only: every other one is closed, whoever
  *     opened it and whatever its close-on-exec flag;
  *   - default signal dispositions and an empty signal mask;
+ *   - the soft descriptor limit ostiary started with (fdlimit.h);
  *   - optionally its own process group, a working directory and other ids.
  * spawn() returns once the program runs, or says which step failed and
  * with which errno (a close-on-exec pipe carries it back), so a command
  * that cannot be executed is told apart from one that exits 127.
+ *
+ * How: vfork, the child sharing ostiary's memory until exec, which copies
+ * no page tables and takes no copy-on-write faults (what an exec probe
+ * every few seconds would otherwise pay).  fork only when the child must
+ * do what is unsafe on shared memory: set ids (glibc's setuid signals
+ * every thread of the process it thinks it is in) or write LISTEN_PID
+ * into envp (socket activation).  Either way the child runs the same
+ * steps, and none relies on the memory being shared.  Not posix_spawn:
+ * it cannot give the soft descriptor limit back, and posix_spawnp would
+ * search ostiary's PATH, not envp's.
  */
 #ifndef OSTIARY_SPAWN_H
 #define OSTIARY_SPAWN_H
@@ -51,7 +62,7 @@ struct spawn_opts {
 enum spawn_stage {
 	SPAWN_OK = 0,
 	SPAWN_PREPARE, /* in ostiary: no memory, no pipe; nothing was forked */
-	SPAWN_FORK,    /* fork itself */
+	SPAWN_FORK,    /* fork or vfork itself */
 	SPAWN_STDIO,   /* in the child: /dev/null or a standard descriptor */
 	SPAWN_SETGROUPS,
 	SPAWN_SETGID,
@@ -69,9 +80,9 @@ struct spawn_failure {
 void spawn_opts_init(struct spawn_opts *o, char *const *argv, char *const *envp);
 
 /*
- * fork, set the child up and exec.  Returns the child's pid once its
- * program runs; -1 with *fail filled otherwise (the child, if there was
- * one, has been reaped).
+ * vfork or fork, set the child up and exec.  Returns the child's pid once
+ * its program runs; -1 with *fail filled otherwise (the child, if there
+ * was one, has been reaped).
  */
 pid_t spawn(const struct spawn_opts *o, struct spawn_failure *fail);
 

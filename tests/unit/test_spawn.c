@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "fdlimit.h"
 #include "spawn.h"
 
 extern char **environ;
@@ -80,12 +82,48 @@ write_file(const char *path, const char *text, mode_t mode)
 	cr_assert_eq(chmod(path, mode), 0);
 }
 
+/*
+ * spawn vforks unless the child must set ids or write LISTEN_PID; the
+ * guarantees hold either way, so the tests below that loop over
+ * via_fork check both.  Asking for LISTEN_PID takes the fork path
+ * (set_ids would too, but needs root).
+ */
+static bool via_fork;
+static char listen_pid[] = "LISTEN_PID=            ";
+
+static pid_t
+start(const struct spawn_opts *o, struct spawn_failure *fail)
+{
+	struct spawn_opts forked = *o;
+	char *envp[64];
+	size_t n = 0;
+
+	if (!via_fork)
+		return spawn(o, fail);
+	for (; o->envp[n] != NULL; n++) {
+		cr_assert_lt(n, sizeof(envp) / sizeof(envp[0]) - 2);
+		envp[n] = o->envp[n];
+	}
+	envp[n++] = listen_pid;
+	envp[n] = NULL;
+	forked.envp = envp;
+	forked.pid_env = listen_pid;
+	return spawn(&forked, fail);
+}
+
+/* For messages. */
+static const char *
+path_name(void)
+{
+	return via_fork ? "fork" : "vfork";
+}
+
 /* Run to the end; the exit code, or -1 when not started (*fail says why). */
 static int
 run(const struct spawn_opts *o, struct spawn_failure *fail)
 {
 	struct spawn_failure none;
-	pid_t pid = spawn(o, fail ? fail : &none);
+	pid_t pid = start(o, fail ? fail : &none);
 	int status;
 
 	if (pid < 0)
@@ -154,13 +192,18 @@ Test(spawn, only_0_1_2_are_inherited)
 {
 	int plain = open("/dev/null", O_RDONLY); /* no close-on-exec: closed all the same */
 	int high = fcntl(plain, F_DUPFD, 200);
-	/* sh's own descriptors, listed by ls (sh -c opens nothing itself). */
-	char *got = run_capture((char *[]){ "/bin/sh", "-c", "ls /proc/$$/fd", NULL },
-	                        (char *[]){ "PATH=/bin:/usr/bin", NULL }, NULL);
 
 	cr_assert_geq(plain, 3);
 	cr_assert_eq(high, 200);
-	cr_assert_str_eq(got, "0\n1\n2\n");
+	for (int f = 0; f < 2; f++) {
+		/* sh's own descriptors, listed by ls (sh -c opens nothing itself). */
+		char *got;
+
+		via_fork = f;
+		got = run_capture((char *[]){ "/bin/sh", "-c", "ls /proc/$$/fd", NULL },
+		                  (char *[]){ "PATH=/bin:/usr/bin", NULL }, NULL);
+		cr_assert_str_eq(got, "0\n1\n2\n", "%s", path_name());
+	}
 	close(plain);
 	close(high);
 }
@@ -194,12 +237,15 @@ assert_failure(char **argv, char **envp, enum spawn_stage stage, int err, int co
 	struct spawn_failure fail;
 
 	spawn_opts_init(&o, argv, envp);
-	cr_assert_eq(run(&o, &fail), -1, "%s started", argv[0]);
-	cr_assert_eq(fail.stage, stage, "stage %d", (int)fail.stage);
-	cr_assert_eq(fail.err, err, "errno %d (%s), expected %d", fail.err, strerror(fail.err),
-	             err);
-	cr_assert_eq(exitcode_from_exec_errno(fail.err), code);
-	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "the failed child was left unreaped");
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		cr_assert_eq(run(&o, &fail), -1, "%s started (%s)", argv[0], path_name());
+		cr_assert_eq(fail.stage, stage, "stage %d (%s)", (int)fail.stage, path_name());
+		cr_assert_eq(fail.err, err, "errno %d (%s), expected %d (%s)", fail.err,
+		             strerror(fail.err), err, path_name());
+		cr_assert_eq(exitcode_from_exec_errno(fail.err), code);
+		cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "the failed child was left unreaped");
+	}
 }
 
 Test(spawn, missing_program_is_enoent_and_127)
@@ -225,10 +271,32 @@ Test(spawn, missing_cwd_is_reported_as_chdir)
 
 	spawn_opts_init(&o, (char *[]){ "/bin/true", NULL }, (char *[]){ NULL });
 	o.cwd = "/nonexistent/ostiary";
-	cr_assert_eq(run(&o, &fail), -1);
-	cr_assert_eq(fail.stage, SPAWN_CHDIR);
-	cr_assert_eq(fail.err, ENOENT);
-	cr_assert_str_eq(spawn_stage_name(fail.stage), "chdir");
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		cr_assert_eq(run(&o, &fail), -1, "%s", path_name());
+		cr_assert_eq(fail.stage, SPAWN_CHDIR, "%s", path_name());
+		cr_assert_eq(fail.err, ENOENT);
+		cr_assert_str_eq(spawn_stage_name(fail.stage), "chdir");
+	}
+}
+
+Test(spawn, the_working_directory_is_applied)
+{
+	struct spawn_opts o;
+	int out = open(in_dir("out"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char want[160];
+
+	cr_assert_eq(mkdir(in_dir("cwd"), 0755), 0);
+	spawn_opts_init(&o, (char *[]){ "/bin/pwd", "-P", NULL }, (char *[]){ NULL });
+	o.stdout_fd = out;
+	o.cwd = in_dir("cwd");
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		cr_assert_eq(run(&o, NULL), 0, "%s", path_name());
+	}
+	close(out);
+	snprintf(want, sizeof(want), "%s\n%s\n", in_dir("cwd"), in_dir("cwd"));
+	cr_assert_str_eq(slurp(in_dir("out"), NULL), want);
 }
 
 Test(spawn, a_program_exiting_127_is_not_a_failure_to_start)
@@ -251,8 +319,12 @@ Test(spawn, bare_names_are_searched_on_the_given_path)
 	write_file(in_dir("a/prog"), "#!/bin/sh\necho from-a\n", 0644);
 	write_file(in_dir("b/prog"), "#!/bin/sh\necho from-b\n", 0755);
 	snprintf(path, sizeof(path), "PATH=/nonexistent::%s:%s", in_dir("a"), in_dir("b"));
-	cr_assert_str_eq(run_capture((char *[]){ "prog", NULL }, (char *[]){ path, NULL }, NULL),
-	                 "from-b\n");
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		cr_assert_str_eq(
+		        run_capture((char *[]){ "prog", NULL }, (char *[]){ path, NULL }, NULL),
+		        "from-b\n", "%s", path_name());
+	}
 	/* Only the non-executable one: EACCES wins over ENOENT. */
 	snprintf(path, sizeof(path), "PATH=/nonexistent:%s", in_dir("a"));
 	assert_failure((char *[]){ "prog", NULL }, (char *[]){ path, NULL }, SPAWN_EXEC, EACCES,
@@ -269,12 +341,17 @@ Test(spawn, a_script_without_shebang_runs_in_sh_only_when_asked)
 	write_file(in_dir("plain"), "echo \"plain $1\"\n", 0755);
 	spawn_opts_init(&o, argv, (char *[]){ "PATH=/bin:/usr/bin", NULL });
 	o.stdout_fd = out;
-	cr_assert_eq(run(&o, &fail), -1);
-	cr_assert_eq(fail.err, ENOEXEC);
-	o.script_fallback = true;
-	cr_assert_eq(run(&o, NULL), 0);
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		o.script_fallback = false;
+		cr_assert_eq(run(&o, &fail), -1, "%s", path_name());
+		cr_assert_eq(fail.stage, SPAWN_EXEC);
+		cr_assert_eq(fail.err, ENOEXEC);
+		o.script_fallback = true;
+		cr_assert_eq(run(&o, NULL), 0, "%s", path_name());
+	}
 	close(out);
-	cr_assert_str_eq(slurp(in_dir("out"), NULL), "plain arg1\n");
+	cr_assert_str_eq(slurp(in_dir("out"), NULL), "plain arg1\nplain arg1\n");
 }
 
 /* --------------------------------------------------------- process group */
@@ -286,17 +363,23 @@ Test(spawn, new_group_makes_the_child_lead_one)
 	pid_t pid;
 
 	spawn_opts_init(&o, (char *[]){ "/bin/sleep", "30", NULL }, (char *[]){ NULL });
-	pid = spawn(&o, &fail);
-	cr_assert_gt(pid, 0);
-	cr_assert_eq(getpgid(pid), getpgrp(), "without new_group: our group");
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	o.new_group = true;
-	pid = spawn(&o, &fail);
-	cr_assert_gt(pid, 0);
-	cr_assert_eq(getpgid(pid), pid, "already its own group when spawn returns");
-	kill(-pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		o.new_group = false;
+		pid = start(&o, &fail);
+		cr_assert_gt(pid, 0);
+		cr_assert_eq(getpgid(pid), getpgrp(), "without new_group: our group (%s)",
+		             path_name());
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		o.new_group = true;
+		pid = start(&o, &fail);
+		cr_assert_gt(pid, 0);
+		cr_assert_eq(getpgid(pid), pid, "already its own group when spawn returns (%s)",
+		             path_name());
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
 }
 
 Test(spawn, signals_are_reset_for_the_child)
@@ -311,12 +394,45 @@ Test(spawn, signals_are_reset_for_the_child)
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, NULL);
-	got = run_capture(
-	        (char *[]){ "/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status", NULL },
-	        (char *[]){ NULL }, NULL);
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		got = run_capture(
+		        (char *[]){ "/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status", NULL },
+		        (char *[]){ NULL }, NULL);
+		cr_assert_eq(sscanf(got, "SigBlk: %llx SigIgn: %llx", &blocked, &ignored), 2, "%s",
+		             got);
+		/* Signals 1-31: what a caller may have set (32 and up are libc's own). */
+		cr_assert_eq(blocked & 0x7fffffffULL, 0, "%s: %s", path_name(), got);
+		cr_assert_eq(ignored & 0x7fffffffULL, 0, "%s: %s", path_name(), got);
+	}
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
-	cr_assert_eq(sscanf(got, "SigBlk: %llx SigIgn: %llx", &blocked, &ignored), 2, "%s", got);
-	/* Signals 1-31: what a caller may have set (32 and up are libc's own). */
-	cr_assert_eq(blocked & 0x7fffffffULL, 0, "%s", got);
-	cr_assert_eq(ignored & 0x7fffffffULL, 0, "%s", got);
+}
+
+/* ---------------------------------------------------------- resource limits */
+
+/* ostiary raises its soft descriptor limit; the program gets the original
+ * (which is why spawn does not use posix_spawn: it cannot set limits). */
+Test(spawn, the_soft_descriptor_limit_is_given_back)
+{
+	struct rlimit saved, low;
+	rlim_t raised;
+	char *got;
+
+	/* valgrind keeps a limit of its own, which the programs never see. */
+	if (strstr(getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "", "vgpreload") != NULL)
+		cr_skip_test("RLIMIT_NOFILE is valgrind's under valgrind");
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max <= 512)
+		cr_skip_test("hard RLIMIT_NOFILE %llu", (unsigned long long)saved.rlim_max);
+	low = (struct rlimit){ 512, saved.rlim_max };
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	fdlimit_raise(&raised);
+	cr_assert_gt(raised, 512);
+	for (int f = 0; f < 2; f++) {
+		via_fork = f;
+		got = run_capture((char *[]){ "/bin/sh", "-c", "ulimit -S -n", NULL },
+		                  (char *[]){ NULL }, NULL);
+		cr_assert_str_eq(got, "512\n", "%s", path_name());
+	}
+	setrlimit(RLIMIT_NOFILE, &saved);
 }
