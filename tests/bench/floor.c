@@ -17,8 +17,8 @@
  *       spread evenly over it (one every INTERVAL_MS / CHECKS), waited for
  *       with epoll.
  * http: CHECKS GETs per interval, spread evenly, one easy handle per check
- *       on one libcurl multi handle (keep-alive: the multi's connection
- *       cache), waited for with curl_multi_poll.
+ *       on one libcurl multi handle, a new connection for each (as Consul's
+ *       and ostiary's HTTP checks), waited for with curl_multi_poll.
  * exec: CHECKS runs of PROGRAM per interval, spread evenly: posix_spawn with
  *       stdout and stderr on a pipe (a check reports its output), read to
  *       EOF, waitpid.
@@ -209,6 +209,10 @@ http_init(const char *url, long checks)
 		curl_easy_setopt(gets[i], CURLOPT_WRITEFUNCTION, discard);
 		curl_easy_setopt(gets[i], CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(gets[i], CURLOPT_TIMEOUT_MS, 10000L);
+		/* A new connection for every GET, as ostiary's (and Consul's:
+		 * DisableKeepAlives) HTTP checks make: the same system work. */
+		curl_easy_setopt(gets[i], CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(gets[i], CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(gets[i], CURLOPT_PRIVATE, (void *)(intptr_t)i);
 	}
 }
