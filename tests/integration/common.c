@@ -368,3 +368,10 @@ stop_ostiary(proc *p, int expected_code)
 	cr_assert_eq(exit_code(expect_exit(p, DEADLINE_MS)), expected_code);
 	proc_kill(p);
 }
+
+void
+skip_under_valgrind(const char *why)
+{
+	if (getenv("OSTIARY_VALGRIND_DIR") != NULL)
+		cr_skip_test("%s", why);
+}

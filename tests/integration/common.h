@@ -52,6 +52,9 @@ bool wait_recorder_signal(const char *file, int signo, int timeout_ms);
 /* The recorder's pid from its "ready PID" line, or -1 before it. */
 pid_t recorder_pid(const char *file);
 
+/* Skip the test when ostiary runs under valgrind (make valgrind), saying why. */
+void skip_under_valgrind(const char *why);
+
 /* SIGTERM ostiary; it must exit with expected_code within DEADLINE_MS. */
 void stop_ostiary(proc *p, int expected_code);
 

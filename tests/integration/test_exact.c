@@ -202,12 +202,7 @@ Test(exact, a_long_service_name_is_named_in_the_error)
 /* valgrind virtualises RLIMIT_NOFILE (the program's hard limit is its soft
  * one, minus valgrind's own descriptors) and takes long over 2,000 checks:
  * nothing of this can be seen under it. */
-static void
-skip_under_valgrind(void)
-{
-	if (getenv("OSTIARY_VALGRIND_DIR") != NULL)
-		cr_skip_test("RLIMIT_NOFILE is valgrind's under valgrind");
-}
+#define NOFILE_UNDER_VALGRIND "RLIMIT_NOFILE is valgrind's under valgrind"
 
 /* 2,000 TCP checks against a closed local port. */
 static const char *
@@ -252,7 +247,7 @@ Test(exact, too_many_checks_for_the_descriptor_limit_are_reported_by_check_confi
 {
 	proc p;
 
-	skip_under_valgrind();
+	skip_under_valgrind(NOFILE_UNDER_VALGRIND);
 	start_limited(&p, NULL, many_checks_conf(), true);
 	cr_assert_eq(exit_code(expect_exit(&p, DEADLINE_MS)), 0, "%s", proc_output(&p));
 	cr_assert(proc_output_contains(&p, "warning: " FD_WARNING), "%s", proc_output(&p));
@@ -264,7 +259,7 @@ Test(exact, too_many_checks_for_the_descriptor_limit_are_reported_at_start)
 	sim s;
 	proc p;
 
-	skip_under_valgrind();
+	skip_under_valgrind(NOFILE_UNDER_VALGRIND);
 	start_sim(&s, NULL);
 	start_limited(&p, &s, many_checks_conf(), false);
 	cr_assert(wait_output(&p, "warning: " FD_WARNING, DEADLINE_MS), "%s", proc_output(&p));
@@ -284,7 +279,7 @@ Test(exact, no_descriptor_warning_when_the_hard_limit_suffices)
 		               ostiary_bin(),      "-t", "-c",
 		               many_checks_conf(), NULL };
 
-	skip_under_valgrind();
+	skip_under_valgrind(NOFILE_UNDER_VALGRIND);
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4096)
 		cr_skip_test("hard RLIMIT_NOFILE %llu", (unsigned long long)rl.rlim_max);
@@ -313,7 +308,7 @@ Test(exact, the_command_keeps_the_original_soft_limit)
 		               "echo soft=$(ulimit -S -n)",
 		               NULL };
 
-	skip_under_valgrind();
+	skip_under_valgrind(NOFILE_UNDER_VALGRIND);
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 1024)
 		cr_skip_test("hard RLIMIT_NOFILE %llu", (unsigned long long)rl.rlim_max);
