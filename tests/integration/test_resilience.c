@@ -621,7 +621,8 @@ Test(resilience, read_back_goes_in_filtered_batches)
 	for (int svc = 0; svc < 12; svc++) {
 		fprintf(f, "%s  { name = \"svc%d\"; checks = (\n", svc ? ",\n" : "", svc);
 		for (int c = 0; c < 100; c++)
-			fprintf(f, "%s    { id = \"svc%d-c%d\"; type = \"tcp\"; tcp = \"%s\"; interval = \"3s\"; }",
+			fprintf(f, "%s    { id = \"svc%d-c%d\"; type = \"tcp\"; tcp = \"%s\"; "
+			           "interval = \"3s\"; ttl = \"1h\"; }",
 			        c ? ",\n" : "", svc, c, s.agent_addr);
 		fprintf(f, " ); }");
 	}
@@ -636,6 +637,7 @@ Test(resilience, read_back_goes_in_filtered_batches)
 	cr_assert_geq(readbacks_naming(&s, "svc0", &unfiltered), 0);
 	cr_assert_eq(unfiltered, 0, "a read-back asked for every check on the agent");
 
+	/* The TTL of 1 h keeps heartbeats (every 30 min) from finding it first. */
 	cr_assert_eq(sim_agent(&s, "PUT", "/v1/agent/check/deregister/svc11-c99", NULL, NULL), 200);
 	cr_assert(wait_output(&p, "check svc11-c99 of service svc11 is gone", 5000),
 	          "the last batch's service was not read back");
@@ -648,8 +650,9 @@ Test(resilience, read_back_goes_in_filtered_batches)
  * specially is still read back, as itself only. */
 Test(resilience, read_back_names_odd_service_ids_literally)
 {
-	const char *args[] = { "--verify-interval", "300ms", "--id", "w.b+(1)|x\\\"y", "svc",
-		               "--",                "sleep",  "600",  NULL };
+	/* Heartbeats every 5 min: the read-back, not a push, finds the check gone. */
+	const char *args[] = { "--ttl", "10m", "--heartbeat", "5m", "--verify-interval", "300ms",
+		               "--id",  "w.b+(1)|x\\\"y", "svc", "--", "sleep", "600", NULL };
 	sim s;
 	proc p;
 
