@@ -434,7 +434,10 @@ Test(groups, ctrl_c_on_a_terminal_goes_through_the_drain)
 	long long signalled = recorder_signal_us(rec, SIGINT);
 	cr_assert_geq(maintenance, 0, "no maintenance request: ostiary did not drain");
 	cr_assert_geq(signalled, 0, "the command never got SIGINT");
-	cr_assert_geq(signalled - maintenance, 290 * 1000,
+	/* The delay runs from the drain step, before the request reaches the
+	 * agent; under valgrind that transit took 13 ms once.  A delay not kept
+	 * at all shows as about 0. */
+	cr_assert_geq(signalled - maintenance, 250 * 1000,
 	              "the command got SIGINT %lld us after maintenance; the drain delay is 300 ms",
 	              signalled - maintenance);
 	close(t.master);
